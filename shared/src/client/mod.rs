@@ -1,0 +1,460 @@
+//! A blocking OpenWhisk REST client (`/api/v1`), as much of it as feeds need.
+
+mod error;
+mod names;
+
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+pub use error::{ClientError, ClientErrorKind};
+use names::encode_segment;
+pub use names::{ApiHost, DEFAULT_NAMESPACE, QualifiedName, redact_userinfo};
+
+use crate::secret::AuthKey;
+
+/// Time kept back from the deadline so the action can still write its result.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
+/// Bound on one call when the activation has no deadline (e.g. run by hand).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How a [`Client`] behaves beyond host and key.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// No call may run past this instant (minus a margin to write the result).
+    pub deadline: Option<SystemTime>,
+    /// Accept any TLS certificate: for development hosts with self-signed certificates only.
+    pub insecure: bool,
+    /// The `User-Agent` header; defaults to `feedkit/<version>`.
+    pub user_agent: Option<String>,
+}
+
+/// One `{"key": ..., "value": ...}` entry of an entity's `parameters` or `annotations`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyValue {
+    pub key: String,
+    pub value: Value,
+}
+
+/// The value of `key` in a `parameters` or `annotations` list.
+pub fn key_value_get<'a>(list: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+    list.iter()
+        .find(|entry| entry.key == key)
+        .map(|entry| &entry.value)
+}
+
+/// A JSON object as a `parameters` list.
+pub fn key_values_from_map(map: &Map<String, Value>) -> Vec<KeyValue> {
+    map.iter()
+        .map(|(key, value)| KeyValue {
+            key: key.clone(),
+            value: value.clone(),
+        })
+        .collect()
+}
+
+/// The outcome of a trigger fire that OpenWhisk accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FireOutcome {
+    /// 202: at least one active rule; the trigger activation's id.
+    Fired { activation_id: String },
+    /// 204: accepted, but no active rule is attached, so nothing ran.
+    NoActiveRule,
+}
+
+/// A blocking OpenWhisk REST client acting with one key, bounded by one deadline.
+#[derive(Debug, Clone)]
+pub struct Client {
+    host: ApiHost,
+    auth: AuthKey,
+    agent: ureq::Agent,
+    deadline: Option<SystemTime>,
+}
+
+impl Client {
+    pub fn new(api_host: &str, auth: AuthKey, options: ClientOptions) -> Result<Self, ClientError> {
+        let host = ApiHost::parse(api_host)
+            .map_err(|reason| ClientError::new("-", "", ClientErrorKind::Config(reason)))?;
+        let tls = ureq::tls::TlsConfig::builder()
+            .disable_verification(options.insecure)
+            .build();
+        let user_agent = options
+            .user_agent
+            .unwrap_or_else(|| concat!("feedkit/", env!("CARGO_PKG_VERSION")).to_owned());
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .tls_config(tls)
+            .user_agent(user_agent)
+            .build()
+            .into();
+        Ok(Self {
+            host,
+            auth,
+            agent,
+            deadline: options.deadline,
+        })
+    }
+
+    pub fn host(&self) -> &ApiHost {
+        &self.host
+    }
+
+    pub fn auth_key(&self) -> &AuthKey {
+        &self.auth
+    }
+
+    /// The namespaces the key may act in (`GET /namespaces`); the first is its default.
+    pub fn namespaces(&self) -> Result<Vec<String>, ClientError> {
+        let path = "/namespaces".to_owned();
+        let value = self.request("GET", &path, None)?;
+        serde_json::from_value(value.clone()).map_err(|_| {
+            ClientError::new(
+                "GET",
+                self.full_path(&path),
+                ClientErrorKind::Decode(format!("expected a list of namespaces, got {value}")),
+            )
+        })
+    }
+
+    /// Replaces `_` in `name` with the key's default namespace.
+    pub fn resolve(&self, name: &QualifiedName) -> Result<QualifiedName, ClientError> {
+        if !name.is_default_namespace() {
+            return Ok(name.clone());
+        }
+        let namespaces = self.namespaces()?;
+        match namespaces.first() {
+            Some(namespace) => Ok(name.resolve(namespace)),
+            None => Err(ClientError::new(
+                "GET",
+                self.full_path("/namespaces"),
+                ClientErrorKind::Decode("the key has no namespace".into()),
+            )),
+        }
+    }
+
+    // --- triggers ---
+
+    pub fn get_trigger(&self, name: &QualifiedName) -> Result<Value, ClientError> {
+        self.request("GET", &entity_path(name, "triggers"), None)
+    }
+
+    /// `PUT` a trigger: `body` is the swagger's `TriggerPut` (`parameters`, `annotations`, ...).
+    pub fn put_trigger(
+        &self,
+        name: &QualifiedName,
+        body: &Value,
+        overwrite: bool,
+    ) -> Result<Value, ClientError> {
+        let path = format!("{}?overwrite={overwrite}", entity_path(name, "triggers"));
+        self.request("PUT", &path, Some(body))
+    }
+
+    pub fn delete_trigger(&self, name: &QualifiedName) -> Result<Value, ClientError> {
+        self.request("DELETE", &entity_path(name, "triggers"), None)
+    }
+
+    /// Fires a trigger with `payload` as the event.
+    pub fn fire_trigger(
+        &self,
+        name: &QualifiedName,
+        payload: &Value,
+    ) -> Result<FireOutcome, ClientError> {
+        let path = entity_path(name, "triggers");
+        let (status, body) = self.exchange("POST", &path, Some(payload))?;
+        match status {
+            204 => Ok(FireOutcome::NoActiveRule),
+            200..=299 => match body.get("activationId").and_then(Value::as_str) {
+                Some(id) => Ok(FireOutcome::Fired {
+                    activation_id: id.to_owned(),
+                }),
+                None => Err(self.decode_error("POST", &path, "no activationId in the answer")),
+            },
+            _ => Err(self.status_error("POST", &path, status, &body)),
+        }
+    }
+
+    // --- rules ---
+
+    pub fn get_rule(&self, name: &QualifiedName) -> Result<Value, ClientError> {
+        self.request("GET", &entity_path(name, "rules"), None)
+    }
+
+    /// Creates (or with `overwrite`, replaces) a rule `trigger -> action`; a new rule is active.
+    pub fn put_rule(
+        &self,
+        name: &QualifiedName,
+        trigger: &QualifiedName,
+        action: &QualifiedName,
+        overwrite: bool,
+    ) -> Result<Value, ClientError> {
+        let path = format!("{}?overwrite={overwrite}", entity_path(name, "rules"));
+        let body = json!({
+            "name": name.name(),
+            "trigger": trigger.to_string(),
+            "action": action.to_string(),
+        });
+        self.request("PUT", &path, Some(&body))
+    }
+
+    pub fn set_rule_active(
+        &self,
+        name: &QualifiedName,
+        active: bool,
+    ) -> Result<Value, ClientError> {
+        let status = if active { "active" } else { "inactive" };
+        self.request(
+            "POST",
+            &entity_path(name, "rules"),
+            Some(&json!({ "status": status })),
+        )
+    }
+
+    pub fn delete_rule(&self, name: &QualifiedName) -> Result<Value, ClientError> {
+        self.request("DELETE", &entity_path(name, "rules"), None)
+    }
+
+    // --- actions ---
+
+    /// Invokes an action and waits for its result (`blocking=true&result=true`). An application
+    /// error (502) comes back as a [`ClientErrorKind::Status`] with the action's own `error`; a
+    /// wait that ran out (202) as a 202 status error.
+    pub fn invoke_action(
+        &self,
+        name: &QualifiedName,
+        params: &Value,
+    ) -> Result<Value, ClientError> {
+        let path = format!("{}?blocking=true&result=true", entity_path(name, "actions"));
+        let (status, body) = self.exchange("POST", &path, Some(params))?;
+        match status {
+            200 => Ok(body),
+            202 => Err(ClientError::new(
+                "POST",
+                self.full_path(&path),
+                ClientErrorKind::Status {
+                    status,
+                    message: "the action is still running after the blocking wait".into(),
+                },
+            )),
+            _ => Err(self.status_error("POST", &path, status, &body)),
+        }
+    }
+
+    pub fn get_action(&self, name: &QualifiedName) -> Result<Value, ClientError> {
+        self.request("GET", &entity_path(name, "actions"), None)
+    }
+
+    // --- packages ---
+
+    pub fn get_package(&self, name: &QualifiedName) -> Result<Value, ClientError> {
+        self.request("GET", &package_path(name), None)
+    }
+
+    /// Creates (or replaces) `name` as a binding of `target` with `parameters` bound to it.
+    pub fn put_package_binding(
+        &self,
+        name: &QualifiedName,
+        target: &QualifiedName,
+        parameters: &Map<String, Value>,
+        overwrite: bool,
+    ) -> Result<Value, ClientError> {
+        let path = format!("{}?overwrite={overwrite}", package_path(name));
+        let body = json!({
+            "binding": { "namespace": target.namespace(), "name": target.name() },
+            "parameters": key_values_from_map(parameters),
+        });
+        self.request("PUT", &path, Some(&body))
+    }
+
+    pub fn delete_package(&self, name: &QualifiedName) -> Result<Value, ClientError> {
+        self.request("DELETE", &package_path(name), None)
+    }
+
+    // --- plumbing ---
+
+    fn full_path(&self, path: &str) -> String {
+        let path = path.split('?').next().unwrap_or(path);
+        format!("/api/v1{path}")
+    }
+
+    /// Sends one request and expects a 2xx JSON answer.
+    fn request(
+        &self,
+        method: &'static str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ClientError> {
+        let (status, answer) = self.exchange(method, path, body)?;
+        if (200..300).contains(&status) {
+            Ok(answer)
+        } else {
+            Err(self.status_error(method, path, status, &answer))
+        }
+    }
+
+    /// Sends one request within the deadline; any status comes back with the JSON body (`null`
+    /// when the body is empty, a string when it is not JSON).
+    fn exchange(
+        &self,
+        method: &'static str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), ClientError> {
+        let timeout = self.time_left().ok_or_else(|| {
+            ClientError::new(method, self.full_path(path), ClientErrorKind::Deadline)
+        })?;
+        let url = self.host.api_url(path);
+        let authorization = self.auth.basic_authorization();
+        let transport = |error: ureq::Error| {
+            let kind = match error {
+                ureq::Error::Timeout(_) => ClientErrorKind::Transport(format!(
+                    "timed out after {} ms",
+                    timeout.as_millis()
+                )),
+                other => ClientErrorKind::Transport(other.to_string()),
+            };
+            ClientError::new(method, self.full_path(path), kind)
+        };
+        let result = match (method, body) {
+            ("GET" | "DELETE", None) => {
+                let request = if method == "GET" {
+                    self.agent.get(&url)
+                } else {
+                    self.agent.delete(&url)
+                };
+                request
+                    .header("Authorization", &authorization)
+                    .header("Accept", "application/json")
+                    .config()
+                    .timeout_global(Some(timeout))
+                    .build()
+                    .call()
+            }
+            (_, body) => {
+                let request = match method {
+                    "PUT" => self.agent.put(&url),
+                    "PATCH" => self.agent.patch(&url),
+                    _ => self.agent.post(&url),
+                };
+                request
+                    .header("Authorization", &authorization)
+                    .header("Accept", "application/json")
+                    .config()
+                    .timeout_global(Some(timeout))
+                    .build()
+                    .send_json(body.unwrap_or(&Value::Object(Map::new())))
+            }
+        };
+        let mut response = result.map_err(transport)?;
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().map_err(transport)?;
+        let value = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Ok((status, value))
+    }
+
+    /// How long the next call may take, or `None` when the deadline leaves no time.
+    fn time_left(&self) -> Option<Duration> {
+        let Some(deadline) = self.deadline else {
+            return Some(DEFAULT_TIMEOUT);
+        };
+        let left = deadline.duration_since(SystemTime::now()).ok()?;
+        let left = left.checked_sub(DEADLINE_MARGIN)?;
+        (!left.is_zero()).then_some(left.min(DEFAULT_TIMEOUT))
+    }
+
+    fn status_error(
+        &self,
+        method: &'static str,
+        path: &str,
+        status: u16,
+        body: &Value,
+    ) -> ClientError {
+        let message = match body {
+            Value::Object(map) => map
+                .get("error")
+                .map(|error| match error {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                })
+                .unwrap_or_default(),
+            Value::String(text) => text.chars().take(300).collect(),
+            _ => String::new(),
+        };
+        ClientError::new(
+            method,
+            self.full_path(path),
+            ClientErrorKind::Status { status, message },
+        )
+    }
+
+    fn decode_error(&self, method: &'static str, path: &str, reason: &str) -> ClientError {
+        ClientError::new(
+            method,
+            self.full_path(path),
+            ClientErrorKind::Decode(reason.into()),
+        )
+    }
+}
+
+/// `/namespaces/{ns}/{collection}/[pkg/]{name}`, each segment encoded.
+fn entity_path(name: &QualifiedName, collection: &str) -> String {
+    let mut path = format!(
+        "/namespaces/{}/{collection}/",
+        encode_segment(name.namespace())
+    );
+    if let Some(package) = name.package() {
+        path.push_str(&encode_segment(package));
+        path.push('/');
+    }
+    path.push_str(&encode_segment(name.name()));
+    path
+}
+
+/// Packages are named by one segment; a package-qualified name makes no sense here.
+fn package_path(name: &QualifiedName) -> String {
+    format!(
+        "/namespaces/{}/packages/{}",
+        encode_segment(name.namespace()),
+        encode_segment(name.name())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_paths_with_packages_and_encoding() {
+        let name = QualifiedName::parse("/guest/my pkg/a").expect("valid");
+        assert_eq!(
+            entity_path(&name, "actions"),
+            "/namespaces/guest/actions/my%20pkg/a"
+        );
+        let name = QualifiedName::parse("/guest/t").expect("valid");
+        assert_eq!(
+            entity_path(&name, "triggers"),
+            "/namespaces/guest/triggers/t"
+        );
+        assert_eq!(package_path(&name), "/namespaces/guest/packages/t");
+    }
+
+    #[test]
+    fn a_past_deadline_refuses_to_send() {
+        let key = AuthKey::parse("u:p").expect("valid");
+        let options = ClientOptions {
+            deadline: Some(SystemTime::now()),
+            ..ClientOptions::default()
+        };
+        // Port 9 (discard) on loopback: nothing is sent because the deadline has passed.
+        let client = Client::new("http://127.0.0.1:9", key, options).expect("client");
+        let error = client
+            .get_trigger(&QualifiedName::parse("/guest/t").expect("valid"))
+            .expect_err("deadline");
+        assert_eq!(error.kind, ClientErrorKind::Deadline);
+        assert_eq!(error.path, "/api/v1/namespaces/guest/triggers/t");
+    }
+}
