@@ -1,1 +1,5 @@
-//! End-to-end tests: the real action binaries driven over stdin/stdout and real HTTP.
+//! End-to-end tests: the real action binaries driven over stdin/stdout and real HTTP, as the
+//! native runtime and OpenWhisk drive them.
+
+mod runtime;
+mod support;

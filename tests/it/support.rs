@@ -1,0 +1,123 @@
+//! What every end-to-end test needs: the built binaries, their zips, and a way to run an action
+//! the way `openwhisk/dockerskeleton` does.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+/// The proxy passes the parameters as argv[1] too, unless they are longer than this.
+pub const ARGV_LIMIT: usize = 131_071;
+
+/// The path of a workspace binary (an action, the sandbox, ...), built on first use in each test
+/// process. Tests in this root package cannot use `CARGO_BIN_EXE_*` for other packages' binaries,
+/// so they ask cargo to build the binary into the same target directory.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    static BUILT: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let dir = target_profile_dir();
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !built.contains(name) {
+        let mut command = Command::new(env!("CARGO"));
+        command
+            .args(["build", "--quiet", "--bin", name])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if dir.ends_with("release") {
+            command.arg("--release");
+        }
+        let status = command.status().expect("cargo runs");
+        assert!(status.success(), "building {name} failed");
+        built.insert(name.to_owned());
+    }
+    let path = dir.join(name);
+    assert!(path.is_file(), "no binary {}", path.display());
+    path
+}
+
+/// `target/<profile>`: the test binary lives in `target/<profile>/deps`.
+fn target_profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>")
+        .to_path_buf()
+}
+
+/// The native-runtime zip of a workspace binary: one executable named `exec` at the root.
+pub fn action_zip(name: &str) -> Vec<u8> {
+    let binary = std::fs::read(workspace_bin(name)).expect("read binary");
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .unix_permissions(0o755);
+    zip.start_file("exec", options).expect("zip entry");
+    zip.write_all(&binary).expect("zip data");
+    zip.finish().expect("zip").into_inner()
+}
+
+/// What one activation printed and answered.
+#[derive(Debug)]
+pub struct ActionRun {
+    /// The last line of stdout, parsed (`Value::Null` when it was not JSON).
+    pub result: Value,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl ActionRun {
+    /// The result's `error`, or "" when it has none.
+    pub fn error(&self) -> &str {
+        self.result["error"].as_str().unwrap_or_default()
+    }
+
+    /// Everything the activation printed: OpenWhisk keeps it as the activation's logs.
+    pub fn logs(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs `binary` once as the dockerskeleton proxy does: a clean environment holding only `env`,
+/// the parameters on stdin (no newline, then EOF) and as argv[1] when short enough.
+pub fn run_action(binary: &Path, params: &Value, env: &[(&str, &str)]) -> ActionRun {
+    let input = params.to_string();
+    let mut command = Command::new(binary);
+    command
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if input.len() <= ARGV_LIMIT {
+        command.arg(&input);
+    }
+    run_with_stdin(command, input.as_bytes())
+}
+
+/// Runs a prepared command, writing `stdin` and closing it.
+pub fn run_with_stdin(mut command: Command, stdin: &[u8]) -> ActionRun {
+    let mut child = command.spawn().expect("spawn action");
+    let mut pipe = child.stdin.take().expect("stdin");
+    let stdin = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        // The action may answer without reading everything (e.g. a bad-input error).
+        let _ = pipe.write_all(&stdin);
+    });
+    let output = child.wait_with_output().expect("action output");
+    writer.join().expect("writer");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let result = stdout
+        .lines()
+        .last()
+        .and_then(|line| serde_json::from_str(line).ok())
+        .unwrap_or(Value::Null);
+    ActionRun {
+        result,
+        stdout,
+        stderr,
+    }
+}
