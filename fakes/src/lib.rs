@@ -1,1 +1,21 @@
-//! fakes
+//! Stateful HTTP fakes of the third-party services the kit's feeds talk to, for the end-to-end
+//! tests and the local demo.
+//!
+//! Every fake is a real HTTP server on `127.0.0.1` with an OS-picked port, stopped when the value
+//! is dropped:
+//!
+//! - [`FakeGitHub`]: the repository webhooks API shared by GitHub, GitHub Enterprise and
+//!   Gitea/Forgejo (`/repos/{owner}/{repo}/hooks`), with token auth, GitHub's status codes and
+//!   validation errors, and real, signed webhook deliveries to the registered URLs.
+//! - [`JsonSource`]: a polled JSON endpoint for the Polling pattern, with ETag / Last-Modified
+//!   conditional requests, header-based auth and injectable faults.
+//!
+//! Secrets (API tokens, webhook secrets, passwords in hook URLs) are never printed: hook URLs are
+//! shown with their userinfo replaced by `***` and secrets masked the way GitHub masks them.
+
+pub mod github;
+mod http;
+pub mod json_source;
+
+pub use github::{Delivery, FakeGitHub};
+pub use json_source::{Fault, JsonSource, Shape, SourceRequest};

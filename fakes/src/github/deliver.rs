@@ -1,0 +1,298 @@
+//! Webhook deliveries as GitHub makes them: a POST to the hook URL with the event headers, the
+//! body as JSON or form, HMAC signatures when the hook has a secret, and Basic auth taken from
+//! the URL's userinfo.
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::Value;
+
+use super::model::{ContentType, HookConfig};
+
+/// GitHub gives a receiver 10 seconds to answer.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How much of a receiver's answer is kept.
+const RESPONSE_BODY_LIMIT: u64 = 64 * 1024;
+
+/// One HTTP client for verified TLS and one for hooks with `insecure_ssl: "1"`.
+pub(crate) struct Clients {
+    verified: ureq::Agent,
+    unverified: ureq::Agent,
+}
+
+impl Clients {
+    pub(crate) fn new() -> Self {
+        let build = |insecure: bool| {
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                // GitHub does not follow redirects when delivering.
+                .max_redirects(0)
+                .timeout_global(Some(DELIVERY_TIMEOUT))
+                .user_agent("GitHub-Hookshot/fake")
+                .tls_config(
+                    ureq::tls::TlsConfig::builder()
+                        .disable_verification(insecure)
+                        .build(),
+                )
+                .build()
+                .new_agent()
+        };
+        Self {
+            verified: build(false),
+            unverified: build(true),
+        }
+    }
+}
+
+/// Everything needed to make one delivery, taken from the state before sending so that no lock
+/// is held while the receiver answers.
+pub(crate) struct Outgoing {
+    pub(crate) repo_key: String,
+    pub(crate) repo_id: u64,
+    pub(crate) hook_id: u64,
+    pub(crate) guid: String,
+    pub(crate) event: String,
+    pub(crate) payload: Value,
+    pub(crate) config: HookConfig,
+    pub(crate) redelivery: bool,
+}
+
+/// What came of a delivery.
+pub(crate) struct Sent {
+    pub(crate) status: Option<u16>,
+    pub(crate) ok: bool,
+    pub(crate) message: String,
+    pub(crate) response_body: String,
+    /// The request headers, without `Authorization`.
+    pub(crate) request_headers: Vec<(String, String)>,
+    pub(crate) duration: f64,
+}
+
+pub(crate) fn send(clients: &Clients, out: &Outgoing) -> Sent {
+    let started = Instant::now();
+    let failed = |message: &str, request_headers: Vec<(String, String)>| Sent {
+        status: None,
+        ok: false,
+        message: message.to_owned(),
+        response_body: String::new(),
+        request_headers,
+        duration: started.elapsed().as_secs_f64(),
+    };
+    let Ok((target, basic_auth)) = split_userinfo(&out.config.url) else {
+        return failed("invalid URL", Vec::new());
+    };
+    let body = encode_body(out.config.content_type, &out.payload);
+    let headers = delivery_headers(out, &body);
+    let client = if out.config.insecure_ssl == "1" {
+        &clients.unverified
+    } else {
+        &clients.verified
+    };
+    let mut request = client.post(target.as_str());
+    for (name, value) in &headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    if let Some(credentials) = basic_auth {
+        request = request.header("Authorization", format!("Basic {credentials}"));
+    }
+    match request.send(&body[..]) {
+        Ok(mut response) => {
+            let code = response.status().as_u16();
+            let mut raw = Vec::new();
+            let _ = response
+                .body_mut()
+                .as_reader()
+                .take(RESPONSE_BODY_LIMIT)
+                .read_to_end(&mut raw);
+            let ok = (200..300).contains(&code);
+            Sent {
+                status: Some(code),
+                ok,
+                message: if ok {
+                    "OK".to_owned()
+                } else {
+                    format!("Invalid HTTP Response: {code}")
+                },
+                response_body: String::from_utf8_lossy(&raw).into_owned(),
+                request_headers: headers,
+                duration: started.elapsed().as_secs_f64(),
+            }
+        }
+        // Generic messages on purpose: a client error could quote the request.
+        Err(ureq::Error::Timeout(_)) => failed("timed out", headers),
+        Err(ureq::Error::Io(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound) => {
+            failed("failed to connect to host", headers)
+        }
+        Err(_) => failed("invalid HTTP response", headers),
+    }
+}
+
+/// The body as GitHub sends it: the JSON itself, or `payload=<urlencoded JSON>` for form hooks.
+pub(crate) fn encode_body(content_type: ContentType, payload: &Value) -> Vec<u8> {
+    let json = payload.to_string();
+    match content_type {
+        ContentType::Json => json.into_bytes(),
+        ContentType::Form => url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("payload", &json)
+            .finish()
+            .into_bytes(),
+    }
+}
+
+fn delivery_headers(out: &Outgoing, body: &[u8]) -> Vec<(String, String)> {
+    let content_type = match out.config.content_type {
+        ContentType::Json => "application/json",
+        ContentType::Form => "application/x-www-form-urlencoded",
+    };
+    let mut headers = vec![
+        ("Accept".to_owned(), "*/*".to_owned()),
+        ("Content-Type".to_owned(), content_type.to_owned()),
+        ("User-Agent".to_owned(), "GitHub-Hookshot/fake".to_owned()),
+        ("X-GitHub-Delivery".to_owned(), out.guid.clone()),
+        ("X-GitHub-Event".to_owned(), out.event.clone()),
+        ("X-GitHub-Hook-ID".to_owned(), out.hook_id.to_string()),
+        (
+            "X-GitHub-Hook-Installation-Target-ID".to_owned(),
+            out.repo_id.to_string(),
+        ),
+        (
+            "X-GitHub-Hook-Installation-Target-Type".to_owned(),
+            "repository".to_owned(),
+        ),
+    ];
+    if let Some(secret) = &out.config.secret {
+        let (sha256, sha1) = signatures(secret.as_bytes(), body);
+        headers.push(("X-Hub-Signature".to_owned(), format!("sha1={sha1}")));
+        headers.push(("X-Hub-Signature-256".to_owned(), format!("sha256={sha256}")));
+    }
+    headers
+}
+
+/// Hex HMAC-SHA256 and HMAC-SHA1 of the body, keyed with the hook's secret.
+pub(crate) fn signatures(secret: &[u8], body: &[u8]) -> (String, String) {
+    let mut sha256 = Hmac::<sha2::Sha256>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    sha256.update(body);
+    let mut sha1 = Hmac::<sha1::Sha1>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    sha1.update(body);
+    (
+        crate::http::hex(&sha256.finalize().into_bytes()),
+        crate::http::hex(&sha1.finalize().into_bytes()),
+    )
+}
+
+/// Splits `scheme://user:pass@host/...` into the URL without userinfo and the base64
+/// `user:pass` (percent-decoded) for a Basic `Authorization` header.
+pub(crate) fn split_userinfo(raw: &str) -> Result<(String, Option<String>), url::ParseError> {
+    let mut url = url::Url::parse(raw)?;
+    let user = url.username().to_owned();
+    let password = url.password().map(str::to_owned);
+    if user.is_empty() && password.is_none() {
+        return Ok((url.into(), None));
+    }
+    let credentials = format!(
+        "{}:{}",
+        percent_decode(&user),
+        percent_decode(password.as_deref().unwrap_or_default())
+    );
+    // Both setters only fail for URLs that cannot carry credentials, which had none.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    Ok((
+        url.into(),
+        Some(base64::engine::general_purpose::STANDARD.encode(credentials)),
+    ))
+}
+
+fn percent_decode(s: &str) -> String {
+    // Userinfo is percent-encoded; `+` means a plus sign here, not a space.
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = bytes
+            .get(i + 1..i + 3)
+            .filter(|hex| bytes[i] == b'%' && hex.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The URL with any userinfo replaced by `***`, safe to show.
+pub(crate) fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(url) if url.username().is_empty() && url.password().is_none() => url.into(),
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            let plain: String = url.into();
+            match plain.split_once("://") {
+                Some((scheme, rest)) => format!("{scheme}://***@{rest}"),
+                None => "***".to_owned(),
+            }
+        }
+        // Not a URL: it may still hold a credential, show nothing of it.
+        Err(_) => "***".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn userinfo_is_decoded_and_stripped() -> Result<(), url::ParseError> {
+        let (target, auth) = split_userinfo("http://us%40er:p%3Ass+word@127.0.0.1:9/hook?x=1")?;
+        assert_eq!(target, "http://127.0.0.1:9/hook?x=1");
+        let expected = base64::engine::general_purpose::STANDARD.encode("us@er:p:ss+word");
+        assert_eq!(auth, Some(expected));
+        let (target, auth) = split_userinfo("https://example.com/x")?;
+        assert_eq!((target.as_str(), auth), ("https://example.com/x", None));
+        Ok(())
+    }
+
+    #[test]
+    fn redaction_hides_userinfo_only() {
+        assert_eq!(
+            redact_url("http://user:pw@127.0.0.1:8080/a/b?c=d"),
+            "http://***@127.0.0.1:8080/a/b?c=d"
+        );
+        assert_eq!(redact_url("http://127.0.0.1/a"), "http://127.0.0.1/a");
+        assert_eq!(redact_url("not a url with:secret@"), "***");
+    }
+
+    #[test]
+    fn form_body_wraps_the_json() {
+        let body = encode_body(ContentType::Form, &serde_json::json!({"a": "b c"}));
+        assert_eq!(
+            String::from_utf8_lossy(&body),
+            "payload=%7B%22a%22%3A%22b+c%22%7D"
+        );
+    }
+
+    #[test]
+    fn signatures_match_known_vectors() {
+        // RFC 4231 test case 2 (HMAC-SHA256) and RFC 2202 test case 2 (HMAC-SHA1).
+        let (sha256, sha1) = signatures(b"Jefe", b"what do ya want for nothing?");
+        assert_eq!(
+            sha256,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert_eq!(sha1, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+    }
+}
