@@ -1,5 +1,6 @@
 //! End-to-end tests: the real action binaries driven over stdin/stdout and real HTTP, as the
 //! native runtime and OpenWhisk drive them.
 
+mod manifest;
 mod runtime;
 mod support;

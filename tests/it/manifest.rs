@@ -1,0 +1,80 @@
+//! `manifest.yaml` lists exactly the actions that exist, each as the native runtime needs it.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+const PACKAGE: &str = "feedkit";
+
+fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every binary of every package under `actions/`, as `cargo metadata` reports them.
+fn action_binaries() -> BTreeSet<String> {
+    let output = Command::new(env!("CARGO"))
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .current_dir(workspace_root())
+        .output()
+        .expect("cargo metadata");
+    assert!(output.status.success(), "cargo metadata failed");
+    let metadata: Value = serde_json::from_slice(&output.stdout).expect("metadata JSON");
+    let actions_dir = workspace_root().join("actions");
+    let mut binaries = BTreeSet::new();
+    for package in metadata["packages"].as_array().expect("packages") {
+        let manifest = Path::new(package["manifest_path"].as_str().expect("path"));
+        if !manifest.starts_with(&actions_dir) {
+            continue;
+        }
+        for target in package["targets"].as_array().expect("targets") {
+            if target["kind"].as_array().is_some_and(|kinds| kinds.iter().any(|k| k == "bin")) {
+                binaries.insert(target["name"].as_str().expect("name").to_owned());
+            }
+        }
+    }
+    binaries
+}
+
+fn manifest() -> Value {
+    let text = std::fs::read_to_string(workspace_root().join("manifest.yaml")).expect("manifest.yaml");
+    serde_yaml_ng::from_str(&text).expect("manifest.yaml is YAML")
+}
+
+fn annotation<'a>(action: &'a Value, key: &str) -> &'a Value {
+    &action["annotations"][key]
+}
+
+#[test]
+fn lists_exactly_the_actions_that_exist() {
+    let manifest = manifest();
+    let actions = manifest["packages"][PACKAGE]["actions"]
+        .as_object()
+        .expect("packages.feedkit.actions");
+    let listed: BTreeSet<String> = actions.keys().cloned().collect();
+    assert_eq!(listed, action_binaries(), "manifest.yaml vs actions/*");
+    for (name, action) in actions {
+        assert_eq!(action["function"], format!("dist/{name}.zip"), "{name}");
+        assert_eq!(action["native"], true, "{name} must run on the native runtime");
+        let is_feed = name.ends_with("-feed");
+        assert_eq!(
+            annotation(action, "feed") == &Value::Bool(true),
+            is_feed,
+            "{name}: feed actions and only they carry `feed: true`"
+        );
+        if is_feed {
+            let documented = annotation(action, "parameters");
+            assert!(documented.is_array(), "{name}: document the feed's parameters");
+        }
+    }
+}
+
+#[test]
+fn actions_that_call_openwhisk_without_an_auth_key_get_their_own() {
+    let manifest = manifest();
+    let actions = &manifest["packages"][PACKAGE]["actions"];
+    if let Some(poller) = actions.get("pollMyService") {
+        assert_eq!(annotation(poller, "provide-api-key"), &Value::Bool(true));
+    }
+}
