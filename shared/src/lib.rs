@@ -20,7 +20,8 @@ mod secret;
 
 pub use client::{
     ApiHost, Client, ClientError, ClientErrorKind, ClientOptions, DEFAULT_NAMESPACE, FireOutcome,
-    KeyValue, QualifiedName, key_value_get, key_values_from_map, redact_userinfo,
+    KeyValue, QualifiedName, entity_annotation, key_value_get, key_values_from_map,
+    redact_userinfo,
 };
 pub use context::Context;
 pub use error::ActionError;

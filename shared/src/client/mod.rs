@@ -44,6 +44,17 @@ pub fn key_value_get<'a>(list: &'a [KeyValue], key: &str) -> Option<&'a Value> {
         .map(|entry| &entry.value)
 }
 
+/// The value of annotation `key` of an entity as OpenWhisk returns it (`{"annotations": [{"key",
+/// "value"}, ...], ...}`).
+pub fn entity_annotation<'a>(entity: &'a Value, key: &str) -> Option<&'a Value> {
+    entity
+        .get("annotations")?
+        .as_array()?
+        .iter()
+        .find(|entry| entry.get("key").and_then(Value::as_str) == Some(key))
+        .and_then(|entry| entry.get("value"))
+}
+
 /// A JSON object as a `parameters` list.
 pub fn key_values_from_map(map: &Map<String, Value>) -> Vec<KeyValue> {
     map.iter()
@@ -148,6 +159,37 @@ impl Client {
     ) -> Result<Value, ClientError> {
         let path = format!("{}?overwrite={overwrite}", entity_path(name, "triggers"));
         self.request("PUT", &path, Some(body))
+    }
+
+    /// Sets annotation `key` of a trigger to `value` (`None` removes it), keeping its other
+    /// annotations and its parameters: a `PUT` with `overwrite=true` of the trigger as `current`
+    /// (what [`Client::get_trigger`] returned) describes it. This is where a feed keeps what its
+    /// later lifecycle events need, since the CLI sends them only `triggerName` and `authKey`.
+    pub fn set_trigger_annotation(
+        &self,
+        name: &QualifiedName,
+        current: &Value,
+        key: &str,
+        value: Option<Value>,
+    ) -> Result<Value, ClientError> {
+        let list = |field: &str| -> Vec<Value> {
+            current
+                .get(field)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        };
+        let mut annotations: Vec<Value> = list("annotations")
+            .into_iter()
+            .filter(|entry| entry.get("key").and_then(Value::as_str) != Some(key))
+            .collect();
+        if let Some(value) = value {
+            annotations.push(json!({ "key": key, "value": value }));
+        }
+        // Parameters are sent as they are: OpenWhisk keeps omitted fields on overwrite, but an
+        // explicit copy keeps them with any server that replaces the whole entity.
+        let body = json!({ "annotations": annotations, "parameters": list("parameters") });
+        self.put_trigger(name, &body, true)
     }
 
     pub fn delete_trigger(&self, name: &QualifiedName) -> Result<Value, ClientError> {
@@ -440,6 +482,18 @@ mod tests {
             "/namespaces/guest/triggers/t"
         );
         assert_eq!(package_path(&name), "/namespaces/guest/packages/t");
+    }
+
+    #[test]
+    fn finds_entity_annotations() {
+        let trigger = json!({"annotations": [{"key": "feed", "value": "/guest/f"}, {"key": "n", "value": 1}]});
+        assert_eq!(
+            entity_annotation(&trigger, "feed"),
+            Some(&json!("/guest/f"))
+        );
+        assert_eq!(entity_annotation(&trigger, "n"), Some(&json!(1)));
+        assert_eq!(entity_annotation(&trigger, "absent"), None);
+        assert_eq!(entity_annotation(&json!({}), "feed"), None);
     }
 
     #[test]

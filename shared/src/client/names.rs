@@ -136,6 +136,17 @@ impl ApiHost {
     pub fn api_url(&self, path: &str) -> String {
         format!("{}/api/v1{path}", self.0)
     }
+
+    /// The URL that fires `trigger` with a `POST`: `{host}/api/v1/namespaces/{ns}/triggers/{name}`,
+    /// each segment percent-encoded. What a webhook registered with a third-party service points
+    /// at. The namespace must be resolved (not `_`) for the URL to mean one trigger.
+    pub fn trigger_url(&self, trigger: &QualifiedName) -> String {
+        self.api_url(&format!(
+            "/namespaces/{}/triggers/{}",
+            encode_segment(trigger.namespace()),
+            encode_segment(trigger.name())
+        ))
+    }
 }
 
 impl fmt::Display for ApiHost {
@@ -219,6 +230,12 @@ mod tests {
                 .expect("valid")
                 .api_url("/namespaces"),
             "http://h:1/api/v1/namespaces"
+        );
+        assert_eq!(
+            ApiHost::parse("http://h:1")
+                .expect("valid")
+                .trigger_url(&QualifiedName::parse("/guest/my trigger").expect("valid")),
+            "http://h:1/api/v1/namespaces/guest/triggers/my%20trigger"
         );
         for bad in ["", "ftp://x", "https://", "https://u:p@host"] {
             let error = ApiHost::parse(bad).expect_err(bad);
