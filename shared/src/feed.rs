@@ -151,7 +151,13 @@ impl FeedRequest {
     pub fn resolve_trigger(&mut self, client: &Client) -> Result<&QualifiedName, ActionError> {
         if self.trigger.is_default_namespace() {
             self.trigger = client.resolve(&self.trigger).map_err(|error| {
-                ActionError::from(error).context("resolving the namespace of the trigger")
+                if error.is_unauthorized() {
+                    ActionError::new(format!(
+                        "invalid parameter `authKey`: OpenWhisk does not accept it ({error})"
+                    ))
+                } else {
+                    ActionError::from(error).context("resolving the namespace of the trigger")
+                }
             })?;
         }
         Ok(&self.trigger)
@@ -166,12 +172,12 @@ impl FeedRequest {
     }
 }
 
-/// Says what a failed trigger lookup means for the user.
+/// Says what a failed trigger lookup means for the user, naming the parameter to fix.
 fn trigger_access_error(trigger: &QualifiedName, error: ClientError) -> ActionError {
     let what = match error.status() {
-        Some(404) => format!("trigger {trigger} does not exist"),
-        Some(401) => format!("the authKey is not valid for trigger {trigger}"),
-        Some(403) => format!("the authKey may not read trigger {trigger}"),
+        Some(404) => format!("invalid parameter `triggerName`: trigger {trigger} does not exist"),
+        Some(401) => format!("invalid parameter `authKey`: it is not valid for trigger {trigger}"),
+        Some(403) => format!("invalid parameter `authKey`: it may not read trigger {trigger}"),
         _ => format!("could not read trigger {trigger}"),
     };
     ActionError::new(format!("{what} ({error})"))
