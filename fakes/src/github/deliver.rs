@@ -30,6 +30,10 @@ impl Clients {
                 .http_status_as_error(false)
                 // GitHub does not follow redirects when delivering.
                 .max_redirects(0)
+                // A fresh connection per delivery, as GitHub makes them; a pooled one could
+                // outlive the receiver's server and hang until the timeout.
+                .max_idle_connections(0)
+                .max_idle_connections_per_host(0)
                 .timeout_global(Some(DELIVERY_TIMEOUT))
                 .user_agent("GitHub-Hookshot/fake")
                 .tls_config(

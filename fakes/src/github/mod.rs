@@ -100,9 +100,7 @@ impl FakeGitHub {
 
     /// Forgets a token everywhere: requests with it get 401 `Bad credentials`.
     pub fn revoke_token(&self, token: &str) {
-        for repo in lock(&self.shared.state).repos.values_mut() {
-            repo.tokens.remove(token);
-        }
+        lock(&self.shared.state).revoke_token(token);
     }
 
     /// Removes a repository and its hooks: requests for it get 404.

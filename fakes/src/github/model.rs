@@ -18,6 +18,8 @@ pub(crate) struct State {
     pub(crate) base_url: String,
     /// Repositories by lower-cased `owner/repo` (GitHub's names are not case sensitive).
     pub(crate) repos: BTreeMap<String, Repo>,
+    /// Every token the fake accepts (a token outlives the repositories it was added with).
+    tokens: BTreeSet<String>,
     next_repo_id: u64,
     next_hook_id: u64,
     next_delivery_id: u64,
@@ -29,6 +31,7 @@ impl State {
         Self {
             base_url,
             repos: BTreeMap::new(),
+            tokens: BTreeSet::new(),
             next_repo_id: 700_000_001,
             next_hook_id: 400_000_001,
             next_delivery_id: 90_000_000_001,
@@ -54,11 +57,20 @@ impl State {
             }
         });
         repo.tokens.insert(token.to_owned());
+        self.tokens.insert(token.to_owned());
     }
 
-    /// True when some repository accepts this token.
+    /// Forgets a token everywhere.
+    pub(crate) fn revoke_token(&mut self, token: &str) {
+        self.tokens.remove(token);
+        for repo in self.repos.values_mut() {
+            repo.tokens.remove(token);
+        }
+    }
+
+    /// True when the token is valid at all (whatever it may see).
     pub(crate) fn token_known(&self, token: &str) -> bool {
-        self.repos.values().any(|r| r.tokens.contains(token))
+        self.tokens.contains(token)
     }
 
     pub(crate) fn repo(&self, owner_repo: &str) -> Option<&Repo> {

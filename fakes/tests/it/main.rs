@@ -1,1 +1,6 @@
-mod nothing {}
+//! Integration tests of the fakes over real HTTP on 127.0.0.1.
+
+mod github_api;
+mod github_delivery;
+mod json_source;
+mod support;
