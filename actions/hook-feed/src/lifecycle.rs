@@ -1,0 +1,473 @@
+//! The six lifecycle events.
+//!
+//! Every event first checks that the key can read the trigger, then reads what CREATE stored on
+//! it ([`Stored`], an annotation), lets explicit parameters override that, and finds the feed's
+//! hooks by where they deliver (the trigger's fire URL, whatever credentials it carries). So the
+//! feed never touches a hook that delivers elsewhere: another trigger's, or the user's own.
+
+use feedkit::{
+    ActionError, AuthKey, Client, Context, Feed, FeedRequest, ParamError, Params, QualifiedName,
+    entity_annotation,
+};
+use serde_json::{Value, json};
+
+use crate::delivery::{DeliveryMode, HookTarget, delivers_to};
+use crate::explain::service_error;
+use crate::read::{Observed, now_ms, render};
+use crate::redact::Redactor;
+use crate::service::{Hook, HooksApi, create_body};
+use crate::settings::{self, ContentType, HookSettings, Location, PARAMETER_NAMES, Stored};
+
+/// The hook feed: `main` hands it to [`feedkit::run_feed`].
+pub struct HookFeed;
+
+impl Feed for HookFeed {
+    fn create(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
+        guarded(request, context, |session| {
+            let settings = settings::hook_settings(&session.params, None)?;
+            session.install(settings, "CREATE")
+        })
+    }
+
+    fn read(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
+        guarded(request, context, |session| session.read())
+    }
+
+    fn update(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
+        guarded(request, context, |session| {
+            let settings = session.merged_settings()?;
+            session.install(settings, "UPDATE")
+        })
+    }
+
+    fn delete(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
+        guarded(request, context, |session| session.delete())
+    }
+
+    fn pause(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
+        guarded(request, context, |session| session.set_active(false))
+    }
+
+    fn unpause(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
+        guarded(request, context, |session| session.set_active(true))
+    }
+}
+
+/// Runs one event with every secret of the activation masked in its result or error.
+fn guarded(
+    request: FeedRequest,
+    context: &Context,
+    event: impl FnOnce(&mut Session<'_>) -> Result<Value, ActionError>,
+) -> Result<Value, ActionError> {
+    let mut redactor = Redactor::for_request(&request);
+    let outcome = Session::open(request, context).and_then(|mut session| {
+        if let Some(stored) = &session.stored {
+            redactor.add_secret(&stored.access_token);
+            if let Some(secret) = &stored.secret {
+                redactor.add_secret(secret);
+            }
+        }
+        event(&mut session)
+    });
+    match outcome {
+        Ok(result) => Ok(redactor.value(result)),
+        Err(error) => {
+            let message = redactor.text(error.message());
+            eprintln!("hook-feed: {message}");
+            Err(ActionError::new(message))
+        }
+    }
+}
+
+/// One activation's view of the trigger and what the feed stored on it.
+struct Session<'a> {
+    context: &'a Context,
+    client: Client,
+    trigger: QualifiedName,
+    auth_key: AuthKey,
+    params: Params,
+    /// The trigger as OpenWhisk last described it (the base of every annotation update).
+    entity: Value,
+    stored: Option<Stored>,
+    mode: DeliveryMode,
+}
+
+impl<'a> Session<'a> {
+    fn open(mut request: FeedRequest, context: &'a Context) -> Result<Self, ActionError> {
+        let client = request.client(context)?;
+        request.resolve_trigger(&client)?;
+        let entity = request.check_trigger(&client)?;
+        let unknown: Vec<&str> = request
+            .params
+            .as_map()
+            .keys()
+            .map(String::as_str)
+            .filter(|name| !PARAMETER_NAMES.contains(name))
+            .collect();
+        if !unknown.is_empty() {
+            eprintln!(
+                "hook-feed: ignoring parameters this feed does not read: {}",
+                unknown.join(", ")
+            );
+        }
+        let stored = entity_annotation(&entity, Stored::ANNOTATION).and_then(|value| {
+            let parsed = serde_json::from_value::<Stored>(value.clone()).ok();
+            if parsed.is_none() {
+                // No details: the record holds the token.
+                eprintln!("hook-feed: the stored hook configuration is unreadable; ignoring it");
+            }
+            parsed
+        });
+        Ok(Self {
+            context,
+            client,
+            trigger: request.trigger,
+            auth_key: request.auth_key,
+            params: request.params,
+            entity,
+            stored,
+            mode: DeliveryMode::default(),
+        })
+    }
+
+    /// The stored settings with explicit parameters over them.
+    fn merged_settings(&self) -> Result<HookSettings, ActionError> {
+        settings::hook_settings(&self.params, self.stored.as_ref())
+            .map_err(|error| self.without_stored_config(error))
+    }
+
+    /// A missing parameter on a trigger with nothing stored most likely means the trigger was
+    /// not created with this feed: say so.
+    fn without_stored_config(&self, error: ParamError) -> ActionError {
+        match (&error, &self.stored) {
+            (ParamError::Missing { .. }, None) => ActionError::new(format!(
+                "{error} (trigger {} has no hook configuration stored by this feed; \
+                 create the trigger with this feed first)",
+                self.trigger
+            )),
+            _ => error.into(),
+        }
+    }
+
+    fn target(&self) -> HookTarget {
+        self.mode
+            .target(self.client.host(), &self.trigger, &self.auth_key)
+    }
+
+    /// The feed's hooks among `hooks`: those delivering to this trigger, the stored one first.
+    fn ours<'h>(&self, hooks: &'h [Hook], target: &HookTarget) -> Vec<&'h Hook> {
+        let mut targets = vec![target.shown.as_str()];
+        if let Some(url) = self.stored.as_ref().and_then(|s| s.hook_url.as_deref()) {
+            targets.push(url);
+        }
+        let stored_id = self.stored.as_ref().and_then(|s| s.hook_id);
+        let mut ours: Vec<&Hook> = hooks
+            .iter()
+            .filter(|hook| delivers_to(hook.url(), &targets))
+            .collect();
+        ours.sort_by_key(|hook| Some(hook.id) != stored_id);
+        ours
+    }
+
+    /// Sets (or with `None` removes) the stored record on the trigger.
+    fn save(&mut self, record: Option<&Stored>) -> Result<(), ActionError> {
+        let value = record
+            .map(serde_json::to_value)
+            .transpose()
+            .map_err(|_| ActionError::new("could not encode the hook configuration"))?;
+        let updated = self
+            .client
+            .set_trigger_annotation(&self.trigger, &self.entity, Stored::ANNOTATION, value)
+            .map_err(|error| {
+                ActionError::from(error).context(format!(
+                    "storing the hook configuration on trigger {}",
+                    self.trigger
+                ))
+            })?;
+        if updated.is_object() {
+            self.entity = updated;
+        }
+        self.stored = record.cloned();
+        Ok(())
+    }
+
+    /// CREATE and UPDATE: makes the feed's hook match `settings`, changing an existing one in
+    /// place (so no delivery is lost) or installing it.
+    fn install(&mut self, settings: HookSettings, event: &str) -> Result<Value, ActionError> {
+        self.mode
+            .check_content_type(settings.content_type)
+            .map_err(ActionError::from)?;
+        let location = &settings.location;
+        let target = self.target();
+        let api = HooksApi::new(location, self.context.deadline);
+        let hooks = api
+            .list()
+            .map_err(|e| service_error(&e, location, "listing the repository's hooks"))?;
+        let ours: Vec<Hook> = self.ours(&hooks, &target).into_iter().cloned().collect();
+        let previous = self.stored.clone();
+
+        // Stored before the hook exists, so that a DELETE after any failure below (the CLI
+        // sends one when CREATE fails) knows where to look.
+        let mut record = Stored {
+            repository: location.repository.clone(),
+            base_url: location.base_url.clone(),
+            access_token: location.access_token.clone(),
+            events: settings.events.clone(),
+            content_type: settings.content_type,
+            secret: settings.secret.clone(),
+            active: settings.active,
+            delivery_mode: self.mode,
+            hook_id: ours.first().map(|hook| hook.id),
+            hook_url: Some(target.shown.clone()),
+            date_changed: now_ms(),
+        };
+        self.save(Some(&record))?;
+        let hook = match apply(&api, &settings, &target, ours.first()) {
+            Ok(hook) => hook,
+            Err(error) => {
+                if let Err(undo) = self.save(previous.as_ref()) {
+                    eprintln!("hook-feed: could not restore the stored configuration: {undo}");
+                }
+                return Err(service_error(&error, location, "installing the hook"));
+            }
+        };
+        let mut changed = vec![hook.id];
+        // Two hooks delivering to one trigger would fire it twice per event.
+        for duplicate in ours.iter().skip(1).filter(|d| d.id != hook.id) {
+            match api.delete(duplicate.id) {
+                Ok(_) => changed.push(duplicate.id),
+                Err(error) => eprintln!(
+                    "hook-feed: could not remove duplicate hook {}: {error}",
+                    duplicate.id
+                ),
+            }
+        }
+        record.hook_id = Some(hook.id);
+        self.save(Some(&record))?;
+        if let Some(previous) = previous.filter(|p| !p.location().same_place(location)) {
+            // The hook moved to another repository or service: the old one would keep firing.
+            self.remove_quietly(&previous.location(), &target);
+        }
+        let verb = if ours.iter().any(|o| o.id == hook.id) {
+            "updated"
+        } else {
+            "installed"
+        };
+        eprintln!(
+            "hook-feed: {event} {}: {verb} hook {} on {} (events {}, active {})",
+            self.trigger,
+            hook.id,
+            location.repository,
+            hook.events.join(","),
+            hook.active
+        );
+        Ok(json!({
+            "hookId": hook.id,
+            "repository": location.repository.to_string(),
+            "baseUrl": location.base_url.as_str(),
+            "events": hook.events,
+            "active": hook.active,
+            "hookUrl": target.shown,
+            "outcome": verb,
+        }))
+    }
+
+    /// PAUSE and UNPAUSE: only the hook's active state changes.
+    fn set_active(&mut self, active: bool) -> Result<Value, ActionError> {
+        let settings = self.merged_settings()?;
+        let location = &settings.location;
+        let target = self.target();
+        let api = HooksApi::new(location, self.context.deadline);
+        let hooks = api
+            .list()
+            .map_err(|e| service_error(&e, location, "listing the repository's hooks"))?;
+        let event = if active { "UNPAUSE" } else { "PAUSE" };
+        let missing = || {
+            ActionError::new(format!(
+                "{event}: no hook of {} delivers to trigger {} (removed on the service?); \
+                 UPDATE installs it again",
+                location.repository, self.trigger
+            ))
+        };
+        let Some(id) = self.ours(&hooks, &target).first().map(|hook| hook.id) else {
+            return Err(missing());
+        };
+        let hook = api
+            .patch(id, &json!({ "active": active }))
+            .map_err(|e| service_error(&e, location, "changing the hook's active state"))?
+            .ok_or_else(missing)?;
+        let content_type = hook
+            .config
+            .get("content_type")
+            .and_then(Value::as_str)
+            .and_then(|text| ContentType::parse(text).ok())
+            .unwrap_or(settings.content_type);
+        let record = Stored {
+            repository: location.repository.clone(),
+            base_url: location.base_url.clone(),
+            access_token: location.access_token.clone(),
+            events: hook.events.clone(),
+            content_type,
+            secret: settings.secret.clone(),
+            active,
+            delivery_mode: self.mode,
+            hook_id: Some(hook.id),
+            hook_url: Some(target.shown.clone()),
+            date_changed: now_ms(),
+        };
+        self.save(Some(&record))?;
+        eprintln!(
+            "hook-feed: {event} {}: hook {} on {} is now {}",
+            self.trigger,
+            hook.id,
+            location.repository,
+            if hook.active { "active" } else { "inactive" }
+        );
+        Ok(json!({
+            "hookId": hook.id,
+            "repository": location.repository.to_string(),
+            "active": hook.active,
+        }))
+    }
+
+    fn read(&mut self) -> Result<Value, ActionError> {
+        let settings = self.merged_settings()?;
+        let location = &settings.location;
+        let target = self.target();
+        let api = HooksApi::new(location, self.context.deadline);
+        let hooks = api
+            .list()
+            .map_err(|e| service_error(&e, location, "listing the repository's hooks"))?;
+        let hook = self.ours(&hooks, &target).first().copied();
+        Ok(render(&Observed {
+            trigger: &self.trigger,
+            settings: &settings,
+            stored: self.stored.as_ref(),
+            mode: self.mode,
+            target: &target.shown,
+            hook,
+        }))
+    }
+
+    /// Removes the feed's hooks and the stored record. Succeeds when there is nothing to remove:
+    /// the CLI sends DELETE after a failed CREATE too.
+    fn delete(&mut self) -> Result<Value, ActionError> {
+        if self.stored.is_none() && !self.params.contains("repository") {
+            eprintln!(
+                "hook-feed: DELETE {}: nothing stored, nothing to remove",
+                self.trigger
+            );
+            return Ok(json!({
+                "removed": [],
+                "message": format!("trigger {} has no hook installed by this feed", self.trigger),
+            }));
+        }
+        let location = settings::location(&self.params, self.stored.as_ref())
+            .map_err(|error| self.without_stored_config(error))?;
+        let target = self.target();
+        let (removed, note) = self.remove(&location, &target)?;
+        if let Some(stored) = self
+            .stored
+            .clone()
+            .filter(|s| !s.location().same_place(&location))
+        {
+            self.remove_quietly(&stored.location(), &target);
+        }
+        if self.stored.is_some() {
+            match self.save(None) {
+                Ok(()) => {}
+                // The trigger went first: nothing left to clean.
+                Err(_) if self.client.get_trigger(&self.trigger).is_err() => {}
+                Err(error) => return Err(error.context("the hooks are removed, but")),
+            }
+        }
+        eprintln!(
+            "hook-feed: DELETE {}: removed {} hook(s) from {}",
+            self.trigger,
+            removed.len(),
+            location.repository
+        );
+        let mut result = json!({
+            "removed": removed,
+            "repository": location.repository.to_string(),
+        });
+        if let Some(note) = note {
+            result["message"] = json!(note);
+        }
+        Ok(result)
+    }
+
+    /// Removes the feed's hooks at `location`: their ids, and a note when the repository is gone.
+    fn remove(
+        &self,
+        location: &Location,
+        target: &HookTarget,
+    ) -> Result<(Vec<u64>, Option<String>), ActionError> {
+        let api = HooksApi::new(location, self.context.deadline);
+        let hooks = match api.list() {
+            Ok(hooks) => hooks,
+            Err(error) if error.status() == Some(404) => {
+                let note = format!(
+                    "{} is not found at {} (or not visible to the token): no hook left to remove",
+                    location.repository, location.base_url
+                );
+                return Ok((Vec::new(), Some(note)));
+            }
+            Err(error) => {
+                return Err(service_error(
+                    &error,
+                    location,
+                    "listing the repository's hooks",
+                ));
+            }
+        };
+        let mut removed = Vec::new();
+        for hook in self.ours(&hooks, target) {
+            // A hook already gone counts as removed.
+            api.delete(hook.id)
+                .map_err(|e| service_error(&e, location, "removing the hook"))?;
+            removed.push(hook.id);
+        }
+        Ok((removed, None))
+    }
+
+    fn remove_quietly(&self, location: &Location, target: &HookTarget) {
+        if let Err(error) = self.remove(location, target) {
+            eprintln!(
+                "hook-feed: could not remove the hook from {} ({}): {error}",
+                location.repository, location.base_url
+            );
+        }
+    }
+}
+
+/// Changes `existing` in place, or creates the hook (also when `existing` vanished meanwhile).
+fn apply(
+    api: &HooksApi,
+    settings: &HookSettings,
+    target: &HookTarget,
+    existing: Option<&Hook>,
+) -> Result<Hook, crate::service::ServiceError> {
+    let mut config = json!({
+        "url": target.registered.expose(),
+        "content_type": settings.content_type.as_str(),
+        "insecure_ssl": "0",
+    });
+    if let Some(secret) = &settings.secret {
+        config["secret"] = json!(secret.expose());
+    }
+    if let Some(existing) = existing {
+        // A config without `secret` removes it on GitHub, which is what "no secret" means here.
+        let patch =
+            json!({ "active": settings.active, "events": settings.events, "config": config });
+        if let Some(hook) = api.patch(existing.id, &patch)? {
+            return Ok(hook);
+        }
+    }
+    api.create(&create_body(
+        &settings.location.base_url,
+        settings.active,
+        &settings.events,
+        config,
+    ))
+}

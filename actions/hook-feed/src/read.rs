@@ -1,0 +1,214 @@
+//! READ's answer, in the shape of the alarms feed: `{"config": {...}, "status": {"active",
+//! "dateChanged", "dateChangedISO", "reason"}}`, plus what the service reports of the last
+//! delivery. Secrets are shown as `********`, hook URLs without their userinfo.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use feedkit::QualifiedName;
+use serde_json::{Value, json};
+
+use crate::delivery::{DeliveryMode, without_userinfo};
+use crate::redact::MASK;
+use crate::service::Hook;
+use crate::settings::{HookSettings, Stored};
+
+/// Everything READ looked at.
+pub struct Observed<'a> {
+    pub trigger: &'a QualifiedName,
+    pub settings: &'a HookSettings,
+    pub stored: Option<&'a Stored>,
+    pub mode: DeliveryMode,
+    /// Where the feed's hook delivers, without credentials.
+    pub target: &'a str,
+    /// The feed's hook as the service lists it, if it still exists.
+    pub hook: Option<&'a Hook>,
+}
+
+pub fn render(observed: &Observed<'_>) -> Value {
+    let Observed {
+        trigger,
+        settings,
+        stored,
+        mode,
+        target,
+        hook,
+    } = observed;
+    let hook_config = |field: &str| {
+        hook.and_then(|hook| hook.config.get(field))
+            .and_then(Value::as_str)
+    };
+    let has_secret = settings.secret.is_some() || hook_config("secret").is_some();
+    let config = json!({
+        "namespace": trigger.namespace(),
+        "name": trigger.name(),
+        "repository": settings.location.repository.to_string(),
+        "baseUrl": settings.location.base_url.as_str(),
+        "accessToken": MASK,
+        "events": hook.map_or(&settings.events, |hook| &hook.events),
+        "contentType": hook_config("content_type").unwrap_or(settings.content_type.as_str()),
+        "secret": if has_secret { Value::from(MASK) } else { Value::Null },
+        "deliveryMode": mode.as_str(),
+        "hookId": hook.map(|hook| hook.id),
+        "hookUrl": hook.map_or_else(|| (*target).to_owned(), |hook| without_userinfo(hook.url())),
+        "updatedAt": hook.and_then(|hook| hook.updated_at.clone()),
+    });
+    let active = hook.is_some_and(|hook| hook.active);
+    let date_changed = stored
+        .map(|stored| stored.date_changed)
+        .filter(|ms| *ms > 0)
+        .unwrap_or_else(now_ms);
+    let mut status = json!({
+        "active": active,
+        "dateChanged": date_changed,
+        "dateChangedISO": iso8601(date_changed),
+        "last_response": hook.and_then(|hook| hook.last_response.clone()),
+    });
+    if !active {
+        status["reason"] = reason(settings, *hook);
+    }
+    json!({ "config": config, "status": status })
+}
+
+/// Why the feed is not delivering, and what brings it back.
+fn reason(settings: &HookSettings, hook: Option<&Hook>) -> Value {
+    let repository = &settings.location.repository;
+    match hook {
+        None => json!({
+            "kind": "MISSING",
+            "message": format!(
+                "no hook of {repository} delivers to this trigger (it was removed on the service, \
+                 or never installed); UPDATE installs it again"
+            ),
+        }),
+        Some(_) if !settings.active => json!({
+            "kind": "PAUSED",
+            "message": "paused with lifecycleEvent PAUSE; UNPAUSE reactivates the hook",
+        }),
+        Some(hook) => json!({
+            "kind": "SERVICE",
+            "message": format!(
+                "hook {} was deactivated on {repository} outside this feed; UNPAUSE reactivates it",
+                hook.id
+            ),
+        }),
+    }
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` of epoch milliseconds (UTC).
+pub fn iso8601(ms: u64) -> String {
+    let seconds = ms / 1000;
+    let (days, in_day) = (seconds / 86_400, seconds % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        in_day / 3600,
+        in_day % 3600 / 60,
+        in_day % 60,
+        ms % 1000
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use feedkit::Params;
+
+    #[test]
+    fn formats_dates_in_utc() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(iso8601(1_700_000_000_000), "2023-11-14T22:13:20.000Z");
+    }
+
+    fn settings(active: bool) -> HookSettings {
+        let params = Params::from_value(json!({
+            "repository": "o/r", "accessToken": "tok", "secret": "whsec", "active": active,
+        }))
+        .expect("params");
+        crate::settings::hook_settings(&params, None).expect("settings")
+    }
+
+    fn hook(active: bool) -> Hook {
+        Hook {
+            id: 9,
+            active,
+            events: vec!["issues".into()],
+            config: json!({"url": "http://u:key@ow/api/v1/namespaces/g/triggers/t", "content_type": "json", "secret": "********"})
+                .as_object()
+                .cloned()
+                .expect("object"),
+            updated_at: Some("2024-05-01T10:00:00Z".into()),
+            last_response: Some(json!({"code": 202, "status": "active", "message": "OK"})),
+        }
+    }
+
+    #[test]
+    fn shows_the_hook_without_credentials_and_says_why_it_is_inactive() {
+        let trigger = QualifiedName::parse("/g/t").expect("name");
+        let target = "http://ow/api/v1/namespaces/g/triggers/t";
+        let settings = settings(true);
+        let live = hook(true);
+        let observed = Observed {
+            trigger: &trigger,
+            settings: &settings,
+            stored: None,
+            mode: DeliveryMode::Direct,
+            target,
+            hook: Some(&live),
+        };
+        let read = render(&observed);
+        assert_eq!(read["config"]["hookUrl"], target);
+        assert_eq!(read["config"]["events"], json!(["issues"]));
+        assert_eq!(read["config"]["secret"], MASK);
+        assert_eq!(read["config"]["accessToken"], MASK);
+        assert_eq!(read["status"]["active"], true);
+        assert_eq!(read["status"]["last_response"]["code"], 202);
+        assert!(read["status"].get("reason").is_none());
+        assert!(!read.to_string().contains("key@") && !read.to_string().contains("whsec"));
+
+        let paused_settings = crate::settings::HookSettings {
+            active: false,
+            ..settings.clone()
+        };
+        let paused = hook(false);
+        let read = render(&Observed {
+            settings: &paused_settings,
+            hook: Some(&paused),
+            ..observed
+        });
+        assert_eq!(read["status"]["reason"]["kind"], "PAUSED");
+        let read = render(&Observed {
+            settings: &settings,
+            hook: Some(&paused),
+            ..observed
+        });
+        assert_eq!(read["status"]["reason"]["kind"], "SERVICE");
+        let read = render(&Observed {
+            hook: None,
+            ..observed
+        });
+        assert_eq!(read["status"]["reason"]["kind"], "MISSING");
+        assert_eq!(read["status"]["active"], false);
+    }
+}

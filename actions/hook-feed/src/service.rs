@@ -1,0 +1,371 @@
+//! The repository hooks API that GitHub, GitHub Enterprise and Gitea/Forgejo share:
+//! `/repos/{owner}/{repo}/hooks[/{id}]`, with a token in the `Authorization` header.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Map, Value, json};
+
+use crate::settings::{BaseUrl, Location, Repository};
+
+/// Bound on one call when the activation has no deadline.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Kept back from the deadline so the action can still write its result.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+/// GitHub's largest page; the `Link` header leads to the rest.
+const PER_PAGE: u32 = 100;
+/// More pages than any repository's hooks fill (GitHub allows 20 hooks per event).
+const MAX_PAGES: usize = 20;
+
+/// One hook as the service lists it.
+#[derive(Debug, Clone)]
+pub struct Hook {
+    pub id: u64,
+    pub active: bool,
+    pub events: Vec<String>,
+    /// `config` as the service shows it: `url` may carry credentials, so never show it as is.
+    pub config: Map<String, Value>,
+    pub updated_at: Option<String>,
+    /// GitHub's report of the last delivery (`code`, `status`, `message`); Gitea has none.
+    pub last_response: Option<Value>,
+}
+
+impl Hook {
+    fn from_json(value: &Value) -> Option<Self> {
+        let strings = |field: &str| -> Vec<String> {
+            value[field]
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Some(Self {
+            id: value.get("id")?.as_u64()?,
+            active: value["active"].as_bool().unwrap_or(true),
+            events: strings("events"),
+            config: value["config"].as_object().cloned().unwrap_or_default(),
+            updated_at: value["updated_at"].as_str().map(str::to_owned),
+            last_response: value.get("last_response").filter(|v| !v.is_null()).cloned(),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        self.config
+            .get("url")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+}
+
+/// A failed call, with what the service said.
+#[derive(Debug, Clone)]
+pub enum ServiceError {
+    /// An error status with the service's `message` and the `message`s of its `errors` list.
+    Status {
+        status: u16,
+        message: String,
+        details: Vec<String>,
+        /// The `field`s the service's validation errors name.
+        fields: Vec<String>,
+    },
+    /// An answer that is not the hooks API (not JSON, or not the expected shape).
+    NotTheApi { status: u16 },
+    /// No answer at all.
+    Transport(String),
+    /// The activation's deadline leaves no time for another call.
+    Deadline,
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Status {
+                status,
+                message,
+                details,
+                ..
+            } => {
+                write!(f, "HTTP {status}")?;
+                if !message.is_empty() {
+                    write!(f, ": {message}")?;
+                }
+                if !details.is_empty() {
+                    write!(f, " ({})", details.join("; "))?;
+                }
+                Ok(())
+            }
+            Self::NotTheApi { status } => write!(
+                f,
+                "HTTP {status} with an answer that is not the repository hooks API"
+            ),
+            Self::Transport(reason) => write!(f, "no answer ({reason})"),
+            Self::Deadline => f.write_str("the activation's deadline leaves no time for the call"),
+        }
+    }
+}
+
+impl ServiceError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// The hooks of one repository, reached with one token.
+pub struct HooksApi {
+    agent: ureq::Agent,
+    base_url: BaseUrl,
+    repository: Repository,
+    authorization: String,
+    deadline: Option<SystemTime>,
+}
+
+impl HooksApi {
+    pub fn new(location: &Location, deadline: Option<SystemTime>) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .user_agent(concat!("openwhisk-hook-feed/", env!("CARGO_PKG_VERSION")))
+            // The token may follow a redirect only to the same host, over https.
+            .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)
+            .build()
+            .into();
+        Self {
+            agent,
+            base_url: location.base_url.clone(),
+            repository: location.repository.clone(),
+            authorization: format!("Bearer {}", location.access_token.expose()),
+            deadline,
+        }
+    }
+
+    fn hooks_url(&self) -> String {
+        format!("{}/repos/{}/hooks", self.base_url, self.repository)
+    }
+
+    /// Every hook of the repository, following `Link: rel="next"` within the service's origin.
+    pub fn list(&self) -> Result<Vec<Hook>, ServiceError> {
+        let mut hooks = Vec::new();
+        let mut next = Some(format!("{}?per_page={PER_PAGE}", self.hooks_url()));
+        let mut pages = 0;
+        while let Some(url) = next.take() {
+            pages += 1;
+            let (status, body, link) = self.exchange("GET", &url, None)?;
+            let page = expect_success(status, &body)?;
+            let items = page.as_array().ok_or(ServiceError::NotTheApi { status })?;
+            hooks.extend(items.iter().filter_map(Hook::from_json));
+            next = link
+                .as_deref()
+                .and_then(next_link)
+                .filter(|url| url.starts_with(&format!("{}/", self.base_url.origin())))
+                .filter(|_| pages < MAX_PAGES);
+        }
+        Ok(hooks)
+    }
+
+    pub fn create(&self, body: &Value) -> Result<Hook, ServiceError> {
+        let (status, answer, _) = self.exchange("POST", &self.hooks_url(), Some(body))?;
+        let created = expect_success(status, &answer)?;
+        Hook::from_json(&created).ok_or(ServiceError::NotTheApi { status })
+    }
+
+    /// Changes a hook in place; `None` when it no longer exists.
+    pub fn patch(&self, id: u64, body: &Value) -> Result<Option<Hook>, ServiceError> {
+        let url = format!("{}/{id}", self.hooks_url());
+        let (status, answer, _) = self.exchange("PATCH", &url, Some(body))?;
+        if status == 404 {
+            return Ok(None);
+        }
+        let patched = expect_success(status, &answer)?;
+        Hook::from_json(&patched)
+            .map(Some)
+            .ok_or(ServiceError::NotTheApi { status })
+    }
+
+    /// Removes a hook; false when it was already gone.
+    pub fn delete(&self, id: u64) -> Result<bool, ServiceError> {
+        let url = format!("{}/{id}", self.hooks_url());
+        let (status, answer, _) = self.exchange("DELETE", &url, None)?;
+        if status == 404 {
+            return Ok(false);
+        }
+        expect_success(status, &answer).map(|_| true)
+    }
+
+    /// One request within the deadline: the status, the body as JSON (`Null` when empty,
+    /// `NotTheApi` when it is not JSON) and the `Link` header.
+    fn exchange(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value, Option<String>), ServiceError> {
+        let timeout = self.time_left().ok_or(ServiceError::Deadline)?;
+        let transport = |error: ureq::Error| {
+            ServiceError::Transport(match error {
+                ureq::Error::Timeout(_) => format!("timed out after {} ms", timeout.as_millis()),
+                other => other.to_string(),
+            })
+        };
+        macro_rules! prepared {
+            ($request:expr) => {
+                $request
+                    .header("Authorization", &self.authorization)
+                    .header("Accept", "application/vnd.github+json")
+                    .header("X-GitHub-Api-Version", "2022-11-28")
+                    .config()
+                    .timeout_global(Some(timeout))
+                    .build()
+            };
+        }
+        let empty = Value::Object(Map::new());
+        let result = match method {
+            "GET" => prepared!(self.agent.get(url)).call(),
+            "DELETE" => prepared!(self.agent.delete(url)).call(),
+            "PATCH" => prepared!(self.agent.patch(url)).send_json(body.unwrap_or(&empty)),
+            _ => prepared!(self.agent.post(url)).send_json(body.unwrap_or(&empty)),
+        };
+        let mut response = result.map_err(transport)?;
+        let status = response.status().as_u16();
+        let link = response
+            .headers()
+            .get("link")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let text = response.body_mut().read_to_string().map_err(transport)?;
+        let value = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).map_err(|_| ServiceError::NotTheApi { status })?
+        };
+        Ok((status, value, link))
+    }
+
+    fn time_left(&self) -> Option<Duration> {
+        let Some(deadline) = self.deadline else {
+            return Some(CALL_TIMEOUT);
+        };
+        let left = deadline.duration_since(SystemTime::now()).ok()?;
+        let left = left.checked_sub(DEADLINE_MARGIN)?;
+        (!left.is_zero()).then_some(left.min(CALL_TIMEOUT))
+    }
+}
+
+/// The body of a 2xx answer, or the service's error.
+fn expect_success(status: u16, body: &Value) -> Result<Value, ServiceError> {
+    if (200..300).contains(&status) {
+        return Ok(body.clone());
+    }
+    let message = body["message"].as_str().unwrap_or_default().to_owned();
+    let errors = body["errors"].as_array().cloned().unwrap_or_default();
+    let details = errors
+        .iter()
+        .filter_map(|error| match error {
+            Value::String(text) => Some(text.clone()),
+            other => other["message"].as_str().map(str::to_owned).or_else(|| {
+                other["code"]
+                    .as_str()
+                    .map(|code| format!("{code} {}", other["field"]))
+            }),
+        })
+        .collect();
+    let fields = errors
+        .iter()
+        .filter_map(|error| error["field"].as_str().map(str::to_owned))
+        .collect();
+    Err(ServiceError::Status {
+        status,
+        message,
+        details,
+        fields,
+    })
+}
+
+/// The `rel="next"` URL of a `Link` header.
+fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        let is_next = params
+            .split(';')
+            .any(|param| param.trim().replace(' ', "") == "rel=\"next\"");
+        is_next.then(|| {
+            target
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned()
+        })
+    })
+}
+
+/// The body that creates a hook (`type` is what Gitea and Forgejo require; GitHub needs `name`).
+pub fn create_body(base_url: &BaseUrl, active: bool, events: &[String], config: Value) -> Value {
+    let mut body = json!({ "name": "web", "active": active, "events": events, "config": config });
+    if base_url.is_gitea_style() {
+        body["type"] = json!("gitea");
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_next_page() {
+        let header = r#"<https://api.github.com/repos/o/r/hooks?per_page=100&page=2>; rel="next", <https://api.github.com/repos/o/r/hooks?per_page=100&page=3>; rel="last""#;
+        assert_eq!(
+            next_link(header).as_deref(),
+            Some("https://api.github.com/repos/o/r/hooks?per_page=100&page=2")
+        );
+        assert_eq!(next_link(r#"<https://x/1>; rel="prev""#), None);
+    }
+
+    #[test]
+    fn error_bodies_keep_the_services_words() {
+        let body = json!({
+            "message": "Validation Failed",
+            "errors": [{"resource": "Hook", "code": "invalid", "field": "events", "message": "\"pushh\" is not a valid event name"}],
+        });
+        let error = expect_success(422, &body).expect_err("422");
+        assert_eq!(
+            error.to_string(),
+            "HTTP 422: Validation Failed (\"pushh\" is not a valid event name)"
+        );
+        match error {
+            ServiceError::Status { fields, .. } => assert_eq!(fields, ["events"]),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn gitea_gets_a_hook_type() {
+        let gitea = BaseUrl::parse("https://git.example/api/v1").expect("valid");
+        let github = BaseUrl::parse("https://api.github.com").expect("valid");
+        let events = vec!["push".to_owned()];
+        assert_eq!(
+            create_body(&gitea, true, &events, json!({}))["type"],
+            "gitea"
+        );
+        assert!(
+            create_body(&github, true, &events, json!({}))
+                .get("type")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn hooks_are_read_leniently() {
+        let gitea = json!({"id": 3, "type": "gitea", "config": {"url": "http://x", "content_type": "json"}, "events": ["push"], "active": false, "updated_at": "2024-01-01T00:00:00Z"});
+        let hook = Hook::from_json(&gitea).expect("hook");
+        assert_eq!((hook.id, hook.active, hook.url()), (3, false, "http://x"));
+        assert!(hook.last_response.is_none());
+        assert!(Hook::from_json(&json!({"name": "web"})).is_none());
+    }
+}
