@@ -277,7 +277,7 @@ fn update_config(
         .ok_or_else(ApiError::not_found)?;
     let hook = repo.hooks.get(&id).ok_or_else(ApiError::not_found)?;
     let config = validate::merged_config(&hook.config, &patch)?;
-    if repo.conflicting_hook(Some(id), &config.url, &hook.events.clone()) {
+    if repo.conflicting_hook(Some(id), &config.url, &hook.events) {
         return Err(ApiError::validation(
             "Hook already exists on this repository",
         ));
