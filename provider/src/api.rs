@@ -1,0 +1,232 @@
+//! The provider's REST API, spoken by the feed action with the provider secret:
+//!
+//! | request | what |
+//! | --- | --- |
+//! | `PUT /feeds/{namespace}/{trigger}` | register (or replace) a feed: [`Registration`] |
+//! | `GET /feeds/{namespace}/{trigger}` | the feed's configuration (redacted) and status |
+//! | `PATCH /feeds/{namespace}/{trigger}` | change some settings: [`Patch`] |
+//! | `DELETE /feeds/{namespace}/{trigger}` | remove it (`X-Owner-Key`: only if that key owns it) |
+//! | `POST /feeds/{namespace}/{trigger}/pause` | stop firing, keep the position: [`Refresh`] |
+//! | `POST /feeds/{namespace}/{trigger}/unpause` | resume (and re-enable) from the position |
+//! | `GET /health` | every feed's status; without the secret, only counts |
+//!
+//! Authentication: `Authorization: Bearer {secret}`. Answers are JSON; failures are
+//! `{"error": "..."}` with 400 (bad request), 401 (no or wrong secret), 403, 404 (no such feed),
+//! 422 (the database cannot be used as given) or 500.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use feedkit::{AuthKey, Secret};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::http::decode_component;
+use crate::registry::{Patch, Refresh, Registration, Registry, RegistryError, feed_id};
+use crate::runner::log;
+
+const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+/// The header that carries the caller's key when it asks to delete a feed whose trigger it
+/// could not read.
+pub const OWNER_KEY_HEADER: &str = "x-owner-key";
+
+pub struct App {
+    pub registry: Registry,
+    pub secret: Secret,
+}
+
+type Answer = Response<Full<Bytes>>;
+
+fn answer(status: StatusCode, body: &Value) -> Answer {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn error(status: StatusCode, message: impl std::fmt::Display) -> Answer {
+    answer(status, &json!({ "error": message.to_string() }))
+}
+
+fn registry_error(failure: RegistryError) -> Answer {
+    let status = match &failure {
+        RegistryError::Invalid(_) => StatusCode::BAD_REQUEST,
+        RegistryError::NotFound(_) => StatusCode::NOT_FOUND,
+        RegistryError::Forbidden(_) => StatusCode::FORBIDDEN,
+        RegistryError::Database(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        RegistryError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    error(status, failure)
+}
+
+impl App {
+    fn authorized(&self, request: &Request<Incoming>) -> bool {
+        let Some(given) = request
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+        else {
+            return false;
+        };
+        crate::constant_time_eq(given.trim().as_bytes(), self.secret.expose().as_bytes())
+    }
+
+    pub async fn handle(&self, request: Request<Incoming>) -> Answer {
+        let path = request.uri().path().to_owned();
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let authorized = self.authorized(&request);
+        if segments == ["health"] && request.method() == Method::GET {
+            let body = if authorized {
+                self.registry.health()
+            } else {
+                self.registry.summary()
+            };
+            return answer(StatusCode::OK, &body);
+        }
+        let (namespace, trigger, action) = match segments.as_slice() {
+            ["feeds", namespace, trigger] => (*namespace, *trigger, None),
+            ["feeds", namespace, trigger, action] => (*namespace, *trigger, Some(*action)),
+            _ => return error(StatusCode::NOT_FOUND, format!("no such resource {path}")),
+        };
+        if !authorized {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong provider secret (Authorization: Bearer ...)",
+            );
+        }
+        let (Some(namespace), Some(trigger)) =
+            (decode_component(namespace), decode_component(trigger))
+        else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "the trigger name is not valid percent-encoded UTF-8",
+            );
+        };
+        let id = match feed_id(&namespace, &trigger) {
+            Ok(id) => id,
+            Err(failure) => return registry_error(failure),
+        };
+        let method = request.method().clone();
+        match (method, action) {
+            (Method::GET, None) => self.registry.view(&id).map_or_else(registry_error, ok),
+            (Method::PUT, None) => match read_json::<Registration>(request).await {
+                Ok(registration) => self
+                    .registry
+                    .register(&id, registration)
+                    .await
+                    .map_or_else(registry_error, ok),
+                Err(answer) => answer,
+            },
+            (Method::PATCH, None) => match read_json::<Patch>(request).await {
+                Ok(patch) => self
+                    .registry
+                    .update(&id, patch)
+                    .await
+                    .map_or_else(registry_error, ok),
+                Err(answer) => answer,
+            },
+            (Method::DELETE, None) => {
+                let owner_key = match request.headers().get(OWNER_KEY_HEADER) {
+                    None => None,
+                    Some(value) => match value.to_str().ok().map(AuthKey::parse) {
+                        Some(Ok(key)) => Some(key),
+                        _ => {
+                            return error(
+                                StatusCode::BAD_REQUEST,
+                                "X-Owner-Key is not an OpenWhisk key `uuid:key`",
+                            );
+                        }
+                    },
+                };
+                match self.registry.delete(&id, owner_key) {
+                    Ok(true) => ok(json!({ "trigger": id, "deleted": true })),
+                    Ok(false) => registry_error(RegistryError::NotFound(id)),
+                    Err(failure) => registry_error(failure),
+                }
+            }
+            (Method::POST, Some(verb @ ("pause" | "unpause"))) => {
+                match read_json::<Refresh>(request).await {
+                    Ok(refresh) => self
+                        .registry
+                        .set_active(&id, verb == "unpause", refresh)
+                        .map_or_else(registry_error, ok),
+                    Err(answer) => answer,
+                }
+            }
+            (method, _) => error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("{method} {path} is not part of the provider's API"),
+            ),
+        }
+    }
+}
+
+fn ok(body: Value) -> Answer {
+    answer(StatusCode::OK, &body)
+}
+
+/// Reads a JSON body (an empty body reads as `{}`), naming what was wrong with it.
+async fn read_json<T: DeserializeOwned>(request: Request<Incoming>) -> Result<T, Answer> {
+    let body = Limited::new(request.into_body(), MAX_REQUEST_BYTES)
+        .collect()
+        .await
+        .map_err(|failure| {
+            error(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the request body: {failure}"),
+            )
+        })?
+        .to_bytes();
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        &body
+    };
+    serde_json::from_slice(body).map_err(|problem| {
+        error(
+            StatusCode::BAD_REQUEST,
+            format!("bad request body: {problem}"),
+        )
+    })
+}
+
+/// Serves the API on `listener` until the process ends.
+pub async fn serve(listener: TcpListener, app: Arc<App>) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(failure) => {
+                // E.g. out of file descriptors: wait a moment instead of spinning.
+                log("api", &format!("accept failed: {failure}"));
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let app = app.clone();
+                async move { Ok::<_, Infallible>(app.handle(request).await) }
+            });
+            if let Err(failure) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                log("api", &format!("connection ended: {failure}"));
+            }
+        });
+    }
+}

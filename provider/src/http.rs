@@ -1,0 +1,156 @@
+//! The provider's one HTTP client (async, pooled, HTTP/1.1, TLS with bundled roots), shared by
+//! every feed for both the long-lived `_changes` streams and the trigger fires.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+/// The request body type of every outgoing request: small JSON or nothing.
+pub type OutBody = Full<Bytes>;
+pub type HttpClient = Client<HttpsConnector<HttpConnector>, OutBody>;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Answers (databases' error bodies, OpenWhisk's fire answers) are read up to this size.
+const MAX_ANSWER_BYTES: usize = 256 * 1024;
+
+/// Builds the shared client. Idle connections are kept per host, so the fires of many feeds to
+/// one OpenWhisk reuse a few connections.
+pub fn client() -> Result<HttpClient, rustls::Error> {
+    let mut connector = HttpConnector::new();
+    connector.enforce_http(false);
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    connector.set_keepalive(Some(Duration::from_secs(60)));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(connector);
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(64)
+        .build(https))
+}
+
+/// Why a request got no answer.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TransportError {
+    #[error("no answer within {0} ms")]
+    Timeout(u128),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Sends a request and waits for the answer's head, within `timeout`.
+pub async fn send(
+    client: &HttpClient,
+    request: Request<OutBody>,
+    timeout: Duration,
+) -> Result<Response<Incoming>, TransportError> {
+    match tokio::time::timeout(timeout, client.request(request)).await {
+        Err(_) => Err(TransportError::Timeout(timeout.as_millis())),
+        Ok(Err(error)) => Err(TransportError::Failed(describe(&error))),
+        Ok(Ok(response)) => Ok(response),
+    }
+}
+
+/// Reads a whole (bounded) answer body, within `timeout`.
+pub async fn read_body(body: Incoming, timeout: Duration) -> Result<Bytes, TransportError> {
+    let limited = Limited::new(body, MAX_ANSWER_BYTES);
+    match tokio::time::timeout(timeout, limited.collect()).await {
+        Err(_) => Err(TransportError::Timeout(timeout.as_millis())),
+        Ok(Err(error)) => Err(TransportError::Failed(format!(
+            "reading the answer failed: {error}"
+        ))),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+    }
+}
+
+/// An error and its sources in one line (hyper's own message is often just "client error").
+pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Percent-encodes one URL path segment or query value (everything but RFC 3986's unreserved).
+pub fn encode_component(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+/// Decodes a percent-encoded path segment; `None` when it is not valid UTF-8 or malformed.
+pub fn decode_component(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'%' => {
+                let hex = text.get(index + 1..index + 3)?;
+                decoded.push(u8::from_str_radix(hex, 16).ok()?);
+                index += 3;
+            }
+            byte => {
+                decoded.push(byte);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8(decoded).ok()
+}
+
+/// A Basic `Authorization` value.
+pub fn basic_auth(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {encoded}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_and_decodes_segments() {
+        assert_eq!(encode_component("a b/c@d"), "a%20b%2Fc%40d");
+        assert_eq!(
+            decode_component("a%20b%2Fc%40d").as_deref(),
+            Some("a b/c@d")
+        );
+        assert_eq!(decode_component("bad%2"), None);
+        assert_eq!(decode_component("bad%zz"), None);
+    }
+
+    #[test]
+    fn basic_auth_is_standard_base64() {
+        assert_eq!(
+            basic_auth("Aladdin", "open sesame"),
+            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        assert_eq!(basic_auth("a", ""), "Basic YTo=");
+        assert_eq!(basic_auth("ab", "c"), "Basic YWI6Yw==");
+    }
+}
