@@ -1,1 +1,48 @@
-//! sandbox
+//! A small OpenWhisk controller for tests and local development.
+//!
+//! [`Sandbox::start`] serves the subset of OpenWhisk's REST API (`/api/v1`, described by the
+//! controller's own `apiv1swagger.json`) that event feeds and their users need, on 127.0.0.1,
+//! with all state in memory:
+//!
+//! - triggers (CRUD, fire with a per-namespace rate limit), rules (CRUD, enable/disable),
+//!   actions (CRUD, blocking and non-blocking invoke, in packages and through bindings),
+//!   packages and bindings (shared across namespaces when published), activation records;
+//! - Basic auth with one `uuid:key` per namespace ([`Config`]); `_` is the caller's namespace;
+//! - native actions (a zip with an `exec` at its root) run as real processes, one per
+//!   activation, with the `openwhisk/dockerskeleton` contract: parameters on stdin and argv[1],
+//!   the `__OW_*` environment, the last stdout line as the result, time limits enforced;
+//! - [`BuiltinAction`]s, actions written in Rust and invoked the same way.
+//!
+//! Tests deploy with [`Sandbox::put_native_action`] and friends or over HTTP, observe with
+//! [`Sandbox::fires`] and [`Sandbox::activations`], and inject faults with
+//! [`Sandbox::fail_next_fires`]. Dropping the [`Sandbox`] stops everything it started.
+
+mod activation;
+mod api;
+mod archive;
+mod auth;
+mod builtin;
+mod clock;
+mod config;
+mod controller;
+mod entities;
+mod error;
+mod fires;
+mod http;
+mod invoke;
+mod names;
+mod params;
+mod runner;
+mod server;
+mod store;
+
+pub use activation::{Activation, ActivationKind};
+pub use api::served_routes;
+pub use archive::zip_executable;
+pub use builtin::{ActionContext, ActionOutput, BuiltinAction};
+pub use config::{Config, DEFAULT_FIRES_PER_MINUTE, GUEST_AUTH_KEY, NamespaceKey};
+pub use controller::SandboxHandle;
+pub use entities::EntityKind;
+pub use error::Error;
+pub use fires::Fire;
+pub use server::Sandbox;

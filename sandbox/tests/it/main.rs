@@ -1,0 +1,12 @@
+//! Integration tests of the sandbox through real HTTP on 127.0.0.1, with real action processes
+//! (tiny shell-script `exec` files zipped like native actions).
+
+mod actions;
+mod activations;
+mod auth;
+mod library;
+mod packages;
+mod rules;
+mod support;
+mod swagger;
+mod triggers;
