@@ -1,0 +1,198 @@
+//! The six lifecycle events. Each checks first that the key can read the trigger (so nobody acts
+//! on another user's feed), then asks the provider, which keys feeds by the trigger's fully
+//! qualified name: READ, DELETE, PAUSE and UNPAUSE need nothing but that name.
+
+use std::time::Duration;
+
+use feedkit::{ActionError, Context, Feed, FeedRequest};
+use serde_json::{Value, json};
+
+use crate::database;
+use crate::provider::{Provider, ProviderError};
+use crate::settings::{self, ProviderTarget};
+
+/// The changes feed: `main` hands it to [`feedkit::run_feed`].
+pub struct ChangesFeed;
+
+/// Longest any one outgoing call may take (within the activation's deadline).
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Kept back from the deadline to write the result.
+const MARGIN: Duration = Duration::from_millis(500);
+
+/// One activation: the resolved trigger, the provider, and the time left.
+struct Session {
+    request: FeedRequest,
+    target: ProviderTarget,
+    timeout: Duration,
+    api_host: Option<String>,
+}
+
+impl Session {
+    /// Reads the provider's parameters and resolves the trigger's namespace. With
+    /// `check_trigger`, also checks that the key can read the trigger.
+    fn open(
+        mut request: FeedRequest,
+        context: &Context,
+        check_trigger: bool,
+    ) -> Result<Self, ActionError> {
+        settings::check_names(&request.params)?;
+        let target = settings::provider(&request.params)?;
+        let client = request.client(context)?;
+        request.resolve_trigger(&client)?;
+        if check_trigger {
+            request.check_trigger(&client)?;
+        }
+        let timeout = context
+            .remaining()
+            .map_or(CALL_TIMEOUT, |left| left.saturating_sub(MARGIN))
+            .min(CALL_TIMEOUT);
+        if timeout.is_zero() {
+            return Err(ActionError::new(
+                "the activation's deadline leaves no time to reach the provider",
+            ));
+        }
+        Ok(Self {
+            request,
+            target,
+            timeout,
+            api_host: context.api_host.clone(),
+        })
+    }
+
+    fn provider(&self) -> Provider<'_> {
+        Provider::new(&self.target, self.timeout)
+    }
+
+    fn api_host(&self) -> Result<String, ActionError> {
+        self.api_host.clone().ok_or_else(|| {
+            ActionError::new(
+                "__OW_API_HOST is not set: the provider needs to know where to fire the trigger",
+            )
+        })
+    }
+
+    fn failed(&self, error: ProviderError) -> ActionError {
+        if error.status() == Some(404) {
+            return ActionError::new(format!(
+                "no changes feed is registered for trigger {}",
+                self.request.trigger
+            ));
+        }
+        error.into_action_error(&self.target)
+    }
+
+    /// The provider's view as READ shows it: `config` (redacted) and `status`.
+    fn shown(view: Value) -> Value {
+        json!({
+            "trigger": view["trigger"],
+            "config": view["config"],
+            "status": view["status"],
+        })
+    }
+}
+
+impl Feed for ChangesFeed {
+    fn create(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
+        let session = Session::open(request, context, true)?;
+        let settings = settings::feed_settings(&session.request.params)?;
+        database::check(&settings.database, session.timeout)?;
+        if let Some(filter) = &settings.filter {
+            database::check_filter(&settings.database, filter, session.timeout)?;
+        }
+        let body = json!({
+            "apiHost": session.api_host()?,
+            "authKey": session.request.auth_key.expose(),
+            "config": settings.to_provider(),
+            "since": settings.since,
+        });
+        let view = session
+            .provider()
+            .register(&session.request.trigger, &body)
+            .map_err(|error| session.failed(error))?;
+        Ok(Session::shown(view))
+    }
+
+    fn read(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
+        let session = Session::open(request, context, true)?;
+        let view = session
+            .provider()
+            .read(&session.request.trigger)
+            .map_err(|error| session.failed(error))?;
+        Ok(Session::shown(view))
+    }
+
+    fn update(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
+        let session = Session::open(request, context, true)?;
+        let update = settings::update(&session.request.params)?;
+        if let Some(database) = &update.database {
+            database::check(database, session.timeout)?;
+            if let Some(filter) = &update.filter {
+                database::check_filter(database, filter, session.timeout)?;
+            }
+        }
+        let mut patch = update.patch;
+        // The caller's current key and host replace the stored ones: a rotated key is picked up.
+        patch.insert("apiHost".into(), Value::from(session.api_host()?));
+        patch.insert(
+            "authKey".into(),
+            Value::from(session.request.auth_key.expose()),
+        );
+        let view = session
+            .provider()
+            .update(&session.request.trigger, &Value::Object(patch))
+            .map_err(|error| session.failed(error))?;
+        Ok(Session::shown(view))
+    }
+
+    fn delete(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
+        let session = Session::open(request, context, false)?;
+        let client = session.request.client(context)?;
+        // A trigger that is gone already (half-created, or deleted first) cannot prove the key's
+        // right; then the provider deletes only if the key is the one the feed fires with.
+        let owner_key = match client.get_trigger(&session.request.trigger) {
+            Ok(_) => None,
+            Err(error) if error.is_not_found() => Some(&session.request.auth_key),
+            Err(error) => {
+                return Err(ActionError::new(format!(
+                    "could not check trigger {} before deleting its feed ({error})",
+                    session.request.trigger
+                )));
+            }
+        };
+        match session
+            .provider()
+            .delete(&session.request.trigger, owner_key)
+        {
+            Ok(_) => Ok(json!({"trigger": session.request.trigger.to_string(), "deleted": true})),
+            // Nothing to delete is a success: DELETE follows a failed CREATE too.
+            Err(error) if error.status() == Some(404) => Ok(json!({
+                "trigger": session.request.trigger.to_string(),
+                "deleted": false,
+                "message": "no changes feed was registered for this trigger",
+            })),
+            Err(error) => Err(session.failed(error)),
+        }
+    }
+
+    fn pause(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
+        let session = Session::open(request, context, true)?;
+        let view = session
+            .provider()
+            .set_active(&session.request.trigger, false, &json!({}))
+            .map_err(|error| session.failed(error))?;
+        Ok(Session::shown(view))
+    }
+
+    fn unpause(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
+        let session = Session::open(request, context, true)?;
+        let refresh = json!({
+            "apiHost": session.api_host()?,
+            "authKey": session.request.auth_key.expose(),
+        });
+        let view = session
+            .provider()
+            .set_active(&session.request.trigger, true, &refresh)
+            .map_err(|error| session.failed(error))?;
+        Ok(Session::shown(view))
+    }
+}
