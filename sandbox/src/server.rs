@@ -129,7 +129,8 @@ impl Sandbox {
                             }
                             Ok(_) => break,
                             Err(_) if controller.is_shutting_down() => break,
-                            Err(_) => {}
+                            // An accept error (e.g. out of file descriptors): do not spin.
+                            Err(_) => std::thread::sleep(Duration::from_millis(10)),
                         }
                     }
                 })?

@@ -288,7 +288,7 @@ fn the_time_limit_kills_the_action() {
     let r = api.put_native(
         "/namespaces/_/actions/sleepy",
         &script("echo started\nsleep 30\necho '{}'"),
-        json!({"limits": {"timeout": 300}}),
+        json!({"limits": {"timeout": 1000}}),
     );
     assert_eq!(r.status, 200, "{}", r.text);
     let started = Instant::now();
@@ -301,7 +301,7 @@ fn the_time_limit_kills_the_action() {
     assert_eq!(r.body["response"]["status"], "action developer error");
     assert_eq!(
         r.body["response"]["result"]["error"],
-        "The action exceeded its time limits of 300 milliseconds."
+        "The action exceeded its time limits of 1000 milliseconds."
     );
     assert_eq!(kv(&r.body["annotations"], "timeout"), Some(&json!(true)));
     assert!(

@@ -133,7 +133,11 @@ fn fire_without_active_rules_is_204_and_unknown_trigger_is_404() {
 
 #[test]
 fn fire_with_an_active_rule_is_202_and_runs_the_action_with_merged_parameters() {
-    let sb = sandbox();
+    // Echo on: one line per fire, rule and activation goes to stderr (run with --nocapture).
+    let sb = with_config(Config {
+        echo_events: true,
+        ..Config::default()
+    });
     let api = Api::new(&sb, "guest");
     sb.put_native_action(
         "guest",
