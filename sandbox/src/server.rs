@@ -218,7 +218,7 @@ impl Sandbox {
     ) -> Result<(), Error> {
         let target = entity_name(namespace, name)?;
         if target.pkg.is_some() {
-            return Err(Error::bad(messages_illegal_name()));
+            return Err(Error::bad(crate::error::messages::ILLEGAL_NAME));
         }
         let mut body = kv_body(&parameters, &annotations)?;
         body.insert("publish".into(), json!(publish));
@@ -309,10 +309,6 @@ impl Sandbox {
             .fires
             .add_faults(namespace, trigger, status, count);
     }
-}
-
-fn messages_illegal_name() -> &'static str {
-    crate::error::messages::ILLEGAL_NAME
 }
 
 impl Drop for Sandbox {

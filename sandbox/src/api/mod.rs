@@ -298,7 +298,8 @@ mod tests {
     #[test]
     fn captures_path_parameters() {
         let segs = |s: &str| s.split('/').skip(1).map(String::from).collect::<Vec<_>>();
-        let p = capture(ROUTES[18].path, &segs("/namespaces/_/actions/pkg/a")).unwrap();
+        let packaged = "/namespaces/{namespace}/actions/{packageName}/{actionName}";
+        let p = capture(packaged, &segs("/namespaces/_/actions/pkg/a")).unwrap();
         assert_eq!(
             p,
             vec![
@@ -307,8 +308,10 @@ mod tests {
                 ("actionName", "a".to_string())
             ]
         );
-        assert!(capture(ROUTES[18].path, &segs("/namespaces/_/actions/a")).is_none());
-        assert!(capture(ROUTES[13].path, &segs("/namespaces/_/actions/")).is_none());
+        assert!(capture(packaged, &segs("/namespaces/_/actions/a")).is_none());
+        let plain = "/namespaces/{namespace}/actions/{actionName}";
+        assert!(capture(plain, &segs("/namespaces/_/actions/")).is_none());
+        assert!(capture(plain, &segs("/namespaces/_/triggers/t")).is_none());
     }
 
     #[test]
