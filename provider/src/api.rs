@@ -3,7 +3,7 @@
 //! | request | what |
 //! | --- | --- |
 //! | `PUT /feeds/{namespace}/{trigger}` | register (or replace) a feed: [`Registration`] |
-//! | `GET /feeds/{namespace}/{trigger}` | the feed's configuration (redacted) and status |
+//! | `GET /feeds/{namespace}/{trigger}` | the feed's configuration (redacted) and status (`X-Owner-Key`: only if that key owns it) |
 //! | `PATCH /feeds/{namespace}/{trigger}` | change some settings: [`Patch`] |
 //! | `DELETE /feeds/{namespace}/{trigger}` | remove it (`X-Owner-Key`: only if that key owns it) |
 //! | `POST /feeds/{namespace}/{trigger}/pause` | stop firing, keep the position: [`Refresh`] |
@@ -121,7 +121,13 @@ impl App {
         };
         let method = request.method().clone();
         match (method, action) {
-            (Method::GET, None) => self.registry.view(&id).map_or_else(registry_error, ok),
+            (Method::GET, None) => match owner_key(&request) {
+                Ok(owner_key) => self
+                    .registry
+                    .view(&id, owner_key)
+                    .map_or_else(registry_error, ok),
+                Err(failure) => registry_error(failure),
+            },
             (Method::PUT, None) => match read_json::<Registration>(request).await {
                 Ok(registration) => self
                     .registry
@@ -171,6 +177,19 @@ impl App {
                 format!("{method} {path} is not part of the provider's API"),
             ),
         }
+    }
+}
+
+/// The optional `X-Owner-Key` header.
+fn owner_key(request: &Request<Incoming>) -> Result<Option<AuthKey>, RegistryError> {
+    match request.headers().get(OWNER_KEY_HEADER) {
+        None => Ok(None),
+        Some(value) => match value.to_str().ok().map(AuthKey::parse) {
+            Some(Ok(key)) => Ok(Some(key)),
+            _ => Err(RegistryError::Invalid(
+                "X-Owner-Key is not an OpenWhisk key `uuid:key`".into(),
+            )),
+        },
     }
 }
 

@@ -345,12 +345,8 @@ impl Registry {
     /// Removes a feed. With `owner_key`, only when it is the key the feed fires with (the caller
     /// could not show that it may read the trigger, e.g. because the trigger is gone already).
     pub fn delete(&self, id: &str, owner_key: Option<AuthKey>) -> Result<bool, RegistryError> {
-        if let (Some(key), Some(record)) = (&owner_key, self.shared.store.get(id))
-            && !same_key(key, &record.auth_key)
-        {
-            return Err(RegistryError::Forbidden(format!(
-                "the key does not own the feed of trigger {id}"
-            )));
+        if let (Some(key), Some(record)) = (&owner_key, self.shared.store.get(id)) {
+            check_owner(key, &record)?;
         }
         if let Some(mut entry) = self.running().remove(id) {
             entry.stop();
@@ -369,9 +365,14 @@ impl Registry {
             .ok_or_else(|| RegistryError::NotFound(id.to_owned()))
     }
 
-    /// READ: the configuration (redacted) and the status.
-    pub fn view(&self, id: &str) -> Result<Value, RegistryError> {
-        Ok(self.view_of(&self.get(id)?))
+    /// READ: the configuration (redacted) and the status. With `owner_key`, only when it is the
+    /// key the feed fires with (as for [`Registry::delete`]).
+    pub fn view(&self, id: &str, owner_key: Option<AuthKey>) -> Result<Value, RegistryError> {
+        let record = self.get(id)?;
+        if let Some(key) = &owner_key {
+            check_owner(key, &record)?;
+        }
+        Ok(self.view_of(&record))
     }
 
     fn status_of(&self, record: &FeedRecord) -> Value {
@@ -460,7 +461,15 @@ fn apply_database_patch(database: &mut DatabaseConfig, changes: DatabasePatch) {
     }
 }
 
-/// Compares keys without stopping at the first difference.
-fn same_key(a: &AuthKey, b: &AuthKey) -> bool {
-    crate::constant_time_eq(a.expose().as_bytes(), b.expose().as_bytes())
+/// Refuses a key that is not the one the feed fires with (compared without stopping at the
+/// first difference).
+fn check_owner(key: &AuthKey, record: &FeedRecord) -> Result<(), RegistryError> {
+    if crate::constant_time_eq(key.expose().as_bytes(), record.auth_key.expose().as_bytes()) {
+        Ok(())
+    } else {
+        Err(RegistryError::Forbidden(format!(
+            "the key does not own the feed of trigger {}",
+            record.trigger
+        )))
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use feedkit::{ActionError, Context, Feed, FeedRequest};
+use feedkit::{ActionError, AuthKey, Context, Feed, FeedRequest};
 use serde_json::{Value, json};
 
 use crate::database;
@@ -59,6 +59,17 @@ impl Session {
         })
     }
 
+    /// Checks that the key can read the trigger (`None`: no further proof needed). When the
+    /// trigger does not exist, the key itself is the proof the provider checks against the feed.
+    fn owner_proof(&self, context: &Context) -> Result<Option<&AuthKey>, ActionError> {
+        let client = self.request.client(context)?;
+        match client.get_trigger(&self.request.trigger) {
+            Ok(_) => Ok(None),
+            Err(error) if error.is_not_found() => Ok(Some(&self.request.auth_key)),
+            Err(_) => self.request.check_trigger(&client).map(|_| None),
+        }
+    }
+
     fn provider(&self) -> Provider<'_> {
         Provider::new(&self.target, self.timeout)
     }
@@ -72,11 +83,20 @@ impl Session {
     }
 
     fn failed(&self, error: ProviderError) -> ActionError {
-        if error.status() == Some(404) {
-            return ActionError::new(format!(
-                "no changes feed is registered for trigger {}",
-                self.request.trigger
-            ));
+        match error.status() {
+            Some(404) => {
+                return ActionError::new(format!(
+                    "no changes feed is registered for trigger {}",
+                    self.request.trigger
+                ));
+            }
+            Some(403) => {
+                return ActionError::new(format!(
+                    "trigger {} does not exist and the authKey is not the one its feed was created with",
+                    self.request.trigger
+                ));
+            }
+            _ => {}
         }
         error.into_action_error(&self.target)
     }
@@ -113,10 +133,13 @@ impl Feed for ChangesFeed {
     }
 
     fn read(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-        let session = Session::open(request, context, true)?;
+        let session = Session::open(request, context, false)?;
+        // A feed disabled because its trigger was deleted must still show why; without the
+        // trigger, the provider answers only the key the feed fires with.
+        let owner_key = session.owner_proof(context)?;
         let view = session
             .provider()
-            .read(&session.request.trigger)
+            .read(&session.request.trigger, owner_key)
             .map_err(|error| session.failed(error))?;
         Ok(Session::shown(view))
     }
@@ -146,19 +169,9 @@ impl Feed for ChangesFeed {
 
     fn delete(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
         let session = Session::open(request, context, false)?;
-        let client = session.request.client(context)?;
         // A trigger that is gone already (half-created, or deleted first) cannot prove the key's
         // right; then the provider deletes only if the key is the one the feed fires with.
-        let owner_key = match client.get_trigger(&session.request.trigger) {
-            Ok(_) => None,
-            Err(error) if error.is_not_found() => Some(&session.request.auth_key),
-            Err(error) => {
-                return Err(ActionError::new(format!(
-                    "could not check trigger {} before deleting its feed ({error})",
-                    session.request.trigger
-                )));
-            }
-        };
+        let owner_key = session.owner_proof(context)?;
         match session
             .provider()
             .delete(&session.request.trigger, owner_key)

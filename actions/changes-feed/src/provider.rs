@@ -107,12 +107,11 @@ impl<'a> Provider<'a> {
                 return answer(request.call());
             }
             _ => {
-                return answer(
-                    self.agent
-                        .get(&url)
-                        .header("Authorization", &authorization)
-                        .call(),
-                );
+                let mut request = self.agent.get(&url).header("Authorization", &authorization);
+                if let Some(key) = owner_key {
+                    request = request.header("X-Owner-Key", &key.expose());
+                }
+                return answer(request.call());
             }
         };
         let body = body
@@ -129,8 +128,13 @@ impl<'a> Provider<'a> {
         self.call("PUT", &feed_path(trigger), Some(body), None)
     }
 
-    pub fn read(&self, trigger: &QualifiedName) -> Result<Value, ProviderError> {
-        self.call("GET", &feed_path(trigger), None, None)
+    /// With `owner_key`, the provider answers only if that key is the feed's.
+    pub fn read(
+        &self,
+        trigger: &QualifiedName,
+        owner_key: Option<&AuthKey>,
+    ) -> Result<Value, ProviderError> {
+        self.call("GET", &feed_path(trigger), None, owner_key)
     }
 
     pub fn update(&self, trigger: &QualifiedName, patch: &Value) -> Result<Value, ProviderError> {
