@@ -18,6 +18,10 @@ use crate::secret::AuthKey;
 const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
 /// Bound on one call when the activation has no deadline (e.g. run by hand).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The most entities OpenWhisk lists in one page.
+const LIST_PAGE: usize = 200;
+/// Bound on the pages a listing reads (10,000 entities), in case a server ignores `skip`.
+const LIST_MAX_PAGES: usize = 50;
 
 /// How a [`Client`] behaves beyond host and key.
 #[derive(Debug, Clone, Default)]
@@ -310,6 +314,50 @@ impl Client {
 
     pub fn delete_package(&self, name: &QualifiedName) -> Result<Value, ClientError> {
         self.request("DELETE", &package_path(name), None)
+    }
+
+    /// `PUT` a package as the swagger's `PackagePut` (`binding`, `parameters`, `annotations`,
+    /// `publish`): for what [`Client::put_package_binding`] does not cover, such as a binding
+    /// annotated with who made it.
+    pub fn put_package(
+        &self,
+        name: &QualifiedName,
+        body: &Value,
+        overwrite: bool,
+    ) -> Result<Value, ClientError> {
+        let path = format!("{}?overwrite={overwrite}", package_path(name));
+        self.request("PUT", &path, Some(body))
+    }
+
+    // --- listing ---
+
+    /// Every rule in `namespace` (`GET /namespaces/{ns}/rules`, page by page), each as the API
+    /// lists it: `trigger` and `action` are `{"path", "name"}` (see [`QualifiedName::from_path_name`]).
+    pub fn list_rules(&self, namespace: &str) -> Result<Vec<Value>, ClientError> {
+        let base = format!("/namespaces/{}/rules", encode_segment(namespace));
+        let mut rules = Vec::new();
+        for _ in 0..LIST_MAX_PAGES {
+            let path = format!("{base}?limit={LIST_PAGE}&skip={}", rules.len());
+            let page = match self.request("GET", &path, None)? {
+                Value::Array(page) => page,
+                other => {
+                    return Err(self.decode_error(
+                        "GET",
+                        &path,
+                        &format!(
+                            "expected a list of rules, got {}",
+                            crate::params::kind(&other)
+                        ),
+                    ));
+                }
+            };
+            let full = page.len() >= LIST_PAGE;
+            rules.extend(page);
+            if !full {
+                break;
+            }
+        }
+        Ok(rules)
     }
 
     // --- plumbing ---

@@ -50,6 +50,12 @@ impl QualifiedName {
         }
     }
 
+    /// The name an entity's `{"path": "ns[/pkg]", "name": "n"}` reference gives (how OpenWhisk
+    /// shows a rule's `trigger` and `action`).
+    pub fn from_path_name(path: &str, name: &str) -> Result<Self, String> {
+        Self::parse(&format!("/{}/{name}", path.trim_matches('/')))
+    }
+
     pub fn namespace(&self) -> &str {
         &self.namespace
     }
@@ -212,6 +218,11 @@ mod tests {
         let name = QualifiedName::parse("/other/t").expect("valid");
         assert_eq!(name.resolve("guest").to_string(), "/other/t");
         assert_eq!(name.sibling("t-poll").to_string(), "/other/t-poll");
+        let from_rule = QualifiedName::from_path_name("guest/pkg", "a").expect("valid");
+        assert_eq!(from_rule.to_string(), "/guest/pkg/a");
+        let from_rule = QualifiedName::from_path_name("guest", "t").expect("valid");
+        assert_eq!(from_rule.to_string(), "/guest/t");
+        assert!(QualifiedName::from_path_name("", "t").is_err());
     }
 
     #[test]
