@@ -50,13 +50,7 @@ fn target_profile_dir() -> PathBuf {
 /// The native-runtime zip of a workspace binary: one executable named `exec` at the root.
 pub fn action_zip(name: &str) -> Vec<u8> {
     let binary = std::fs::read(workspace_bin(name)).expect("read binary");
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .unix_permissions(0o755);
-    zip.start_file("exec", options).expect("zip entry");
-    zip.write_all(&binary).expect("zip data");
-    zip.finish().expect("zip").into_inner()
+    sandbox::zip_executable(&binary)
 }
 
 /// What one activation printed and answered.
