@@ -29,7 +29,10 @@ fn action_binaries() -> BTreeSet<String> {
             continue;
         }
         for target in package["targets"].as_array().expect("targets") {
-            if target["kind"].as_array().is_some_and(|kinds| kinds.iter().any(|k| k == "bin")) {
+            if target["kind"]
+                .as_array()
+                .is_some_and(|kinds| kinds.iter().any(|k| k == "bin"))
+            {
                 binaries.insert(target["name"].as_str().expect("name").to_owned());
             }
         }
@@ -38,7 +41,8 @@ fn action_binaries() -> BTreeSet<String> {
 }
 
 fn manifest() -> Value {
-    let text = std::fs::read_to_string(workspace_root().join("manifest.yaml")).expect("manifest.yaml");
+    let text =
+        std::fs::read_to_string(workspace_root().join("manifest.yaml")).expect("manifest.yaml");
     serde_yaml_ng::from_str(&text).expect("manifest.yaml is YAML")
 }
 
@@ -56,7 +60,10 @@ fn lists_exactly_the_actions_that_exist() {
     assert_eq!(listed, action_binaries(), "manifest.yaml vs actions/*");
     for (name, action) in actions {
         assert_eq!(action["function"], format!("dist/{name}.zip"), "{name}");
-        assert_eq!(action["native"], true, "{name} must run on the native runtime");
+        assert_eq!(
+            action["native"], true,
+            "{name} must run on the native runtime"
+        );
         let is_feed = name.ends_with("-feed");
         assert_eq!(
             annotation(action, "feed") == &Value::Bool(true),
@@ -65,7 +72,10 @@ fn lists_exactly_the_actions_that_exist() {
         );
         if is_feed {
             let documented = annotation(action, "parameters");
-            assert!(documented.is_array(), "{name}: document the feed's parameters");
+            assert!(
+                documented.is_array(),
+                "{name}: document the feed's parameters"
+            );
         }
     }
 }
