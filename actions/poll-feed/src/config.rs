@@ -1,0 +1,644 @@
+//! The poll feed's settings: validated at CREATE and UPDATE, stored on the helper trigger, shown
+//! redacted by READ.
+//!
+//! The non-secret part ([`PollConfig`]) is the helper trigger's `pollConfig` parameter; the
+//! credentials for the polled service ([`Secrets`]: `password`, `bearerToken`, `headers`) are its
+//! `pollSecrets` annotation. Annotations, unlike parameters, are not merged into the trigger's
+//! fires, so the credentials never land in the activation record of every tick.
+
+use std::collections::BTreeMap;
+
+use feedkit::{ParamError, Params, QualifiedName, Secret, redact_userinfo};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::path::JsonPath;
+
+/// The alarms feed for `minutes`.
+pub const INTERVAL_FEED: &str = "/whisk.system/alarms/interval";
+/// The alarms feed for `cron`.
+pub const CRON_FEED: &str = "/whisk.system/alarms/alarm";
+
+/// Every parameter the feed takes (besides the protocol's `lifecycleEvent`, `triggerName`,
+/// `authKey`).
+pub const PARAMETERS: [&str; 15] = [
+    "url",
+    "minutes",
+    "cron",
+    "timezone",
+    "alarmFeed",
+    "itemsPath",
+    "idPath",
+    "headers",
+    "username",
+    "password",
+    "bearerToken",
+    "startFrom",
+    "batch",
+    "maxItemsPerFire",
+    "timeoutSeconds",
+];
+
+const DEFAULT_ID_PATH: &str = "id";
+const DEFAULT_MAX_ITEMS_PER_FIRE: usize = 100;
+const MAX_ITEMS_PER_FIRE: usize = 1000;
+const DEFAULT_TIMEOUT_SECONDS: u64 = 10;
+const MAX_TIMEOUT_SECONDS: u64 = 50;
+
+/// When the alarm ticks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Schedule {
+    Interval {
+        minutes: u64,
+    },
+    Cron {
+        cron: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timezone: Option<String>,
+    },
+}
+
+impl Schedule {
+    /// The alarms feed that implements this schedule unless `alarmFeed` says otherwise.
+    pub fn default_feed(&self) -> &'static str {
+        match self {
+            Self::Interval { .. } => INTERVAL_FEED,
+            Self::Cron { .. } => CRON_FEED,
+        }
+    }
+
+    /// The schedule's parameters for the alarms feed (and for READ).
+    pub fn alarm_params(&self) -> Map<String, Value> {
+        let mut params = Map::new();
+        match self {
+            Self::Interval { minutes } => {
+                params.insert("minutes".into(), json!(minutes));
+            }
+            Self::Cron { cron, timezone } => {
+                params.insert("cron".into(), json!(cron));
+                if let Some(timezone) = timezone {
+                    params.insert("timezone".into(), json!(timezone));
+                }
+            }
+        }
+        params
+    }
+}
+
+/// How new items are fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Batch {
+    /// One fire per poll, `{"items": [...]}`, split by `maxItemsPerFire`.
+    List,
+    /// One fire per item, the item itself as the event.
+    Each,
+}
+
+/// Where polling starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartFrom {
+    /// Only items that appear from now on: the current ones count as seen.
+    Now,
+    /// The current items too.
+    Backlog,
+}
+
+/// The non-secret settings, with the names of the entities they belong to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PollConfig {
+    /// The user's trigger, `/ns/name`.
+    pub trigger: String,
+    /// The helper trigger the alarm fires (where this configuration lives).
+    pub poll_trigger: String,
+    /// The rule from the helper trigger to the poller.
+    pub rule: String,
+    pub url: String,
+    pub schedule: Schedule,
+    /// `alarmFeed` when the user chose one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm_feed: Option<String>,
+    pub items_path: JsonPath,
+    pub id_path: JsonPath,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    pub batch: Batch,
+    pub max_items_per_fire: usize,
+    pub timeout_seconds: u64,
+    pub start_from: StartFrom,
+    /// Bumped whenever what is polled changes, so validators of the old source are not reused.
+    pub generation: u64,
+}
+
+/// Credentials for the polled service.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Secrets {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token: Option<Secret>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, Secret>,
+}
+
+impl Secrets {
+    /// The stored form, values in clear (serializing a [`Secret`] redacts it).
+    pub fn to_stored(&self) -> Value {
+        let mut stored = Map::new();
+        if let Some(password) = &self.password {
+            stored.insert("password".into(), json!(password.expose()));
+        }
+        if let Some(token) = &self.bearer_token {
+            stored.insert("bearerToken".into(), json!(token.expose()));
+        }
+        if !self.headers.is_empty() {
+            let headers: Map<String, Value> = self
+                .headers
+                .iter()
+                .map(|(name, value)| (name.clone(), json!(value.expose())))
+                .collect();
+            stored.insert("headers".into(), Value::Object(headers));
+        }
+        Value::Object(stored)
+    }
+}
+
+/// What an UPDATE changed, to decide what else must happen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// The schedule or the alarms feed: the alarm must be replaced.
+    pub schedule: bool,
+    /// The URL or the credentials: old validators no longer apply.
+    pub source: bool,
+    /// `itemsPath` or `idPath`: item ids may read differently.
+    pub ids: bool,
+}
+
+/// The parameters one CREATE or UPDATE gave, each validated on its own. For credentials,
+/// `Some(None)` means "given as an empty string": removed by UPDATE.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigPatch {
+    pub url: Option<String>,
+    pub minutes: Option<u64>,
+    pub cron: Option<String>,
+    pub timezone: Option<String>,
+    pub alarm_feed: Option<String>,
+    pub items_path: Option<JsonPath>,
+    pub id_path: Option<JsonPath>,
+    pub headers: Option<BTreeMap<String, Secret>>,
+    pub username: Option<Option<String>>,
+    pub password: Option<Option<Secret>>,
+    pub bearer_token: Option<Option<Secret>>,
+    pub start_from: Option<StartFrom>,
+    pub batch: Option<Batch>,
+    pub max_items_per_fire: Option<usize>,
+    pub timeout_seconds: Option<u64>,
+}
+
+impl ConfigPatch {
+    /// Reads the feed's parameters, naming the first that is unknown or malformed. Secret values
+    /// are never echoed.
+    pub fn parse(params: &Params) -> Result<Self, ParamError> {
+        for name in params.as_map().keys() {
+            if !PARAMETERS.contains(&name.as_str()) && !name.starts_with("__") {
+                return Err(ParamError::invalid(
+                    name,
+                    format!(
+                        "the poll feed has no such parameter; it takes {}",
+                        PARAMETERS.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(Self {
+            url: params
+                .get_str("url")?
+                .map(|url| check_url(&url))
+                .transpose()?,
+            minutes: params
+                .get::<u64>("minutes")?
+                .map(|minutes| at_least("minutes", minutes, 1, u64::MAX))
+                .transpose()?,
+            cron: params.get_str("cron")?.map(check_cron).transpose()?,
+            timezone: params.get_str("timezone")?,
+            alarm_feed: params
+                .get_str("alarmFeed")?
+                .map(|feed| {
+                    QualifiedName::parse(&feed)
+                        .map(|name| name.to_string())
+                        .map_err(|problem| ParamError::invalid("alarmFeed", problem))
+                })
+                .transpose()?,
+            items_path: path_param(params, "itemsPath")?,
+            id_path: path_param(params, "idPath")?,
+            headers: headers_param(params)?,
+            username: clearable(params, "username")?,
+            password: clearable(params, "password")?.map(|value| value.map(Secret::new)),
+            bearer_token: clearable(params, "bearerToken")?.map(|value| value.map(Secret::new)),
+            start_from: choice(
+                params,
+                "startFrom",
+                &[("now", StartFrom::Now), ("backlog", StartFrom::Backlog)],
+            )?,
+            batch: choice(
+                params,
+                "batch",
+                &[("list", Batch::List), ("each", Batch::Each)],
+            )?,
+            max_items_per_fire: params
+                .get::<u64>("maxItemsPerFire")?
+                .map(|n| at_least("maxItemsPerFire", n, 1, MAX_ITEMS_PER_FIRE as u64))
+                .transpose()?
+                .map(|n| n as usize),
+            timeout_seconds: params
+                .get::<u64>("timeoutSeconds")?
+                .map(|n| at_least("timeoutSeconds", n, 1, MAX_TIMEOUT_SECONDS))
+                .transpose()?,
+        })
+    }
+
+    /// Whether any setting was given (`startFrom` alone counts: UPDATE re-baselines with it).
+    pub fn is_empty(&self) -> bool {
+        self.url.is_none()
+            && self.minutes.is_none()
+            && self.cron.is_none()
+            && self.timezone.is_none()
+            && self.alarm_feed.is_none()
+            && self.items_path.is_none()
+            && self.id_path.is_none()
+            && self.headers.is_none()
+            && self.username.is_none()
+            && self.password.is_none()
+            && self.bearer_token.is_none()
+            && self.start_from.is_none()
+            && self.batch.is_none()
+            && self.max_items_per_fire.is_none()
+            && self.timeout_seconds.is_none()
+    }
+}
+
+/// The names of the entities a configuration belongs to.
+#[derive(Debug, Clone)]
+pub struct Owners {
+    pub trigger: String,
+    pub poll_trigger: String,
+    pub rule: String,
+}
+
+impl PollConfig {
+    /// The configuration CREATE stores.
+    pub fn create(owners: Owners, patch: ConfigPatch) -> Result<(Self, Secrets), ParamError> {
+        let url = patch
+            .url
+            .clone()
+            .ok_or_else(|| ParamError::missing("url", "the http(s) URL of the JSON to poll"))?;
+        let schedule = new_schedule(&patch, None)?.ok_or_else(|| {
+            ParamError::missing(
+                "minutes",
+                "the minutes between polls (or `cron`, with an optional `timezone`)",
+            )
+        })?;
+        let mut config = Self {
+            trigger: owners.trigger,
+            poll_trigger: owners.poll_trigger,
+            rule: owners.rule,
+            url,
+            schedule,
+            alarm_feed: patch.alarm_feed.clone(),
+            items_path: patch.items_path.clone().unwrap_or_default(),
+            id_path: match &patch.id_path {
+                Some(path) => path.clone(),
+                None => JsonPath::parse(DEFAULT_ID_PATH)
+                    .map_err(|p| ParamError::invalid("idPath", p))?,
+            },
+            username: None,
+            batch: patch.batch.unwrap_or(Batch::List),
+            max_items_per_fire: patch
+                .max_items_per_fire
+                .unwrap_or(DEFAULT_MAX_ITEMS_PER_FIRE),
+            timeout_seconds: patch.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
+            start_from: patch.start_from.unwrap_or(StartFrom::Now),
+            generation: 1,
+        };
+        let mut secrets = Secrets::default();
+        apply_credentials(&mut config, &mut secrets, &patch)?;
+        Ok((config, secrets))
+    }
+
+    /// Applies an UPDATE's parameters and says what changed. Nothing is changed on error.
+    pub fn apply(
+        &mut self,
+        secrets: &mut Secrets,
+        patch: &ConfigPatch,
+    ) -> Result<Changes, ParamError> {
+        let mut config = self.clone();
+        let mut new_secrets = secrets.clone();
+        if let Some(url) = &patch.url {
+            config.url = url.clone();
+        }
+        if let Some(schedule) = new_schedule(patch, Some(&self.schedule))? {
+            config.schedule = schedule;
+        }
+        if let Some(feed) = &patch.alarm_feed {
+            config.alarm_feed = Some(feed.clone());
+        }
+        if let Some(path) = &patch.items_path {
+            config.items_path = path.clone();
+        }
+        if let Some(path) = &patch.id_path {
+            config.id_path = path.clone();
+        }
+        if let Some(batch) = patch.batch {
+            config.batch = batch;
+        }
+        if let Some(max) = patch.max_items_per_fire {
+            config.max_items_per_fire = max;
+        }
+        if let Some(timeout) = patch.timeout_seconds {
+            config.timeout_seconds = timeout;
+        }
+        if let Some(start_from) = patch.start_from {
+            config.start_from = start_from;
+        }
+        apply_credentials(&mut config, &mut new_secrets, patch)?;
+        let changes = Changes {
+            schedule: config.schedule != self.schedule || config.alarm_feed() != self.alarm_feed(),
+            source: config.url != self.url
+                || config.username != self.username
+                || new_secrets != *secrets,
+            ids: config.items_path != self.items_path || config.id_path != self.id_path,
+        };
+        if changes.source || changes.ids {
+            config.generation += 1;
+        }
+        *self = config;
+        *secrets = new_secrets;
+        Ok(changes)
+    }
+
+    /// The alarms feed in use.
+    pub fn alarm_feed(&self) -> String {
+        self.alarm_feed
+            .clone()
+            .unwrap_or_else(|| self.schedule.default_feed().to_owned())
+    }
+
+    /// The `config` part of READ: the settings, credentials redacted.
+    pub fn redacted_json(&self, secrets: &Secrets) -> Value {
+        let mut config = Map::new();
+        config.insert("url".into(), json!(redact_userinfo(&self.url)));
+        config.extend(self.schedule.alarm_params());
+        config.insert("alarmFeed".into(), json!(self.alarm_feed()));
+        config.insert("itemsPath".into(), json!(self.items_path));
+        config.insert("idPath".into(), json!(self.id_path));
+        if let Some(username) = &self.username {
+            config.insert("username".into(), json!(username));
+        }
+        // Secrets serialize as "********": READ shows that they are set, never what they are.
+        if let Ok(Value::Object(redacted)) = serde_json::to_value(secrets) {
+            config.extend(redacted);
+        }
+        config.insert("batch".into(), json!(self.batch));
+        config.insert("maxItemsPerFire".into(), json!(self.max_items_per_fire));
+        config.insert("timeoutSeconds".into(), json!(self.timeout_seconds));
+        config.insert("startFrom".into(), json!(self.start_from));
+        Value::Object(config)
+    }
+}
+
+/// The schedule a patch asks for, given the current one (`None` at CREATE); `None` when the patch
+/// leaves it alone.
+fn new_schedule(
+    patch: &ConfigPatch,
+    current: Option<&Schedule>,
+) -> Result<Option<Schedule>, ParamError> {
+    match (patch.minutes, &patch.cron, &patch.timezone) {
+        (Some(_), Some(_), _) => Err(ParamError::invalid(
+            "cron",
+            "give either `minutes` or `cron`, not both",
+        )),
+        (Some(_), None, Some(_)) => Err(ParamError::invalid(
+            "timezone",
+            "a timezone goes with `cron`, not with `minutes`",
+        )),
+        (Some(minutes), None, None) => Ok(Some(Schedule::Interval { minutes })),
+        (None, Some(cron), timezone) => {
+            let timezone = timezone.clone().or_else(|| match current {
+                Some(Schedule::Cron { timezone, .. }) => timezone.clone(),
+                _ => None,
+            });
+            Ok(Some(Schedule::Cron {
+                cron: cron.clone(),
+                timezone,
+            }))
+        }
+        (None, None, Some(timezone)) => match current {
+            Some(Schedule::Cron { cron, .. }) => Ok(Some(Schedule::Cron {
+                cron: cron.clone(),
+                timezone: Some(timezone.clone()),
+            })),
+            _ => Err(ParamError::invalid(
+                "timezone",
+                "a timezone goes with `cron`, and the schedule is not a cron schedule",
+            )),
+        },
+        (None, None, None) => Ok(None),
+    }
+}
+
+/// Applies `username`/`password`/`bearerToken`/`headers` and checks they fit together.
+fn apply_credentials(
+    config: &mut PollConfig,
+    secrets: &mut Secrets,
+    patch: &ConfigPatch,
+) -> Result<(), ParamError> {
+    let basic_given = patch.username.is_some() || patch.password.is_some();
+    if basic_given && matches!(patch.bearer_token, Some(Some(_))) {
+        return Err(ParamError::invalid(
+            "bearerToken",
+            "give either `username` and `password` or `bearerToken`, not both",
+        ));
+    }
+    if let Some(username) = &patch.username {
+        config.username = username.clone();
+    }
+    if let Some(password) = &patch.password {
+        secrets.password = password.clone();
+    }
+    if let Some(token) = &patch.bearer_token {
+        secrets.bearer_token = token.clone();
+    }
+    // Switching from one kind of credentials to the other drops the old kind.
+    if basic_given && config.username.is_some() {
+        secrets.bearer_token = None;
+    }
+    if matches!(patch.bearer_token, Some(Some(_))) {
+        config.username = None;
+        secrets.password = None;
+    }
+    if let Some(headers) = &patch.headers {
+        secrets.headers = headers.clone();
+    }
+    match (&config.username, &secrets.password) {
+        (Some(_), None) => {
+            return Err(ParamError::missing(
+                "password",
+                "the password that goes with `username`",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ParamError::missing(
+                "username",
+                "the user name that goes with `password`",
+            ));
+        }
+        _ => {}
+    }
+    let has_credentials = config.username.is_some() || secrets.bearer_token.is_some();
+    if has_credentials
+        && secrets
+            .headers
+            .keys()
+            .any(|name| name.eq_ignore_ascii_case("authorization"))
+    {
+        return Err(ParamError::invalid(
+            "headers.Authorization",
+            "conflicts with `username`/`password` or `bearerToken`; give one of them",
+        ));
+    }
+    Ok(())
+}
+
+fn check_url(text: &str) -> Result<String, ParamError> {
+    let shown = redact_userinfo(text);
+    let uri: ureq::http::Uri = text
+        .parse()
+        .map_err(|error| ParamError::invalid("url", format!("{shown:?} is not a URL ({error})")))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(ParamError::invalid(
+            "url",
+            format!("{shown:?} is not an http or https URL"),
+        ));
+    }
+    match uri.authority() {
+        None => Err(ParamError::invalid("url", format!("{shown:?} has no host"))),
+        Some(authority) if authority.as_str().contains('@') => Err(ParamError::invalid(
+            "url",
+            "it holds credentials; give them as `username` and `password` (or `bearerToken`) so they stay secret",
+        )),
+        Some(_) => Ok(text.to_owned()),
+    }
+}
+
+fn check_cron(cron: String) -> Result<String, ParamError> {
+    let fields = cron.split_whitespace().count();
+    if fields == 5 || fields == 6 {
+        Ok(cron)
+    } else {
+        Err(ParamError::invalid(
+            "cron",
+            format!(
+                "{cron:?} has {fields} fields; a cron pattern has 5 (or 6, with seconds first)"
+            ),
+        ))
+    }
+}
+
+fn at_least(name: &str, value: u64, min: u64, max: u64) -> Result<u64, ParamError> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else if max == u64::MAX {
+        Err(ParamError::invalid(
+            name,
+            format!("{value} is less than {min}"),
+        ))
+    } else {
+        Err(ParamError::invalid(
+            name,
+            format!("{value} is not between {min} and {max}"),
+        ))
+    }
+}
+
+fn path_param(params: &Params, name: &str) -> Result<Option<JsonPath>, ParamError> {
+    match params.raw(name) {
+        None => Ok(None),
+        Some(Value::String(text)) => JsonPath::parse(text)
+            .map(Some)
+            .map_err(|problem| ParamError::invalid(name, problem)),
+        Some(_) => Err(ParamError::invalid(
+            name,
+            "expected a dotted path like `data.items` or a JSON pointer like `/data/items`",
+        )),
+    }
+}
+
+/// A string parameter where an empty string means "remove it".
+fn clearable(params: &Params, name: &str) -> Result<Option<Option<String>>, ParamError> {
+    if matches!(params.raw(name), Some(Value::String(text)) if text.trim().is_empty()) {
+        return Ok(Some(None));
+    }
+    Ok(params.get_str(name)?.map(Some))
+}
+
+fn choice<T: Copy>(
+    params: &Params,
+    name: &str,
+    options: &[(&str, T)],
+) -> Result<Option<T>, ParamError> {
+    let Some(text) = params.get_str(name)? else {
+        return Ok(None);
+    };
+    options
+        .iter()
+        .find(|(option, _)| option.eq_ignore_ascii_case(&text))
+        .map(|(_, value)| Some(*value))
+        .ok_or_else(|| {
+            let names: Vec<&str> = options.iter().map(|(option, _)| *option).collect();
+            ParamError::invalid(name, format!("{text:?} is not one of {}", names.join(", ")))
+        })
+}
+
+/// `headers`: an object of header names to values (or its JSON text, as the CLI may send it).
+/// Values are secrets (API keys travel in headers), so they are never echoed.
+fn headers_param(params: &Params) -> Result<Option<BTreeMap<String, Secret>>, ParamError> {
+    let Some(raw) = params.get::<Map<String, Value>>("headers")? else {
+        return Ok(None);
+    };
+    let mut headers = BTreeMap::new();
+    for (name, value) in raw {
+        let path = format!("headers.{name}");
+        if ureq::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(ParamError::invalid(path, "not a valid HTTP header name"));
+        }
+        let text = match value {
+            Value::String(text) => text,
+            Value::Number(number) => number.to_string(),
+            Value::Bool(flag) => flag.to_string(),
+            _ => {
+                return Err(ParamError::invalid(path, "expected a string value"));
+            }
+        };
+        if ureq::http::HeaderValue::from_str(&text).is_err() {
+            return Err(ParamError::invalid(
+                path,
+                "the value is not a valid HTTP header value",
+            ));
+        }
+        if ["if-none-match", "if-modified-since"].contains(&name.to_ascii_lowercase().as_str()) {
+            return Err(ParamError::invalid(
+                path,
+                "the feed sets the conditional-request headers itself",
+            ));
+        }
+        headers.insert(name, Secret::new(text));
+    }
+    Ok(Some(headers))
+}
+
+#[cfg(test)]
+mod tests;

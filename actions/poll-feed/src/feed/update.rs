@@ -1,0 +1,119 @@
+//! UPDATE: change what is polled, how, or when, without losing the position.
+//!
+//! - URL or credentials: the seen set stays (the same items keep their ids), the validators go.
+//! - `itemsPath` or `idPath`: ids read differently, so the feed reads the source once and
+//!   carries the position over: each current item whose id under the old settings was seen
+//!   counts as seen under its new id (nothing repeated); the others stay new (nothing lost).
+//!   Nothing is fired, so this works while paused too.
+//! - `startFrom`: `now` takes the current items as seen, `backlog` forgets the seen set.
+//! - The schedule: the alarm is replaced through the alarms feed (DELETE, then CREATE); if the
+//!   new one is refused, the old one is put back.
+
+use feedkit::{ActionError, Context, FeedRequest};
+use serde_json::{Value, json};
+
+use super::Session;
+use super::create::probe_error;
+use crate::alarm::Alarm;
+use crate::config::{ConfigPatch, PARAMETERS, StartFrom};
+use crate::helper::Helper;
+use crate::poll::{baseline, rekey};
+
+pub fn update(request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
+    let patch = ConfigPatch::parse(&request.params)?;
+    if patch.is_empty() {
+        return Err(ActionError::new(format!(
+            "UPDATE needs at least one parameter to change: {}",
+            PARAMETERS.join(", ")
+        )));
+    }
+    let session = Session::open(request, context, true)?;
+    let entities = &session.entities;
+    let client = &session.client;
+    let current = Helper::require(client, &entities.poll_trigger, &entities.trigger)?;
+    let mut config = current.config.clone();
+    let mut secrets = current.secrets.clone();
+    let changes = config.apply(&mut secrets, &patch)?;
+
+    let mut new_baseline = None;
+    match patch.start_from {
+        Some(StartFrom::Now) => {
+            new_baseline =
+                Some(baseline(&config, &secrets, context.deadline).map_err(|f| probe_error(&f))?);
+        }
+        Some(StartFrom::Backlog) => {}
+        None if changes.ids => {
+            new_baseline = Some(
+                rekey(
+                    &config,
+                    &secrets,
+                    &current.config,
+                    &current.state,
+                    context.deadline,
+                )
+                .map_err(|f| probe_error(&f))?,
+            );
+        }
+        None => {}
+    }
+
+    let new_feed = config.alarm_feed();
+    if changes.schedule {
+        let alarm = |feed| Alarm {
+            client,
+            auth_key: &session.request.auth_key,
+            feed,
+            trigger: &entities.poll_trigger,
+        };
+        alarm(&current.feed).delete()?;
+        if let Err(error) = alarm(&new_feed).create(&config) {
+            return Err(match alarm(&current.feed).create(&current.config) {
+                Ok(()) => ActionError::new(format!("{error}; the previous schedule stays")),
+                Err(restore) => ActionError::new(format!(
+                    "{error}; putting the previous alarm back failed too ({restore}): run UPDATE again with a valid schedule"
+                )),
+            });
+        }
+    }
+
+    let generation = config.generation;
+    let mut changed: Vec<&str> = Vec::new();
+    for (flag, name) in [
+        (changes.schedule, "schedule"),
+        (changes.source, "source"),
+        (changes.ids, "ids"),
+    ] {
+        if flag {
+            changed.push(name);
+        }
+    }
+    Helper::modify(
+        client,
+        &entities.poll_trigger,
+        &entities.trigger,
+        move |helper| {
+            helper.config = config;
+            helper.secrets = secrets;
+            helper.feed = new_feed;
+            if changes.source || changes.ids {
+                helper.state.clear_validators();
+            }
+            match patch.start_from {
+                Some(StartFrom::Backlog) => {
+                    helper.state.seen.clear();
+                    helper.state.clear_validators();
+                }
+                _ => {
+                    if let Some(record) = new_baseline {
+                        helper.state.record(record, generation, generation);
+                    }
+                }
+            }
+        },
+    )?;
+    Ok(json!({
+        "status": "updated",
+        "trigger": entities.trigger.to_string(),
+        "changed": changed,
+    }))
+}

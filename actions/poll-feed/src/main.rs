@@ -1,0 +1,5 @@
+//! `poll-feed`: the Polling pattern's feed action.
+
+fn main() {
+    feedkit::run_feed(poll_feed::PollFeed);
+}

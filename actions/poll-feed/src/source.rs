@@ -1,0 +1,163 @@
+//! One conditional GET of the polled JSON: `If-None-Match` / `If-Modified-Since` from the last
+//! complete poll, so an unchanged source costs one 304.
+
+use std::fmt;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use crate::config::{PollConfig, Secrets};
+
+/// Bound on a response body: a feed page, not a data dump.
+const MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
+/// How much of an error body a message quotes.
+const QUOTED_CHARS: usize = 200;
+
+/// The source's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fetched {
+    /// 304: nothing changed since the validators were taken.
+    NotModified,
+    /// A 2xx answer with a JSON body.
+    Document {
+        status: u16,
+        body: Value,
+        etag: Option<String>,
+        last_modified: Option<String>,
+    },
+}
+
+/// Why the source could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceError {
+    /// The HTTP status, when the source answered.
+    pub status: Option<u16>,
+    pub message: String,
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// What to send.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceRequest<'a> {
+    pub config: &'a PollConfig,
+    pub secrets: &'a Secrets,
+    pub etag: Option<&'a str>,
+    pub last_modified: Option<&'a str>,
+    pub timeout: Duration,
+}
+
+/// GETs the configured URL once.
+pub fn fetch(request: SourceRequest<'_>) -> Result<Fetched, SourceError> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(request.timeout))
+        .user_agent(concat!("feedkit-poll-feed/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
+    let mut call = agent
+        .get(&request.config.url)
+        .header("Accept", "application/json");
+    for (name, value) in &request.secrets.headers {
+        call = call.header(name.as_str(), value.expose());
+    }
+    if let (Some(username), Some(password)) = (&request.config.username, &request.secrets.password)
+    {
+        let pair = format!("{username}:{}", password.expose());
+        let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+        call = call.header("Authorization", format!("Basic {encoded}"));
+    }
+    if let Some(token) = &request.secrets.bearer_token {
+        call = call.header("Authorization", format!("Bearer {}", token.expose()));
+    }
+    if let Some(etag) = request.etag {
+        call = call.header("If-None-Match", etag);
+    }
+    if let Some(date) = request.last_modified {
+        call = call.header("If-Modified-Since", date);
+    }
+    let failed = |error: ureq::Error| SourceError {
+        status: None,
+        message: match error {
+            ureq::Error::Timeout(_) => format!(
+                "no answer within {} s",
+                request.timeout.as_secs_f32().round()
+            ),
+            other => format!("no answer ({other})"),
+        },
+    };
+    let mut response = call.call().map_err(failed)?;
+    let status = response.status().as_u16();
+    if status == 304 {
+        return Ok(Fetched::NotModified);
+    }
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    let etag = header("etag");
+    let last_modified = header("last-modified");
+    let text = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_BODY_BYTES)
+        .read_to_string()
+        .map_err(|error| SourceError {
+            status: Some(status),
+            message: format!("HTTP {status}, but the body could not be read ({error})"),
+        })?;
+    if !(200..300).contains(&status) {
+        return Err(SourceError {
+            status: Some(status),
+            message: format!("HTTP {status}{}", quote(&text)),
+        });
+    }
+    let body = serde_json::from_str(&text).map_err(|error| SourceError {
+        status: Some(status),
+        message: format!(
+            "HTTP {status}, but the body is not JSON ({error}){}",
+            quote(&text)
+        ),
+    })?;
+    Ok(Fetched::Document {
+        status,
+        body,
+        etag,
+        last_modified,
+    })
+}
+
+/// `: <start of the body>` on one line, or nothing for an empty body.
+fn quote(text: &str) -> String {
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(QUOTED_CHARS)
+        .collect();
+    let line = line.trim();
+    if line.is_empty() {
+        String::new()
+    } else {
+        format!(": {line}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_one_short_line() {
+        assert_eq!(quote(""), "");
+        assert_eq!(quote("a\nb"), ": a b");
+        assert_eq!(quote(&"x".repeat(500)).len(), 2 + QUOTED_CHARS);
+    }
+}

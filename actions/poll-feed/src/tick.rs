@@ -1,0 +1,112 @@
+//! `pollMyService`: what the helper trigger's rule runs on every alarm tick.
+//!
+//! It acts with `__OW_API_KEY` (the action is annotated `provide-api-key: true`, and for a rule's
+//! activation that is the trigger owner's key), so the user's key is stored nowhere. The
+//! parameters are the helper trigger's (merged with the alarm's empty payload); they name the
+//! helper trigger, which is read afresh for the current settings and position.
+
+use feedkit::{ActionError, Context, QualifiedName, redact_userinfo};
+use serde_json::{Value, json};
+
+use crate::helper::{CONFIG_PARAM, Helper};
+use crate::poll::{Backoff, Poll};
+use crate::state::{Outcome, PollRecord};
+
+/// One tick: poll, fire, record.
+pub fn tick(params: Value, context: &Context) -> Result<Value, ActionError> {
+    let poll_trigger = params
+        .get(CONFIG_PARAM)
+        .and_then(|config| config.get("pollTrigger"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            ActionError::new(format!(
+                "missing parameter `{CONFIG_PARAM}`: pollMyService runs from a poll feed's rule, whose helper trigger passes it"
+            ))
+        })?;
+    let poll_trigger = QualifiedName::parse(poll_trigger).map_err(|problem| {
+        ActionError::new(format!(
+            "invalid parameter `{CONFIG_PARAM}.pollTrigger`: {problem}"
+        ))
+    })?;
+    let key = context.api_key.clone().ok_or_else(|| {
+        ActionError::new(
+            "__OW_API_KEY is not set: pollMyService needs the annotation provide-api-key: true",
+        )
+    })?;
+    let client = context.client(key)?;
+    let Some(helper) = Helper::load(&client, &poll_trigger)? else {
+        return Ok(
+            json!({"skipped": format!("{poll_trigger} no longer exists: the feed was deleted")}),
+        );
+    };
+    let trigger = QualifiedName::parse(&helper.config.trigger).map_err(|problem| {
+        ActionError::new(format!(
+            "{poll_trigger} names an unusable trigger: {problem}"
+        ))
+    })?;
+    if !helper.state.active {
+        return Ok(json!({
+            "skipped": format!(
+                "polling for {trigger} is stopped: {}",
+                helper.state.reason.as_deref().unwrap_or("no reason recorded")
+            )
+        }));
+    }
+    let record = Poll {
+        config: &helper.config,
+        secrets: &helper.secrets,
+        state: &helper.state,
+        deadline: context.deadline,
+        backoff: Backoff::default(),
+    }
+    .run(&client);
+    let mut problems = Vec::new();
+    if record.stop.is_some() {
+        let rule = QualifiedName::parse(&helper.config.rule).map_err(|problem| {
+            ActionError::new(format!("{poll_trigger} names an unusable rule: {problem}"))
+        })?;
+        if let Err(error) = client.set_rule_active(&rule, false)
+            && !error.is_not_found()
+        {
+            problems.push(format!("deactivating {rule} failed too: {error}"));
+        }
+    }
+    let summary = summary(&helper.config.url, &trigger, &record);
+    eprintln!("pollMyService: {summary}");
+    let generation = helper.config.generation;
+    let outcome = record.outcome;
+    let detail = record.detail.clone();
+    Helper::modify(&client, &poll_trigger, &trigger, |fresh| {
+        let current = fresh.config.generation;
+        fresh.state.record(record, generation, current);
+    })
+    .map_err(|error| {
+        error
+            .context("the poll ran, but its position could not be saved (the next tick repeats it)")
+    })?;
+    match outcome {
+        Outcome::SourceFailed | Outcome::FireFailed | Outcome::Stopped => {
+            let mut message = detail.unwrap_or_else(|| format!("polling for {trigger} failed"));
+            for problem in problems {
+                message.push_str("; ");
+                message.push_str(&problem);
+            }
+            Err(ActionError::new(message))
+        }
+        _ => Ok(summary),
+    }
+}
+
+fn summary(url: &str, trigger: &QualifiedName, record: &PollRecord) -> Value {
+    json!({
+        "trigger": trigger.to_string(),
+        "url": redact_userinfo(url),
+        "outcome": record.outcome,
+        "status": record.status,
+        "newItems": record.new_items,
+        "firedItems": record.fired_items,
+        "pendingItems": record.pending_items,
+        "events": record.events,
+        "detail": record.detail,
+    })
+}
