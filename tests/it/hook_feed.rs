@@ -281,6 +281,17 @@ fn hook_feed_lifecycle_fires_the_trigger_end_to_end() {
         .expect("raw config");
     assert_eq!(raw["secret"], WEBHOOK_SECRET, "UPDATE keeps the secret");
 
+    // An empty secret removes it; deliveries go on unsigned.
+    ok(&world.feed("UPDATE", "t", json!({"secret": ""})));
+    let raw = world
+        .github
+        .hook_config_raw(REPO, hook_id)
+        .expect("raw config");
+    assert!(raw.get("secret").is_none(), "{raw}");
+    let read = world.feed("READ", "t", json!({}));
+    assert_eq!(ok(&read)["config"]["secret"], Value::Null);
+    assert_eq!(world.deliver("t", "push", &push(20)), 1);
+
     // PAUSE: the hook stays but stops delivering; READ says why.
     ok(&world.feed("PAUSE", "t", json!({})));
     assert_eq!(world.hooks()[0]["active"], false);
@@ -365,6 +376,9 @@ fn delete_succeeds_when_nothing_was_ever_installed() {
     let world = World::start();
     world.create_trigger("never");
     let run = world.feed("DELETE", "never", json!({}));
+    assert_eq!(ok(&run)["removed"], json!([]));
+    // Also when a package binds part of the configuration (here the repository only).
+    let run = world.feed("DELETE", "never", json!({"repository": REPO}));
     assert_eq!(ok(&run)["removed"], json!([]));
 
     // The CLI deletes after a failed CREATE: the half-created state must go quietly.

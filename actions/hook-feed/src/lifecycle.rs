@@ -352,18 +352,21 @@ impl<'a> Session<'a> {
     /// Removes the feed's hooks and the stored record. Succeeds when there is nothing to remove:
     /// the CLI sends DELETE after a failed CREATE too.
     fn delete(&mut self) -> Result<Value, ActionError> {
-        if self.stored.is_none() && !self.params.contains("repository") {
-            eprintln!(
-                "hook-feed: DELETE {}: nothing stored, nothing to remove",
-                self.trigger
-            );
-            return Ok(json!({
-                "removed": [],
-                "message": format!("trigger {} has no hook installed by this feed", self.trigger),
-            }));
-        }
-        let location = settings::location(&self.params, self.stored.as_ref())
-            .map_err(|error| self.without_stored_config(error))?;
+        let location = match settings::location(&self.params, self.stored.as_ref()) {
+            Ok(location) => location,
+            // Nothing stored and not enough given to look: nothing this feed could have made.
+            Err(ParamError::Missing { .. }) if self.stored.is_none() => {
+                eprintln!(
+                    "hook-feed: DELETE {}: nothing stored, nothing to remove",
+                    self.trigger
+                );
+                return Ok(json!({
+                    "removed": [],
+                    "message": format!("trigger {} has no hook installed by this feed", self.trigger),
+                }));
+            }
+            Err(error) => return Err(error.into()),
+        };
         let target = self.target();
         let (removed, note) = self.remove(&location, &target)?;
         if let Some(stored) = self
