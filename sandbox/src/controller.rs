@@ -2,6 +2,7 @@
 //! threads working for it. HTTP requests, the library API and in-process code all go through it.
 
 use crate::activation::ActivationLog;
+use crate::alarms::AlarmRegistry;
 use crate::auth::Identity;
 use crate::config::Config;
 use crate::error::Error;
@@ -20,6 +21,8 @@ pub(crate) struct Controller {
     pub store: Mutex<Store>,
     pub activations: ActivationLog,
     pub fires: FireLog,
+    /// The alarms of the built-in alarms package.
+    pub alarms: AlarmRegistry,
     pub runner: Runner,
     pub shutdown: AtomicBool,
     workers: Mutex<Vec<JoinHandle<()>>>,
@@ -34,6 +37,7 @@ impl Controller {
             store: Mutex::new(Store::default()),
             activations: ActivationLog::default(),
             fires: FireLog::default(),
+            alarms: AlarmRegistry::default(),
             runner,
             shutdown: AtomicBool::new(false),
             workers: Mutex::new(Vec::new()),
@@ -70,6 +74,7 @@ impl Controller {
         self.shutdown.store(true, Ordering::SeqCst);
         self.activations.wake_all();
         self.fires.wake_all();
+        self.alarms.wake();
     }
 
     /// Stops everything: [`Controller::begin_shutdown`], then threads are joined and the
@@ -127,7 +132,7 @@ impl std::fmt::Debug for SandboxHandle {
 }
 
 impl SandboxHandle {
-    fn controller(&self) -> Result<Arc<Controller>, Error> {
+    pub(crate) fn controller(&self) -> Result<Arc<Controller>, Error> {
         self.0
             .upgrade()
             .filter(|c| !c.is_shutting_down())

@@ -11,13 +11,17 @@
 //! - native actions (a zip with an `exec` at its root) run as real processes, one per
 //!   activation, with the `openwhisk/dockerskeleton` contract: parameters on stdin and argv[1],
 //!   the `__OW_*` environment, the last stdout line as the result, time limits enforced;
-//! - [`BuiltinAction`]s, actions written in Rust and invoked the same way.
+//! - [`BuiltinAction`]s, actions written in Rust and invoked the same way;
+//! - the alarms package built in: `/whisk.system/alarms/interval`, `/alarm` (cron) and `/once`
+//!   are published feed actions, and a scheduler thread fires their triggers in process
+//!   ([`Sandbox::tick_alarm`] fires one now, [`Sandbox::alarms`] lists them).
 //!
 //! Tests deploy with [`Sandbox::put_native_action`] and friends or over HTTP, observe with
 //! [`Sandbox::fires`] and [`Sandbox::activations`], and inject faults with
 //! [`Sandbox::fail_next_fires`]. Dropping the [`Sandbox`] stops everything it started.
 
 mod activation;
+mod alarms;
 mod api;
 mod archive;
 mod auth;

@@ -115,6 +115,9 @@ impl Sandbox {
             .ok_or_else(|| io::Error::other("the server has no TCP address"))?;
         let controller =
             Controller::new(config, format!("http://127.0.0.1:{port}"), Runner::new()?);
+        crate::alarms::install(&controller)
+            .map_err(|e| io::Error::other(format!("installing the alarms package: {e}")))?;
+        controller.spawn("alarm-scheduler", |c| crate::alarms::run_scheduler(&c));
         let server = Arc::new(server);
         let acceptor = {
             let (controller, server) = (controller.clone(), server.clone());
@@ -300,6 +303,20 @@ impl Sandbox {
             &EntityName::new(namespace, None, name),
         )
         .ok()
+    }
+
+    /// Fires the alarm of a trigger now, as its timer would (the trigger's parameters merged
+    /// with the alarm's `trigger_payload`, transient failures retried, a 404 disabling the
+    /// alarm, a `once` alarm ending). Fails when no alarm is registered for the trigger (404) or
+    /// when it is paused or disabled (409).
+    pub fn tick_alarm(&self, namespace: &str, trigger: &str) -> Result<Fire, Error> {
+        crate::alarms::tick(&self.controller, namespace, trigger)
+    }
+
+    /// Every registered alarm: its READ answer (`config`, `status`) plus `trigger`
+    /// (`/ns/name`), `feed`, `nextFire` (epoch ms, `null` when none is scheduled) and `fired`.
+    pub fn alarms(&self) -> Vec<Value> {
+        crate::alarms::list(&self.controller)
     }
 
     /// The next `count` fires of the trigger answer `status` (e.g. 408, 429, 500, 503) with the

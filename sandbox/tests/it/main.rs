@@ -3,6 +3,7 @@
 
 mod actions;
 mod activations;
+mod alarms;
 mod auth;
 mod library;
 mod packages;
