@@ -1,6 +1,7 @@
 //! End-to-end tests: the real action binaries driven over stdin/stdout and real HTTP, as the
 //! native runtime and OpenWhisk drive them.
 
+mod changes_feed;
 mod hook_feed;
 mod manifest;
 mod runtime;

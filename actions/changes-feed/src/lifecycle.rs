@@ -113,8 +113,10 @@ impl Session {
 
 impl Feed for ChangesFeed {
     fn create(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
+        // Parameters first: a typo is reported before any network call.
+        settings::check_names(&request.params)?;
+        let settings = settings::feed_settings(&request.params)?;
         let session = Session::open(request, context, true)?;
-        let settings = settings::feed_settings(&session.request.params)?;
         database::check(&settings.database, session.timeout)?;
         if let Some(filter) = &settings.filter {
             database::check_filter(&settings.database, filter, session.timeout)?;
@@ -145,8 +147,9 @@ impl Feed for ChangesFeed {
     }
 
     fn update(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
+        settings::check_names(&request.params)?;
+        let update = settings::update(&request.params)?;
         let session = Session::open(request, context, true)?;
-        let update = settings::update(&session.request.params)?;
         if let Some(database) = &update.database {
             database::check(database, session.timeout)?;
             if let Some(filter) = &update.filter {

@@ -1,0 +1,1034 @@
+//! The Connections pattern end to end: the `changes-provider` binary, the `changes-feed` action
+//! binary run as the native runtime runs it, a Sandbox OpenWhisk, and a real CouchDB-compatible
+//! server (pouchdb-server, in memory, from provider/testdb; `npm ci --prefix provider/testdb`).
+//!
+//! Without node these tests say so and skip; with node but without pouchdb-server they fail.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use feedkit::{AuthKey, Client, ClientOptions, QualifiedName};
+use sandbox::{Config, NamespaceKey, Sandbox};
+use serde_json::{Value, json};
+
+use crate::support::{ActionRun, run_action, workspace_bin};
+
+const PATIENCE: Duration = Duration::from_secs(40);
+const PROVIDER_SECRET: &str = "e2e-provider-secret-0123456789";
+
+// --- scaffolding: temporary directories, polling, HTTP ---
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(what: &str) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "changes-feed-e2e-{what}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("temporary directory");
+        Self(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Polls `check` until it holds; panics with `what` (and `context()`) after [`PATIENCE`].
+fn wait_until(what: &str, mut check: impl FnMut() -> bool, context: impl Fn() -> String) {
+    let start = Instant::now();
+    while !check() {
+        if start.elapsed() > PATIENCE {
+            panic!("timed out waiting for {what}\n{}", context());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into()
+}
+
+/// One HTTP exchange: the status and the JSON body (`Null` when there is none).
+fn http(method: &str, url: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> (u16, Value) {
+    let agent = agent();
+    let result = match (method, body) {
+        ("GET", _) => headers
+            .iter()
+            .fold(agent.get(url), |r, (k, v)| r.header(*k, *v))
+            .call(),
+        ("DELETE", _) => headers
+            .iter()
+            .fold(agent.delete(url), |r, (k, v)| r.header(*k, *v))
+            .call(),
+        (_, body) => {
+            let request = match method {
+                "PUT" => agent.put(url),
+                _ => agent.post(url),
+            };
+            headers
+                .iter()
+                .fold(request, |r, (k, v)| r.header(*k, *v))
+                .send_json(body.unwrap_or(&json!({})))
+        }
+    };
+    let mut response = result.unwrap_or_else(|error| panic!("{method} {url}: {error}"));
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+fn now_millis() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis())
+        .unwrap_or_default()
+}
+
+// --- pouchdb-server ---
+
+/// A pouchdb-server in memory on a free loopback port; killed on drop.
+struct PouchDb {
+    child: Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl PouchDb {
+    /// `None` (with a message) when node is missing; a panic when pouchdb-server is.
+    fn start() -> Option<Self> {
+        if Command::new("node").arg("--version").output().is_err() {
+            eprintln!(
+                "SKIPPED: node is not installed, so there is no CouchDB-compatible server for the changes-feed tests"
+            );
+            return None;
+        }
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("provider/testdb/node_modules/pouchdb-server/bin/pouchdb-server");
+        assert!(
+            script.is_file(),
+            "pouchdb-server is not installed: run `npm ci --prefix provider/testdb`"
+        );
+        let dir = TempDir::new("pouchdb");
+        let port = free_port();
+        let log = File::create(dir.0.join("server.log")).expect("log file");
+        let child = Command::new("node")
+            .arg(&script)
+            .args(["--in-memory", "--no-stdout-logs", "--host", "127.0.0.1"])
+            .arg("--port")
+            .arg(port.to_string())
+            .arg("--config")
+            .arg(dir.0.join("config.json"))
+            .current_dir(&dir.0)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("start pouchdb-server");
+        let server = Self {
+            child,
+            port,
+            _dir: dir,
+        };
+        let url = server.url();
+        wait_until(
+            "pouchdb-server to answer",
+            || {
+                agent()
+                    .get(&url)
+                    .call()
+                    .is_ok_and(|response| response.status() == 200)
+            },
+            || std::fs::read_to_string(server._dir.0.join("server.log")).unwrap_or_default(),
+        );
+        Some(server)
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for PouchDb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A database on the server, written to as `credentials` (if any).
+#[derive(Clone)]
+struct Db {
+    url: String,
+    name: String,
+    credentials: Option<(String, String)>,
+}
+
+impl Db {
+    fn headers(&self) -> Vec<(&'static str, String)> {
+        match &self.credentials {
+            // Basic auth is what OpenWhisk keys use too.
+            Some((user, password)) => vec![(
+                "Authorization",
+                AuthKey::parse(&format!("{user}:{password}"))
+                    .expect("credentials")
+                    .basic_authorization(),
+            )],
+            None => Vec::new(),
+        }
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let headers = self.headers();
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        http(
+            method,
+            &format!("{}/{}{path}", self.url, self.name),
+            body,
+            &headers,
+        )
+    }
+
+    fn create(url: &str, name: &str, credentials: Option<(&str, &str)>) -> Self {
+        let db = Self {
+            url: url.to_owned(),
+            name: name.to_owned(),
+            credentials: credentials.map(|(u, p)| (u.to_owned(), p.to_owned())),
+        };
+        let (status, body) = db.call("PUT", "", Some(&json!({})));
+        assert_eq!(status, 201, "creating database {name}: {body}");
+        db
+    }
+
+    fn put(&self, id: &str) {
+        let (status, body) = self.call(
+            "PUT",
+            &format!("/{id}"),
+            Some(&json!({"id": id, "kind": "test"})),
+        );
+        assert_eq!(status, 201, "writing {id}: {body}");
+    }
+
+    fn bulk(&self, ids: &[String]) {
+        let docs: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({"_id": id, "kind": "bulk"}))
+            .collect();
+        let (status, body) = self.call("POST", "/_bulk_docs", Some(&json!({"docs": docs})));
+        assert_eq!(status, 201, "bulk write: {body}");
+    }
+}
+
+// --- the provider process ---
+
+/// The provider binary with its data directory; SIGKILLed on drop.
+struct ProviderProcess {
+    child: Child,
+    _stdout: BufReader<ChildStdout>,
+    url: String,
+    port: u16,
+    log: PathBuf,
+}
+
+impl ProviderProcess {
+    fn start(data: &Path, port: u16) -> Self {
+        let log = data.with_extension("log");
+        let stderr = File::options()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("log file");
+        let mut child = Command::new(workspace_bin("changes-provider"))
+            .arg("--data-dir")
+            .arg(data)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .args([
+                "--heartbeat-ms",
+                "500",
+                "--retry-min-ms",
+                "50",
+                "--retry-max-ms",
+                "400",
+            ])
+            .args(["--workers", "2"])
+            .env("CHANGES_PROVIDER_SECRET", PROVIDER_SECRET)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("start the provider");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout
+            .read_line(&mut line)
+            .expect("the provider's first line");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| {
+                panic!(
+                    "unexpected first line {line:?}; log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            })
+            .to_owned();
+        let port = url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port");
+        Self {
+            child,
+            _stdout: stdout,
+            url,
+            port,
+            log,
+        }
+    }
+
+    /// SIGKILL: no chance to flush or say goodbye.
+    fn kill(mut self) -> u16 {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.port
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn health(&self) -> Value {
+        let authorization = format!("Bearer {PROVIDER_SECRET}");
+        let (status, body) = http(
+            "GET",
+            &format!("{}/health", self.url),
+            None,
+            &[("Authorization", &authorization)],
+        );
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+}
+
+impl Drop for ProviderProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// --- OpenWhisk side ---
+
+/// The other namespace's key: a well-formed key that owns nothing of guest's.
+const OTHER_KEY: &str = "7b4c1e3a-0d5f-4a39-9d7e-3f2b8c6a1d90:other-namespace-key";
+
+fn sandbox() -> Sandbox {
+    let mut config = Config {
+        fire_limit_per_minute: 0,
+        ..Config::default()
+    };
+    config
+        .namespaces
+        .push(NamespaceKey::new("other", OTHER_KEY));
+    Sandbox::start(config).expect("sandbox")
+}
+
+fn client(sb: &Sandbox) -> Client {
+    let key = AuthKey::parse(&sb.auth_key("guest")).expect("key");
+    Client::new(&sb.url(), key, ClientOptions::default()).expect("client")
+}
+
+fn create_trigger(sb: &Sandbox, name: &str) {
+    let body = json!({"annotations": [{"key": "feed", "value": "/guest/changes/changes-feed"}]});
+    client(sb)
+        .put_trigger(&trigger_name(name), &body, false)
+        .expect("create trigger");
+}
+
+fn trigger_name(name: &str) -> QualifiedName {
+    QualifiedName::parse(&format!("/guest/{name}")).expect("name")
+}
+
+/// Runs the feed action once for `trigger`, as OpenWhisk would with the package-bound
+/// provider parameters.
+fn feed(sb: &Sandbox, provider_url: &str, event: &str, trigger: &str, extra: Value) -> ActionRun {
+    let mut params = json!({
+        "lifecycleEvent": event,
+        "triggerName": format!("/_/{trigger}"),
+        "authKey": sb.auth_key("guest"),
+        "providerUrl": provider_url,
+        "providerSecret": PROVIDER_SECRET,
+    });
+    if let (Some(params), Value::Object(extra)) = (params.as_object_mut(), extra) {
+        params.extend(extra);
+    }
+    let deadline = (now_millis() + 60_000).to_string();
+    let api_host = sb.url();
+    run_action(
+        &workspace_bin("changes-feed"),
+        &params,
+        &[
+            ("__OW_API_HOST", api_host.as_str()),
+            ("__OW_NAMESPACE", "guest"),
+            ("__OW_DEADLINE", deadline.as_str()),
+        ],
+    )
+}
+
+fn ok(run: ActionRun) -> Value {
+    assert_eq!(run.error(), "", "the action failed: {}", run.logs());
+    run.result
+}
+
+/// The ids of every change a trigger was fired with successfully (one change or a batch).
+fn fired_ids(sb: &Sandbox, trigger: &str) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for fire in sb.fires("guest", trigger) {
+        if !(200..300).contains(&fire.status) {
+            continue;
+        }
+        let changes = match fire.payload.get("results").and_then(Value::as_array) {
+            Some(results) => results.clone(),
+            None => vec![fire.payload.clone()],
+        };
+        for change in changes {
+            if let Some(id) = change["id"].as_str() {
+                ids.insert(id.to_owned());
+            }
+        }
+    }
+    ids
+}
+
+fn has_all(fired: &BTreeSet<String>, ids: &[String]) -> bool {
+    ids.iter().all(|id| fired.contains(id))
+}
+
+fn names(prefix: &str, count: usize) -> Vec<String> {
+    (0..count).map(|i| format!("{prefix}-{i:03}")).collect()
+}
+
+// --- the tests ---
+
+#[test]
+fn changes_fire_through_pause_unpause_a_provider_crash_and_delete() {
+    let Some(pouch) = PouchDb::start() else {
+        return;
+    };
+    let sb = sandbox();
+    let data = TempDir::new("provider");
+    let mut provider = ProviderProcess::start(&data.0.join("store"), 0);
+    let db = Db::create(&pouch.url(), "orders", None);
+    create_trigger(&sb, "orders-changed");
+    // A second feed on the same database, never paused: once it has fired a change, the first
+    // would have fired it too had it been running.
+    create_trigger(&sb, "control");
+
+    let created = ok(feed(
+        &sb,
+        &provider.url,
+        "CREATE",
+        "orders-changed",
+        json!({"dbUrl": pouch.url(), "dbName": "orders", "includeDocs": true}),
+    ));
+    assert_eq!(created["trigger"], "/guest/orders-changed");
+    assert_eq!(created["status"]["state"], "active");
+    ok(feed(
+        &sb,
+        &provider.url,
+        "CREATE",
+        "control",
+        json!({"dbUrl": pouch.url(), "dbName": "orders", "since": "now"}),
+    ));
+
+    // Each change fires the trigger with the change (and the document, with includeDocs).
+    let first = names("first", 3);
+    for id in &first {
+        db.put(id);
+    }
+    wait_until(
+        "the first changes to fire",
+        || has_all(&fired_ids(&sb, "orders-changed"), &first),
+        || provider.logs(),
+    );
+    let fires = sb.fires("guest", "orders-changed");
+    let event = &fires[0].payload;
+    assert_eq!(event["dbname"], "orders");
+    assert_eq!(event["id"], "first-000");
+    assert_eq!(event["doc"]["kind"], "test");
+    assert!(
+        event["seq"].is_number() || event["seq"].is_string(),
+        "{event}"
+    );
+
+    let read = ok(feed(
+        &sb,
+        &provider.url,
+        "READ",
+        "orders-changed",
+        json!({}),
+    ));
+    assert_eq!(read["config"]["database"]["name"], "orders");
+    assert_eq!(read["config"]["includeDocs"], true);
+    assert_eq!(read["status"]["active"], true);
+    assert!(read["status"]["lastFire"]["at"].is_number(), "{read}");
+    assert!(read["status"]["changesFired"].as_u64() >= Some(3), "{read}");
+
+    // PAUSE: nothing fires while paused...
+    let paused = ok(feed(
+        &sb,
+        &provider.url,
+        "PAUSE",
+        "orders-changed",
+        json!({}),
+    ));
+    assert_eq!(paused["status"]["state"], "paused");
+    let before_pause = sb.fires("guest", "orders-changed").len();
+    let missed = names("missed", 2);
+    for id in &missed {
+        db.put(id);
+    }
+    wait_until(
+        "the control feed to fire the changes made during the pause",
+        || has_all(&fired_ids(&sb, "control"), &missed),
+        || provider.logs(),
+    );
+    assert_eq!(sb.fires("guest", "orders-changed").len(), before_pause);
+    let read = ok(feed(
+        &sb,
+        &provider.url,
+        "READ",
+        "orders-changed",
+        json!({}),
+    ));
+    assert_eq!(read["status"]["state"], "paused");
+    assert_eq!(read["status"]["reason"], "paused by the user");
+
+    // ... and UNPAUSE fires what was missed.
+    ok(feed(
+        &sb,
+        &provider.url,
+        "UNPAUSE",
+        "orders-changed",
+        json!({}),
+    ));
+    wait_until(
+        "the missed changes to fire after UNPAUSE",
+        || has_all(&fired_ids(&sb, "orders-changed"), &missed),
+        || provider.logs(),
+    );
+
+    // The provider is killed while changes are being written, and restarted: every change
+    // fires at least once.
+    let burst = names("burst", 150);
+    let writer = {
+        let (db, burst) = (db.clone(), burst.clone());
+        std::thread::spawn(move || {
+            for id in &burst {
+                db.put(id);
+            }
+        })
+    };
+    wait_until(
+        "some of the burst to fire",
+        || {
+            let fired = fired_ids(&sb, "orders-changed");
+            burst.iter().filter(|id| fired.contains(*id)).count() >= 3
+        },
+        || provider.logs(),
+    );
+    let log_before_kill = provider.logs();
+    let port = provider.kill();
+    provider = ProviderProcess::start(&data.0.join("store"), port);
+    writer.join().expect("writer");
+    wait_until(
+        "every change of the burst to fire after the restart",
+        || {
+            has_all(&fired_ids(&sb, "orders-changed"), &burst)
+                && has_all(&fired_ids(&sb, "control"), &burst)
+        },
+        || format!("{log_before_kill}\n--- restarted ---\n{}", provider.logs()),
+    );
+    let health = provider.health();
+    assert_eq!(health["counts"]["feeds"], 2, "{health}");
+    assert_eq!(health["feeds"]["/guest/orders-changed"]["state"], "active");
+
+    // DELETE: the feed is gone and fires no more.
+    let deleted = ok(feed(
+        &sb,
+        &provider.url,
+        "DELETE",
+        "orders-changed",
+        json!({}),
+    ));
+    assert_eq!(deleted["deleted"], true);
+    let after_delete = sb.fires("guest", "orders-changed").len();
+    db.put("after-delete");
+    wait_until(
+        "the control feed to fire the change after DELETE",
+        || fired_ids(&sb, "control").contains("after-delete"),
+        || provider.logs(),
+    );
+    assert_eq!(sb.fires("guest", "orders-changed").len(), after_delete);
+    let read = feed(&sb, &provider.url, "READ", "orders-changed", json!({}));
+    assert!(
+        read.error().contains("no changes feed is registered"),
+        "{}",
+        read.logs()
+    );
+    // DELETE again (as after a failed CREATE) succeeds.
+    let again = ok(feed(
+        &sb,
+        &provider.url,
+        "DELETE",
+        "orders-changed",
+        json!({}),
+    ));
+    assert_eq!(again["deleted"], false);
+    assert_eq!(provider.health()["counts"]["feeds"], 1);
+
+    let key_secret = sb.auth_key("guest");
+    let key_secret = key_secret
+        .split_once(':')
+        .map(|(_, s)| s)
+        .unwrap_or_default();
+    let logs = format!("{log_before_kill}{}", provider.logs());
+    assert!(!logs.contains(key_secret), "the provider logged a key");
+    assert!(
+        !logs.contains(PROVIDER_SECRET),
+        "the provider logged its secret"
+    );
+}
+
+/// A TCP forwarder in front of the database that can be cut and brought back on the same port:
+/// the database "going away" without losing its (in-memory) contents.
+struct Outage {
+    port: u16,
+    target: u16,
+    running: Arc<AtomicBool>,
+    connections: Arc<Mutex<Vec<TcpStream>>>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl Outage {
+    fn new(target: u16) -> Self {
+        let mut proxy = Self {
+            port: 0,
+            target,
+            running: Arc::new(AtomicBool::new(false)),
+            connections: Arc::new(Mutex::new(Vec::new())),
+            acceptor: None,
+        };
+        proxy.up();
+        proxy
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn up(&mut self) {
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).expect("bind the proxy");
+        self.port = listener.local_addr().expect("address").port();
+        self.running.store(true, Ordering::SeqCst);
+        let (running, connections, target) =
+            (self.running.clone(), self.connections.clone(), self.target);
+        self.acceptor = Some(std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if !running.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(client) = client else { continue };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                let mut all = connections.lock().expect("connections");
+                for (from, to) in [(&client, &server), (&server, &client)] {
+                    let (Ok(mut from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
+                        continue;
+                    };
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Write);
+                    });
+                }
+                all.push(client);
+                all.push(server);
+            }
+        }));
+    }
+
+    /// Closes the port and every connection through it.
+    fn down(&mut self) {
+        self.running.store(false, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+        for stream in self.connections.lock().expect("connections").drain(..) {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+impl Drop for Outage {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+#[test]
+fn wrong_credentials_are_refused_and_a_database_outage_loses_no_change() {
+    let Some(pouch) = PouchDb::start() else {
+        return;
+    };
+    let db_password = "db-pass-7a1c9e";
+    let (status, body) = http(
+        "PUT",
+        &format!("{}/_config/admins/admin", pouch.url()),
+        Some(&json!(db_password)),
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    let db = Db::create(&pouch.url(), "things", Some(("admin", db_password)));
+    let (status, body) = db.call(
+        "PUT",
+        "/_security",
+        Some(&json!({"members": {"names": ["admin"], "roles": []}, "admins": {"names": [], "roles": []}})),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    let sb = sandbox();
+    let data = TempDir::new("provider");
+    let provider = ProviderProcess::start(&data.0.join("store"), 0);
+    let mut outage = Outage::new(pouch.port);
+    create_trigger(&sb, "things-changed");
+
+    // Wrong credentials: CREATE says which parameters to fix, and never echoes the password.
+    let refused = feed(
+        &sb,
+        &provider.url,
+        "CREATE",
+        "things-changed",
+        json!({"dbUrl": outage.url(), "dbName": "things", "username": "admin", "password": "wrong-pw-42"}),
+    );
+    assert!(
+        refused.error().contains("`username`/`password`"),
+        "{}",
+        refused.logs()
+    );
+    assert!(!refused.logs().contains("wrong-pw-42"));
+    let no_credentials = feed(
+        &sb,
+        &provider.url,
+        "CREATE",
+        "things-changed",
+        json!({"dbUrl": outage.url(), "dbName": "things"}),
+    );
+    assert!(
+        no_credentials.error().contains("credentials")
+            || no_credentials.error().contains("may not read"),
+        "{}",
+        no_credentials.logs()
+    );
+    // The CLI then deletes the trigger, which sends DELETE: nothing to delete is fine.
+    let cleanup = ok(feed(
+        &sb,
+        &provider.url,
+        "DELETE",
+        "things-changed",
+        json!({}),
+    ));
+    assert_eq!(cleanup["deleted"], false);
+
+    // Credentials in the URL work and are never shown.
+    let with_credentials = format!("http://admin:{db_password}@127.0.0.1:{}", outage.port);
+    let created = feed(
+        &sb,
+        &provider.url,
+        "CREATE",
+        "things-changed",
+        json!({"dbUrl": with_credentials, "dbName": "things", "since": 0}),
+    );
+    assert!(!created.logs().contains(db_password), "{}", created.logs());
+    let created = ok(created);
+    assert_eq!(created["config"]["database"]["url"], outage.url());
+    assert_eq!(created["config"]["database"]["username"], "admin");
+    assert_eq!(created["config"]["database"]["password"], "********");
+    db.put("before-outage");
+    wait_until(
+        "the first change to fire",
+        || fired_ids(&sb, "things-changed").contains("before-outage"),
+        || provider.logs(),
+    );
+
+    // The database goes away: the feed notices and says so in READ...
+    outage.down();
+    wait_until(
+        "READ to report the lost connection",
+        || {
+            let read = ok(feed(
+                &sb,
+                &provider.url,
+                "READ",
+                "things-changed",
+                json!({}),
+            ));
+            read["status"]["connected"] == false
+                && read["status"]["lastError"]["message"]
+                    .as_str()
+                    .is_some_and(|message| message.contains("not reachable"))
+        },
+        || provider.logs(),
+    );
+    // ... changes made meanwhile are not lost: they fire once it is back.
+    let during = names("during-outage", 3);
+    for id in &during {
+        db.put(id);
+    }
+    outage.up();
+    wait_until(
+        "the changes made during the outage to fire",
+        || has_all(&fired_ids(&sb, "things-changed"), &during),
+        || provider.logs(),
+    );
+    let read = ok(feed(
+        &sb,
+        &provider.url,
+        "READ",
+        "things-changed",
+        json!({}),
+    ));
+    assert_eq!(read["status"]["state"], "active");
+    assert!(read["status"]["connects"].as_u64() >= Some(2), "{read}");
+    let shown = read.to_string();
+    assert!(!shown.contains(db_password), "{shown}");
+    assert!(
+        !provider.logs().contains(db_password),
+        "the provider logged the database password"
+    );
+    ok(feed(
+        &sb,
+        &provider.url,
+        "DELETE",
+        "things-changed",
+        json!({}),
+    ));
+}
+
+#[test]
+fn rate_limited_fires_are_retried_and_a_deleted_trigger_disables_its_feed() {
+    let Some(pouch) = PouchDb::start() else {
+        return;
+    };
+    let sb = sandbox();
+    let data = TempDir::new("provider");
+    let provider = ProviderProcess::start(&data.0.join("store"), 0);
+    let busy = Db::create(&pouch.url(), "busy", None);
+    let doomed = Db::create(&pouch.url(), "doomed", None);
+    create_trigger(&sb, "busy-changed");
+    create_trigger(&sb, "doomed-changed");
+    ok(feed(
+        &sb,
+        &provider.url,
+        "CREATE",
+        "busy-changed",
+        json!({"dbUrl": pouch.url(), "dbName": "busy", "maxChangesPerFire": 50, "selector": {"kind": "bulk"}}),
+    ));
+    ok(feed(
+        &sb,
+        &provider.url,
+        "CREATE",
+        "doomed-changed",
+        json!({"dbUrl": pouch.url(), "dbName": "doomed"}),
+    ));
+
+    // OpenWhisk answers 429 twice: the batch is fired again until it is taken.
+    sb.fail_next_fires("guest", "busy-changed", 429, 2);
+    let bulk = names("bulk", 20);
+    busy.bulk(&bulk);
+    busy.put("not-selected");
+    wait_until(
+        "the batched changes to fire despite the 429s",
+        || has_all(&fired_ids(&sb, "busy-changed"), &bulk),
+        || provider.logs(),
+    );
+    let fires = sb.fires("guest", "busy-changed");
+    assert_eq!(fires.iter().filter(|fire| fire.status == 429).count(), 2);
+    for fire in fires.iter().filter(|fire| fire.status < 300) {
+        assert_eq!(fire.payload["dbname"], "busy");
+        assert!(fire.payload["results"].is_array(), "{}", fire.payload);
+        assert!(fire.payload["last_seq"].is_number(), "{}", fire.payload);
+    }
+    assert!(!fired_ids(&sb, "busy-changed").contains("not-selected"));
+    let read = ok(feed(&sb, &provider.url, "READ", "busy-changed", json!({})));
+    assert_eq!(read["status"]["state"], "active");
+    assert!(read["status"]["failedFires"].as_u64() >= Some(2), "{read}");
+    assert_eq!(read["config"]["maxChangesPerFire"], 50);
+    assert_eq!(read["config"]["selector"], json!({"kind": "bulk"}));
+
+    // The trigger is deleted behind the feed's back: the next fire gets 404 and the feed is
+    // disabled with that reason, which READ (with the owner's key) shows.
+    client(&sb)
+        .delete_trigger(&trigger_name("doomed-changed"))
+        .expect("delete trigger");
+    doomed.put("orphan");
+    let mut last = Value::Null;
+    wait_until(
+        "the feed to be disabled",
+        || {
+            last = ok(feed(
+                &sb,
+                &provider.url,
+                "READ",
+                "doomed-changed",
+                json!({}),
+            ));
+            last["status"]["state"] == "disabled"
+        },
+        || provider.logs(),
+    );
+    assert_eq!(last["status"]["active"], false);
+    assert!(
+        last["status"]["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("no longer exists") && reason.contains("404")),
+        "{last}"
+    );
+    // Without the trigger, another user's key may neither read nor delete the feed.
+    for event in ["READ", "DELETE"] {
+        let params = json!({
+            "lifecycleEvent": event,
+            "triggerName": "/guest/doomed-changed",
+            "authKey": OTHER_KEY,
+            "providerUrl": provider.url,
+            "providerSecret": PROVIDER_SECRET,
+        });
+        let deadline = (now_millis() + 60_000).to_string();
+        let api_host = sb.url();
+        let env = [
+            ("__OW_API_HOST", api_host.as_str()),
+            ("__OW_NAMESPACE", "other"),
+            ("__OW_DEADLINE", deadline.as_str()),
+        ];
+        let run = run_action(&workspace_bin("changes-feed"), &params, &env);
+        assert!(
+            run.error()
+                .contains("not the one its feed was created with")
+                || run.error().contains("may not read"),
+            "{event}: {}",
+            run.logs()
+        );
+    }
+    let deleted = ok(feed(
+        &sb,
+        &provider.url,
+        "DELETE",
+        "doomed-changed",
+        json!({}),
+    ));
+    assert_eq!(deleted["deleted"], true);
+    assert_eq!(provider.health()["counts"]["feeds"], 1);
+}
+
+#[test]
+fn bad_parameters_and_unreachable_services_are_named() {
+    let sb = sandbox();
+    let data = TempDir::new("provider");
+    let provider = ProviderProcess::start(&data.0.join("store"), 0);
+    create_trigger(&sb, "t");
+    let cases = [
+        (json!({"dbName": "d"}), "missing parameter `dbUrl`"),
+        (
+            json!({"dbUrl": "http://127.0.0.1:1"}),
+            "missing parameter `dbName`",
+        ),
+        (
+            json!({"dbUrl": "http://127.0.0.1:1", "dbName": "d", "dbname": "x"}),
+            "invalid parameter `dbname`",
+        ),
+        (
+            json!({"dbUrl": "http://127.0.0.1:1", "dbName": "d", "maxChangesPerFire": 5000}),
+            "invalid parameter `maxChangesPerFire`",
+        ),
+        (
+            json!({"dbUrl": "http://127.0.0.1:1", "dbName": "d", "filter": "a/b", "selector": {"a": 1}}),
+            "not both",
+        ),
+        (
+            json!({"dbUrl": "http://u:topsecret@127.0.0.1:1", "dbName": "d"}),
+            "is not reachable",
+        ),
+    ];
+    for (params, expected) in cases {
+        let run = feed(&sb, &provider.url, "CREATE", "t", params);
+        assert!(run.error().contains(expected), "{expected}: {}", run.logs());
+        assert!(!run.logs().contains("topsecret"), "{}", run.logs());
+    }
+    let mut params = json!({
+        "lifecycleEvent": "READ",
+        "triggerName": "/_/t",
+        "authKey": sb.auth_key("guest"),
+        "providerUrl": provider.url,
+        "providerSecret": "not-the-secret",
+    });
+    let deadline = (now_millis() + 60_000).to_string();
+    let api_host = sb.url();
+    let env = [
+        ("__OW_API_HOST", api_host.as_str()),
+        ("__OW_NAMESPACE", "guest"),
+        ("__OW_DEADLINE", deadline.as_str()),
+    ];
+    let run = run_action(&workspace_bin("changes-feed"), &params, &env);
+    assert!(run.error().contains("`providerSecret`"), "{}", run.logs());
+    assert!(!run.logs().contains("not-the-secret"));
+    params["providerSecret"] = json!(PROVIDER_SECRET);
+    params["triggerName"] = json!("/_/no-such-trigger");
+    let run = run_action(&workspace_bin("changes-feed"), &params, &env);
+    assert!(
+        run.error().contains("no changes feed is registered")
+            || run.error().contains("does not exist"),
+        "{}",
+        run.logs()
+    );
+    params["triggerName"] = json!("/_/t");
+    params["providerUrl"] = json!(format!("http://127.0.0.1:{}", free_port()));
+    let run = run_action(&workspace_bin("changes-feed"), &params, &env);
+    assert!(
+        run.error().contains("changes provider") && run.error().contains("not reachable"),
+        "{}",
+        run.logs()
+    );
+    let update = feed(&sb, &provider.url, "UPDATE", "t", json!({}));
+    assert!(
+        update.error().contains("at least one parameter"),
+        "{}",
+        update.logs()
+    );
+}
