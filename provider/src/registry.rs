@@ -318,12 +318,19 @@ impl Registry {
         active: bool,
         refresh: Refresh,
     ) -> Result<Value, RegistryError> {
-        let mut record = self.get(id)?;
-        if let Some(key) = &refresh.auth_key {
-            record.auth_key = parse_key(key)?;
+        let auth_key = refresh.auth_key.as_deref().map(parse_key).transpose()?;
+        let api_host = refresh.api_host.as_deref().map(parse_host).transpose()?;
+        // Stop first, so that a paused feed fires nothing more once this returns, and so that
+        // the record read next holds the task's last saved position.
+        if let Some(entry) = self.running().get_mut(id) {
+            entry.stop();
         }
-        if let Some(host) = &refresh.api_host {
-            record.api_host = parse_host(host)?;
+        let mut record = self.get(id)?;
+        if let Some(key) = auth_key {
+            record.auth_key = key;
+        }
+        if let Some(host) = api_host {
+            record.api_host = host;
         }
         record.state = if active {
             FeedState::Active
@@ -332,10 +339,6 @@ impl Registry {
         };
         record.date_changed = now_millis();
         record.generation += 1;
-        // Stop first, so that a paused feed fires nothing more once this returns.
-        if let Some(entry) = self.running().get_mut(id) {
-            entry.stop();
-        }
         self.shared.store.put(record.clone())?;
         self.apply(&record, false);
         log(id, if active { "unpaused" } else { "paused" });

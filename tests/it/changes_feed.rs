@@ -544,6 +544,31 @@ fn changes_fire_through_pause_unpause_a_provider_crash_and_delete() {
         || provider.logs(),
     );
 
+    // UPDATE changes the settings and resumes where the feed was: nothing lost, no replay.
+    let updated = ok(feed(
+        &sb,
+        &provider.url,
+        "UPDATE",
+        "orders-changed",
+        json!({"includeDocs": false}),
+    ));
+    assert_eq!(updated["config"]["includeDocs"], false);
+    let before_update = sb.fires("guest", "orders-changed").len();
+    db.put("after-update");
+    wait_until(
+        "the change after UPDATE to fire",
+        || fired_ids(&sb, "orders-changed").contains("after-update"),
+        || provider.logs(),
+    );
+    let fires = sb.fires("guest", "orders-changed");
+    let new_fires: Vec<&Value> = fires[before_update..]
+        .iter()
+        .map(|fire| &fire.payload)
+        .collect();
+    assert_eq!(new_fires.len(), 1, "{new_fires:?}");
+    assert_eq!(new_fires[0]["id"], "after-update");
+    assert!(new_fires[0].get("doc").is_none(), "{}", new_fires[0]);
+
     // The provider is killed while changes are being written, and restarted: every change
     // fires at least once.
     let burst = names("burst", 150);
