@@ -369,6 +369,15 @@ fn create_twice_leaves_one_hook_and_delete_touches_only_this_triggers_hooks() {
         "the user's own hook stays: {urls:?}"
     );
     assert_eq!(world.hooks().len(), 2);
+
+    // CREATE again for another repository moves the hook: the old one would keep firing.
+    world.github.add_repo("octo/other", TOKEN);
+    let mut moved = world.create_params(json!("push"));
+    moved["repository"] = json!("octo/other");
+    ok(&world.feed("CREATE", "t2", moved));
+    assert!(world.hooks_of("t2").is_empty(), "the old hook is removed");
+    assert_eq!(world.github.hooks("octo/other").len(), 1);
+    assert_eq!(world.hooks().len(), 1, "the user's own hook stays");
 }
 
 #[test]
