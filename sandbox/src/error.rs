@@ -33,6 +33,18 @@ pub(crate) mod messages {
     pub const NO_BINARY: &str =
         "The action failed to generate or locate a binary. See logs for details.";
     pub const NOT_A_DICTIONARY: &str = "The action did not return a dictionary or array.";
+    pub const RESPONSE_NOT_READY: &str = "Response not yet ready.";
+    pub const ERROR_PROCESSING_REQUEST: &str = "There was an error processing your request.";
+    pub const PROPERTY_NOT_FOUND: &str = "Response does not include requested property.";
+    pub const PARAMETERS_NOT_ALLOWED: &str =
+        "Request defines parameters that are not allowed (e.g., reserved properties).";
+    pub const HTTP_UNKNOWN_CONTENT_TYPE: &str = "Response did not specify a known content-type.";
+    pub const HTTP_CONTENT_TYPE_ERROR: &str =
+        "Response type in header did not match generated content type.";
+
+    pub fn invalid_media(media_type: &str) -> String {
+        format!("Response is not valid '{media_type}'.")
+    }
 
     pub fn too_many_requests(count: usize, allowed: u32) -> String {
         format!("Too many requests in the last minute (count: {count}, allowed: {allowed}).")

@@ -29,6 +29,43 @@ pub(crate) fn handle(c: &Controller, mut request: Request) {
         .as_reader()
         .take(MAX_BODY_BYTES + 1)
         .read_to_end(&mut body);
+    if let Some(web_path) = path.strip_prefix(crate::web::WEB_PREFIX) {
+        let reply = match read {
+            Err(e) => crate::web::WebReply::error(
+                &Error::bad(format!("Failed extracting request body: {e}")),
+                &transaction_id,
+            ),
+            Ok(_) => {
+                let headers = request
+                    .headers()
+                    .iter()
+                    .map(|h| {
+                        (
+                            h.field.as_str().as_str().to_string(),
+                            h.value.as_str().to_string(),
+                        )
+                    })
+                    .collect();
+                let web = crate::web::WebRequest {
+                    method: &method,
+                    path: web_path,
+                    query,
+                    headers,
+                    body,
+                };
+                crate::web::handle(c, &web, &transaction_id)
+            }
+        };
+        let mut response = Response::from_data(reply.body).with_status_code(reply.status);
+        let request_id = ("X-Request-ID".to_string(), transaction_id.clone());
+        for (name, value) in std::iter::once(&request_id).chain(&reply.headers) {
+            if let Some(h) = header(name, value) {
+                response.add_header(h);
+            }
+        }
+        let _ = request.respond(response);
+        return;
+    }
     let outcome = match read {
         Err(e) => Err(Error::bad(format!("Failed extracting request body: {e}"))),
         Ok(_) if body.len() as u64 > MAX_BODY_BYTES => Err(Error::TooLarge(format!(

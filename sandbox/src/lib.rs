@@ -14,7 +14,9 @@
 //! - [`BuiltinAction`]s, actions written in Rust and invoked the same way;
 //! - the alarms package built in: `/whisk.system/alarms/interval`, `/alarm` (cron) and `/once`
 //!   are published feed actions, and a scheduler thread fires their triggers in process
-//!   ([`Sandbox::tick_alarm`] fires one now, [`Sandbox::alarms`] lists them).
+//!   ([`Sandbox::tick_alarm`] fires one now, [`Sandbox::alarms`] lists them);
+//! - web actions under `/api/v1/web/{namespace}/{package}/{action}.{extension}` for actions
+//!   annotated `web-export: true` (raw HTTP, `require-whisk-auth`, `.http`/`.json`/... results).
 //!
 //! Tests deploy with [`Sandbox::put_native_action`] and friends or over HTTP, observe with
 //! [`Sandbox::fires`] and [`Sandbox::activations`], and inject faults with
@@ -39,6 +41,7 @@ mod params;
 mod runner;
 mod server;
 mod store;
+mod web;
 
 pub use activation::{Activation, ActivationKind};
 pub use api::served_routes;

@@ -175,7 +175,13 @@ const ROUTES: &[Route] = &[
 
 /// Every `(method, path)` the sandbox serves, paths as in the swagger (relative to `/api/v1`).
 pub fn served_routes() -> Vec<(&'static str, &'static str)> {
-    ROUTES.iter().map(|r| (r.method, r.path)).collect()
+    // Web actions also answer HEAD, OPTIONS and PATCH, which the swagger does not list.
+    let web = ["GET", "PUT", "DELETE", "POST"].map(|m| (m, crate::web::WEB_ROUTE));
+    ROUTES
+        .iter()
+        .map(|r| (r.method, r.path))
+        .chain(web)
+        .collect()
 }
 
 /// Matches `segments` against a route path; the captured path parameters on success.

@@ -11,3 +11,4 @@ mod rules;
 mod support;
 mod swagger;
 mod triggers;
+mod web;
