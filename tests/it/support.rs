@@ -26,6 +26,24 @@ pub fn workspace_bin(name: &str) -> PathBuf {
         command
             .args(["build", "--quiet", "--bin", name])
             .current_dir(env!("CARGO_MANIFEST_DIR"));
+        // Cargo sets these for the test process; passed on, they would look like a changed
+        // environment to build scripts that watch them (ring's does) and force a rebuild.
+        for (variable, _) in std::env::vars_os() {
+            let variable = variable.to_string_lossy();
+            if [
+                "CARGO_PKG_",
+                "CARGO_MANIFEST_",
+                "CARGO_CRATE_",
+                "CARGO_BIN_",
+                "CARGO_PRIMARY_",
+                "CARGO_TARGET_TMPDIR",
+            ]
+            .iter()
+            .any(|prefix| variable.starts_with(prefix))
+            {
+                command.env_remove(variable.as_ref());
+            }
+        }
         if dir.ends_with("release") {
             command.arg("--release");
         }
