@@ -39,11 +39,7 @@ async fn serve(options: Options) -> anyhow::Result<()> {
         store.path().display()
     );
     let http = changes_provider::client().context("setting up TLS")?;
-    let shared = Arc::new(Shared {
-        http,
-        store,
-        tuning: options.tuning.clone(),
-    });
+    let shared = Arc::new(Shared::new(http, store, options.tuning.clone()));
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("listening on {}", options.listen))?;

@@ -49,11 +49,28 @@ impl Default for Tuning {
     }
 }
 
+/// How many feeds may be opening their connection at once: after a restart thousands of feeds
+/// start together, and neither the databases nor the listen backlogs like a thundering herd.
+pub const CONCURRENT_CONNECTS: usize = 256;
+
 /// What every feed task shares.
 pub struct Shared {
     pub http: HttpClient,
     pub store: Store,
     pub tuning: Tuning,
+    /// Permits to open a `_changes` connection (see [`CONCURRENT_CONNECTS`]).
+    pub connects: tokio::sync::Semaphore,
+}
+
+impl Shared {
+    pub fn new(http: HttpClient, store: Store, tuning: Tuning) -> Self {
+        Self {
+            http,
+            store,
+            tuning,
+            connects: tokio::sync::Semaphore::new(CONCURRENT_CONNECTS),
+        }
+    }
 }
 
 /// Why a connection ended.
@@ -161,6 +178,8 @@ async fn follow(
         Err(error) => return Stop::Disabled(format!("cannot build the feed request: {error}")),
     };
     let connect_timeout = tuning.heartbeat + Duration::from_secs(10);
+    // Held until the answer's head arrived; the semaphore is never closed.
+    let permit = shared.connects.acquire().await.ok();
     let response = match http::send(&shared.http, request, connect_timeout).await {
         Ok(response) => response,
         Err(error) => {
@@ -182,6 +201,7 @@ async fn follow(
         let error = CouchError::from_status(&record.config.database, status_code, &body);
         return Stop::Dropped(error.to_string());
     }
+    drop(permit);
     status.connected(true);
     log(&record.trigger, &format!("following changes since {since}"));
     let mut reader = LineReader::new(response.into_body(), tuning.heartbeat);
