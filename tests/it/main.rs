@@ -4,5 +4,6 @@
 mod changes_feed;
 mod hook_feed;
 mod manifest;
+mod poll_feed;
 mod runtime;
 mod support;
