@@ -47,8 +47,12 @@ impl Alarm<'_> {
         // and nothing of the alarm's may shadow them.
         params.insert("trigger_payload".into(), json!({}));
         self.invoke("CREATE", params).map(|_| ()).map_err(|error| {
+            let reason = error.server_message().unwrap_or("no reason given");
             let parameter = match &config.schedule {
                 Schedule::Interval { .. } => "minutes",
+                Schedule::Cron { .. } if reason.to_ascii_lowercase().contains("timezone") => {
+                    "timezone"
+                }
                 Schedule::Cron { .. } => "cron",
             };
             match error.status() {
@@ -57,9 +61,8 @@ impl Alarm<'_> {
                     self.feed
                 )),
                 Some(400 | 502) => ActionError::new(format!(
-                    "invalid parameter `{parameter}`: the alarms feed {} refused the schedule: {}",
-                    self.feed,
-                    error.server_message().unwrap_or("no reason given")
+                    "invalid parameter `{parameter}`: the alarms feed {} refused the schedule: {reason}",
+                    self.feed
                 )),
                 _ => ActionError::from(error)
                     .context(format!("creating the alarm through {}", self.feed)),

@@ -14,10 +14,17 @@ use crate::state::PollState;
 use crate::time::now_ms;
 
 pub fn create(request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
+    // Every parameter is checked before anything is asked of OpenWhisk; the entity names are
+    // set once the trigger's namespace is resolved.
     let patch = ConfigPatch::parse(&request.params)?;
+    let unresolved = Entities::for_trigger(&request.trigger)?;
+    let (mut config, secrets) = PollConfig::create(owners(&unresolved), patch)?;
     let session = Session::open(request, context, true)?;
     let poller = poller(context, session.trigger().namespace())?;
-    let (config, secrets) = PollConfig::create(owners(&session.entities), patch)?;
+    let owners = owners(&session.entities);
+    config.trigger = owners.trigger;
+    config.poll_trigger = owners.poll_trigger;
+    config.rule = owners.rule;
 
     // Read the source once: it proves URL, credentials and paths before anything is made, and
     // for `startFrom=now` its items are the ones that already count as seen.
