@@ -18,6 +18,9 @@ pub struct Config {
     pub fire_limit_per_minute: u32,
     /// Print one readable line per fire, rule and activation to stderr (never a payload or key).
     pub echo_events: bool,
+    /// Keep entities (actions with their code, packages, triggers, rules) and alarms in this
+    /// file: loaded at start, rewritten atomically after every change. `None`: memory only.
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 /// A namespace and the `uuid:key` auth key that owns it.
@@ -50,13 +53,15 @@ impl std::fmt::Debug for NamespaceKey {
 }
 
 impl Default for Config {
-    /// Port 0, one namespace `guest` with [`GUEST_AUTH_KEY`], 60 fires per minute, no echo.
+    /// Port 0, one namespace `guest` with [`GUEST_AUTH_KEY`], 60 fires per minute, no echo, no
+    /// state file.
     fn default() -> Self {
         Config {
             port: 0,
             namespaces: vec![NamespaceKey::new("guest", GUEST_AUTH_KEY)],
             fire_limit_per_minute: DEFAULT_FIRES_PER_MINUTE,
             echo_events: false,
+            state_file: None,
         }
     }
 }

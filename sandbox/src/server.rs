@@ -115,9 +115,22 @@ impl Sandbox {
             .ok_or_else(|| io::Error::other("the server has no TCP address"))?;
         let controller =
             Controller::new(config, format!("http://127.0.0.1:{port}"), Runner::new()?);
-        crate::alarms::install(&controller)
-            .map_err(|e| io::Error::other(format!("installing the alarms package: {e}")))?;
+        let state_file = controller.config.state_file.clone();
+        let prepared = state_file
+            .as_deref()
+            .map_or(Ok(()), |path| crate::state::load(&controller, path))
+            .and_then(|()| {
+                crate::alarms::install(&controller)
+                    .map_err(|e| io::Error::other(format!("installing the alarms package: {e}")))
+            });
+        if let Err(e) = prepared {
+            controller.stop();
+            return Err(e);
+        }
         controller.spawn("alarm-scheduler", |c| crate::alarms::run_scheduler(&c));
+        if let Some(path) = state_file {
+            controller.spawn("state-saver", move |c| crate::state::run_saver(&c, &path));
+        }
         let server = Arc::new(server);
         let acceptor = {
             let (controller, server) = (controller.clone(), server.clone());
@@ -143,6 +156,10 @@ impl Sandbox {
             server,
             acceptor: Some(acceptor),
         })
+    }
+
+    pub(crate) fn controller(&self) -> &Arc<Controller> {
+        &self.controller
     }
 
     /// `http://127.0.0.1:PORT` (without `/api/v1`).

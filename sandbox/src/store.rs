@@ -9,6 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     namespaces: HashMap<String, BTreeMap<String, Entity>>,
+    /// Bumped by every change (and every mutable borrow): the state file saves when it moves.
+    generation: u64,
 }
 
 fn conformance() -> Error {
@@ -21,10 +23,12 @@ impl Store {
     }
 
     pub fn get_mut(&mut self, name: &EntityName) -> Option<&mut Entity> {
+        self.generation += 1;
         self.namespaces.get_mut(&name.ns)?.get_mut(&name.key())
     }
 
     pub fn insert(&mut self, name: &EntityName, entity: Entity) {
+        self.generation += 1;
         self.namespaces
             .entry(name.ns.clone())
             .or_default()
@@ -32,7 +36,31 @@ impl Store {
     }
 
     pub fn remove(&mut self, name: &EntityName) -> Option<Entity> {
+        self.generation += 1;
         self.namespaces.get_mut(&name.ns)?.remove(&name.key())
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Every entity of every namespace, by name.
+    pub fn all(&self) -> Vec<(EntityName, &Entity)> {
+        let mut namespaces: Vec<&String> = self.namespaces.keys().collect();
+        namespaces.sort();
+        namespaces
+            .into_iter()
+            .flat_map(|ns| {
+                [
+                    EntityKind::Package,
+                    EntityKind::Action,
+                    EntityKind::Trigger,
+                    EntityKind::Rule,
+                ]
+                .into_iter()
+                .flat_map(move |kind| self.list(ns, kind))
+            })
+            .collect()
     }
 
     /// The entity of `kind` by that name: 404 when absent, 409 when the name holds another kind.

@@ -9,7 +9,7 @@ mod registry;
 mod schedule;
 
 pub(crate) use firing::{run_scheduler, tick};
-pub(crate) use registry::{Alarm, AlarmRegistry};
+pub(crate) use registry::{Alarm, AlarmRegistry, key as alarm_key};
 
 use crate::api::actions::put_builtin;
 use crate::controller::Controller;

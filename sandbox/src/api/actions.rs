@@ -26,6 +26,11 @@ pub(crate) const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
 
 static CODE_IDS: AtomicU64 = AtomicU64::new(1);
 
+/// A new id for uploaded (or reloaded) code.
+pub(crate) fn next_code_id() -> u64 {
+    CODE_IDS.fetch_add(1, Ordering::Relaxed)
+}
+
 /// The action named by the path: `{actionName}` or `{packageName}/{actionName}`.
 fn target(req: &ApiRequest) -> Result<EntityName, Error> {
     let pkg = Some(req.param("packageName")).filter(|p| !p.is_empty());
@@ -176,7 +181,7 @@ fn parse_exec(exec: &Value) -> Result<Exec, Error> {
         code: Arc::new(code.to_string()),
         binary,
         main: exec.get("main").and_then(Value::as_str).map(str::to_string),
-        code_id: CODE_IDS.fetch_add(1, Ordering::Relaxed),
+        code_id: next_code_id(),
     }))
 }
 

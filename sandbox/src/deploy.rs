@@ -1,0 +1,437 @@
+//! [`deploy_manifest`]: installs a wskdeploy `manifest.yaml` (packages with their native actions,
+//! triggers with feeds, rules) into a namespace, the way `wskdeploy -m manifest.yaml` does it
+//! against a real OpenWhisk: packages, then actions, then triggers (a trigger with a feed is
+//! created and its feed invoked with `CREATE`; one that exists gets `DELETE` first), then rules
+//! (created and set active).
+
+use crate::api::request::ApiRequest;
+use crate::api::{actions, packages, rules, triggers};
+use crate::controller::Controller;
+use crate::error::Error;
+use crate::names::EntityName;
+use crate::params::to_kv_list;
+use crate::server::Sandbox;
+use base64::Engine;
+use serde_json::{Map, Value, json};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// What a deployment installed, by name relative to the namespace (within a package, in the
+/// alphabetical order in which they were deployed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeployReport {
+    /// Packages created or updated (`default` is not one).
+    pub packages: Vec<String>,
+    /// Actions, as `package/action` (or `action` in the default package).
+    pub actions: Vec<String>,
+    /// Triggers, with and without feeds.
+    pub triggers: Vec<String>,
+    /// `trigger <- /ns/pkg/feed` for every trigger whose feed ran `CREATE`.
+    pub feeds: Vec<String>,
+    /// Rules (created active).
+    pub rules: Vec<String>,
+}
+
+/// The longest a feed's `CREATE` may take, as a blocking invoke.
+const FEED_WAIT: Duration = Duration::from_secs(60);
+const DEFAULT_PACKAGE: &str = "default";
+
+struct Deployer<'a> {
+    c: &'a Controller,
+    ns: String,
+    manifest: PathBuf,
+    dir: PathBuf,
+    report: DeployReport,
+}
+
+fn object(value: Option<&Value>) -> impl Iterator<Item = (&String, &Value)> {
+    value.and_then(Value::as_object).into_iter().flatten()
+}
+
+/// `$NAME` or `${NAME}` (the whole value) is the environment variable, as wskdeploy reads it.
+fn interpolate(text: &str) -> Value {
+    let name = text
+        .strip_prefix("${")
+        .and_then(|t| t.strip_suffix('}'))
+        .or_else(|| text.strip_prefix('$'));
+    match name.and_then(|n| std::env::var(n).ok()) {
+        Some(value) => Value::String(value),
+        None => Value::String(text.to_string()),
+    }
+}
+
+/// An `inputs` entry: a plain value, or `{type, value|default, description}`.
+fn input_value(value: &Value) -> Value {
+    const SPEC_KEYS: [&str; 5] = ["type", "value", "default", "description", "required"];
+    match value {
+        Value::String(s) => interpolate(s),
+        Value::Object(fields)
+            if !fields.is_empty()
+                && fields.keys().all(|k| SPEC_KEYS.contains(&k.as_str()))
+                && ["type", "value", "default"]
+                    .iter()
+                    .any(|k| fields.contains_key(*k)) =>
+        {
+            let given = fields.get("value").or_else(|| fields.get("default"));
+            match (given, fields.get("type").and_then(Value::as_str)) {
+                (Some(v), _) => input_value(v),
+                (None, Some("integer" | "int" | "float" | "number")) => json!(0),
+                (None, Some("boolean" | "bool")) => json!(false),
+                (None, Some("json" | "object")) => json!({}),
+                (None, _) => json!(""),
+            }
+        }
+        other => other.clone(),
+    }
+}
+
+fn inputs(spec: &Value) -> Map<String, Value> {
+    object(spec.get("inputs"))
+        .map(|(k, v)| (k.clone(), input_value(v)))
+        .collect()
+}
+
+fn annotations(spec: &Value) -> Map<String, Value> {
+    object(spec.get("annotations"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn truthy_flag(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::Bool(b) => Some(b.to_string()),
+        Value::String(s) => Some(s.trim().to_ascii_lowercase()),
+        _ => None,
+    }
+}
+
+impl Deployer<'_> {
+    fn fail(&self, what: impl std::fmt::Display) -> Error {
+        Error::BadRequest(format!("manifest {}: {what}", self.manifest.display()))
+    }
+
+    fn request(&self, params: Vec<(&'static str, String)>, body: &Value) -> ApiRequest {
+        let mut all = vec![("namespace", self.ns.clone())];
+        all.extend(params);
+        ApiRequest::internal(self.c.owner_of(&self.ns), all, body)
+    }
+
+    fn context(&self, what: String) -> impl FnOnce(Error) -> Error + '_ {
+        move |e| self.fail(format!("{what}: {e}"))
+    }
+
+    fn package(&mut self, name: &str, spec: &Value) -> Result<(), Error> {
+        if name == DEFAULT_PACKAGE {
+            return Ok(());
+        }
+        let publish = matches!(
+            truthy_flag(spec.get("public").or_else(|| spec.get("publish"))).as_deref(),
+            Some("true" | "yes")
+        );
+        let body = json!({
+            "parameters": to_kv_list(&inputs(spec)),
+            "annotations": to_kv_list(&annotations(spec)),
+            "publish": publish,
+        });
+        let target = EntityName::new(&self.ns, None, name);
+        let req = self.request(vec![("packageName", name.to_string())], &Value::Null);
+        let Value::Object(body) = body else {
+            return Err(self.fail("internal: package body"));
+        };
+        packages::store_package(self.c, &req, &target, true, body)
+            .map_err(self.context(format!("package {name}")))?;
+        self.report.packages.push(name.to_string());
+        Ok(())
+    }
+
+    fn exec(&self, action: &str, spec: &Value) -> Result<Value, Error> {
+        let native = matches!(
+            truthy_flag(spec.get("native")).as_deref(),
+            Some("true" | "yes")
+        ) || matches!(
+            spec.get("runtime")
+                .or_else(|| spec.get("kind"))
+                .and_then(Value::as_str),
+            Some("native" | "blackbox")
+        );
+        if !native {
+            let runtime = spec
+                .get("runtime")
+                .and_then(Value::as_str)
+                .unwrap_or("none given");
+            return Err(self.fail(format!(
+                "action {action}: runtime {runtime} is not supported by this sandbox: only native actions (native: true, a zip with an `exec`) run here"
+            )));
+        }
+        let function = spec
+            .get("function")
+            .or_else(|| spec.get("location"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                self.fail(format!(
+                    "action {action}: `function` (the zip's path) is missing"
+                ))
+            })?;
+        let path = self.dir.join(function);
+        let bytes = std::fs::read(&path).map_err(|e| {
+            self.fail(format!(
+                "action {action}: cannot read {}: {e}",
+                path.display()
+            ))
+        })?;
+        let (code, binary) = if bytes.starts_with(b"PK\x03\x04") {
+            (
+                base64::engine::general_purpose::STANDARD.encode(&bytes),
+                true,
+            )
+        } else {
+            let text = String::from_utf8(bytes).map_err(|_| {
+                self.fail(format!(
+                    "action {action}: {} is neither a zip nor a script",
+                    path.display()
+                ))
+            })?;
+            (text, false)
+        };
+        let mut exec = json!({
+            "kind": "blackbox",
+            "image": crate::entities::SKELETON_IMAGE,
+            "code": code,
+            "binary": binary,
+        });
+        if let (Some(main), Some(fields)) = (spec.get("main"), exec.as_object_mut()) {
+            fields.insert("main".into(), main.clone());
+        }
+        Ok(exec)
+    }
+
+    fn action(&mut self, package: &str, name: &str, spec: &Value) -> Result<(), Error> {
+        let key = if package == DEFAULT_PACKAGE {
+            name.to_string()
+        } else {
+            format!("{package}/{name}")
+        };
+        let mut notes = annotations(spec);
+        match truthy_flag(spec.get("web-export").or_else(|| spec.get("web"))).as_deref() {
+            Some("true" | "yes") => {
+                notes.insert("web-export".into(), json!(true));
+                notes.insert("final".into(), json!(true));
+            }
+            Some("raw") => {
+                notes.insert("web-export".into(), json!(true));
+                notes.insert("raw-http".into(), json!(true));
+                notes.insert("final".into(), json!(true));
+            }
+            Some(_) => {
+                notes.insert("web-export".into(), json!(false));
+            }
+            None => {}
+        }
+        let mut limits = Map::new();
+        for (from, to) in [
+            ("timeout", "timeout"),
+            ("memorySize", "memory"),
+            ("logSize", "logs"),
+            ("concurrentActivations", "concurrency"),
+        ] {
+            if let Some(v) = spec.get("limits").and_then(|l| l.get(from)) {
+                limits.insert(to.into(), v.clone());
+            }
+        }
+        let body = json!({
+            "exec": self.exec(&key, spec)?,
+            "parameters": to_kv_list(&inputs(spec)),
+            "annotations": to_kv_list(&notes),
+            "limits": limits,
+        });
+        let mut params = vec![("actionName", name.to_string())];
+        if package != DEFAULT_PACKAGE {
+            params.push(("packageName", package.to_string()));
+        }
+        let req = self.request(params, &body);
+        actions::put(self.c, &req).map_err(self.context(format!("action {key}")))?;
+        self.report.actions.push(key);
+        Ok(())
+    }
+
+    /// Invokes a feed action blocking, as the namespace's owner; its error text on failure.
+    fn invoke_feed(&self, feed: &EntityName, params: Map<String, Value>) -> Result<(), String> {
+        let owner = self.c.owner_of(&self.ns);
+        let id = crate::invoke::invoke_async(self.c, &owner, feed, params, None)
+            .map_err(|e| e.to_string())?;
+        match self
+            .c
+            .activations
+            .wait_for_id(&id, FEED_WAIT, &self.c.shutdown)
+        {
+            Ok(Some(a)) if a.success => Ok(()),
+            Ok(Some(a)) => Err(a
+                .result
+                .get("error")
+                .map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_string))
+                .unwrap_or_else(|| a.status.clone())),
+            Ok(None) => Err(format!(
+                "the feed did not answer within {} s",
+                FEED_WAIT.as_secs()
+            )),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn trigger(&mut self, name: &str, spec: &Value) -> Result<(), Error> {
+        let feed = spec
+            .get("feed")
+            .or_else(|| spec.get("source"))
+            .and_then(Value::as_str);
+        let mut notes = annotations(spec);
+        let trigger_path = vec![("triggerName", name.to_string())];
+        let Some(feed) = feed else {
+            let body = json!({
+                "parameters": to_kv_list(&inputs(spec)),
+                "annotations": to_kv_list(&notes),
+            });
+            triggers::put(self.c, &self.request(trigger_path, &body))
+                .map_err(self.context(format!("trigger {name}")))?;
+            self.report.triggers.push(name.to_string());
+            return Ok(());
+        };
+        let feed_name = EntityName::parse_reference(feed, &self.ns)
+            .map_err(|e| self.fail(format!("trigger {name}: feed {feed:?}: {e}")))?;
+        let auth_key = self.c.owner_of(&self.ns).auth_key.ok_or_else(|| {
+            self.fail(format!(
+                "namespace {} has no key in this sandbox to run feeds with",
+                self.ns
+            ))
+        })?;
+        let mut params = inputs(spec);
+        params.insert("authKey".into(), json!(auth_key));
+        params.insert("triggerName".into(), json!(format!("/{}/{name}", self.ns)));
+        let trigger = EntityName::new(&self.ns, None, name);
+        // As wskdeploy: feeds do not update, so an existing trigger's feed is deleted first
+        // (its answer does not matter), and so is the trigger.
+        if self.c.store().trigger(&trigger).is_ok() {
+            let mut delete = params.clone();
+            delete.insert("lifecycleEvent".into(), json!("DELETE"));
+            let _ = self.invoke_feed(&feed_name, delete);
+            let _ = triggers::delete(self.c, &self.request(trigger_path.clone(), &Value::Null));
+        }
+        notes.insert("feed".into(), json!(feed));
+        let body = json!({"annotations": to_kv_list(&notes), "publish": true});
+        triggers::put(self.c, &self.request(trigger_path.clone(), &body))
+            .map_err(self.context(format!("trigger {name}")))?;
+        params.insert("lifecycleEvent".into(), json!("CREATE"));
+        if let Err(why) = self.invoke_feed(&feed_name, params) {
+            let _ = triggers::delete(self.c, &self.request(trigger_path, &Value::Null));
+            return Err(self.fail(format!(
+                "trigger {name}: the feed {} refused CREATE: {why}",
+                feed_name.with_slash()
+            )));
+        }
+        self.report.triggers.push(name.to_string());
+        self.report
+            .feeds
+            .push(format!("{name} <- {}", feed_name.with_slash()));
+        Ok(())
+    }
+
+    fn rule(&mut self, package: &str, name: &str, spec: &Value) -> Result<(), Error> {
+        let field = |key: &str| {
+            spec.get(key)
+                .and_then(Value::as_str)
+                .ok_or_else(|| self.fail(format!("rule {name}: `{key}` is missing")))
+        };
+        let trigger = field("trigger")?;
+        let mut action = field("action")?.to_string();
+        if !action.contains('/') && package != DEFAULT_PACKAGE {
+            action = format!("{package}/{action}");
+        }
+        let qualify = |n: &str| {
+            if n.starts_with('/') {
+                n.to_string()
+            } else {
+                format!("/{}/{n}", self.ns)
+            }
+        };
+        let body = json!({"name": name, "trigger": qualify(trigger), "action": qualify(&action)});
+        let rule_path = vec![("ruleName", name.to_string())];
+        rules::put(self.c, &self.request(rule_path.clone(), &body))
+            .map_err(self.context(format!("rule {name}")))?;
+        rules::set_state(
+            self.c,
+            &self.request(rule_path, &json!({"status": "active"})),
+        )
+        .map_err(self.context(format!("rule {name}")))?;
+        self.report.rules.push(name.to_string());
+        Ok(())
+    }
+}
+
+/// The packages of a manifest: `packages:`, `project: {packages:}` or the older `package:`.
+fn packages_of(manifest: &Value) -> Vec<(String, Value)> {
+    if let Some(package) = manifest.get("package") {
+        let name = package
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or(DEFAULT_PACKAGE);
+        return vec![(name.to_string(), package.clone())];
+    }
+    let packages = manifest
+        .get("packages")
+        .or_else(|| manifest.get("project").and_then(|p| p.get("packages")));
+    object(packages)
+        .map(|(name, spec)| (name.clone(), spec.clone()))
+        .collect()
+}
+
+/// Deploys a wskdeploy manifest into `namespace` (which must have a key: feeds run with it).
+/// Paths in the manifest are relative to its directory. Errors name the manifest and the
+/// entity; a trigger whose feed refuses `CREATE` is removed again, as wskdeploy does.
+pub fn deploy_manifest(
+    sandbox: &Sandbox,
+    namespace: &str,
+    manifest_path: impl AsRef<Path>,
+) -> Result<DeployReport, Error> {
+    let manifest = manifest_path.as_ref().to_path_buf();
+    let mut deployer = Deployer {
+        c: sandbox.controller(),
+        ns: namespace.to_string(),
+        dir: manifest.parent().map(Path::to_path_buf).unwrap_or_default(),
+        manifest,
+        report: DeployReport::default(),
+    };
+    crate::names::check_namespace(namespace)?;
+    let text = std::fs::read_to_string(&deployer.manifest)
+        .map_err(|e| deployer.fail(format!("cannot read it: {e}")))?;
+    let document: Value = serde_yaml_ng::from_str(&text)
+        .map_err(|e| deployer.fail(format!("not valid YAML: {e}")))?;
+    let packages = packages_of(&document);
+    if packages.is_empty() {
+        return Err(deployer.fail("no packages (expected `packages: {name: {actions: ...}}`)"));
+    }
+    for (name, spec) in &packages {
+        crate::names::check_name(name)
+            .map_err(|e| deployer.fail(format!("package {name:?}: {e}")))?;
+        deployer.package(name, spec)?;
+    }
+    for (package, spec) in &packages {
+        if spec.get("sequences").is_some() {
+            return Err(deployer.fail(format!(
+                "package {package}: sequences are not supported by this sandbox"
+            )));
+        }
+        for (name, action) in object(spec.get("actions")) {
+            deployer.action(package, name, action)?;
+        }
+    }
+    for (_, spec) in &packages {
+        for (name, trigger) in object(spec.get("triggers")) {
+            deployer.trigger(name, trigger)?;
+        }
+    }
+    for (package, spec) in &packages {
+        for (name, rule) in object(spec.get("rules")) {
+            deployer.rule(package, name, rule)?;
+        }
+    }
+    Ok(deployer.report)
+}

@@ -1,0 +1,293 @@
+//! The `sandbox` program through real HTTP: `serve --port 0` with a manifest deployed, used over
+//! the REST API, stopped, and started again on its `--state` file with nothing lost.
+
+use crate::deploy::{scratch, write_kit};
+use crate::support::PATIENCE;
+use base64::Engine;
+use sandbox::GUEST_AUTH_KEY;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A running `sandbox serve`, killed on drop.
+pub struct Program {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The lines it printed up to `ready`.
+    pub banner: Vec<String>,
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Program {
+    /// Starts `sandbox serve --port 0 ARGS` and reads its output up to the `ready` line.
+    pub fn start(args: &[&str], stderr_log: &Path) -> Program {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sandbox"))
+            .args(["serve", "--port", "0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(stderr_log).expect("a log file"))
+            .spawn()
+            .expect("the sandbox program starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut banner = Vec::new();
+        let deadline = Instant::now() + PATIENCE;
+        let mut program = Program {
+            child,
+            url: String::new(),
+            banner: Vec::new(),
+        };
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    let ready = line.starts_with("ready");
+                    banner.push(line);
+                    if ready {
+                        break;
+                    }
+                }
+                Err(_) => panic!(
+                    "the program did not get ready; it printed {banner:?} and logged {:?}",
+                    std::fs::read_to_string(stderr_log).unwrap_or_default()
+                ),
+            }
+        }
+        program.url = banner[0].clone();
+        program.banner = banner;
+        program
+    }
+
+    fn request(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(120)))
+            .build()
+            .into();
+        let auth = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(GUEST_AUTH_KEY)
+        );
+        let url = format!("{}{path}", self.url);
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(url)
+            .header("Authorization", auth)
+            .header("Content-Type", "application/json")
+            .body(body.into_bytes())
+            .expect("a valid request");
+        let mut response = agent.run(request).expect("the program answers");
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        self.request("GET", &format!("/api/v1{path}"), None)
+    }
+
+    pub fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.request("PUT", &format!("/api/v1{path}"), Some(body))
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.request("POST", &format!("/api/v1{path}"), Some(body))
+    }
+}
+
+fn names(list: &Value) -> Vec<String> {
+    let mut names: Vec<String> = list
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(
+            |e| match e["namespace"].as_str().and_then(|ns| ns.split_once('/')) {
+                Some((_, pkg)) => format!("{pkg}/{}", e["name"].as_str().unwrap_or_default()),
+                None => e["name"].as_str().unwrap_or_default().to_string(),
+            },
+        )
+        .collect();
+    names.sort();
+    names
+}
+
+/// Polls the state file until `pred` holds for its JSON.
+fn wait_for_state(path: &Path, pred: impl Fn(&Value) -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let state: Value = std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null);
+        if pred(&state) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the state file never showed the change: {state}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn entity<'a>(state: &'a Value, name: &str) -> Option<&'a Value> {
+    state["entities"]
+        .as_array()?
+        .iter()
+        .find(|e| e["namespace"] == "guest" && e["name"] == name)
+}
+
+#[test]
+fn serves_a_deployed_kit_and_keeps_everything_across_a_restart() {
+    let dir = scratch("program");
+    let manifest = write_kit(&dir);
+    let state = dir.join("state.json");
+    let log = dir.join("stderr.log");
+    let (state_arg, manifest_arg) = (state.to_string_lossy(), manifest.to_string_lossy());
+    let first = Program::start(&["--state", &state_arg, "--deploy", &manifest_arg], &log);
+    assert!(
+        first.url.starts_with("http://127.0.0.1:"),
+        "{:?}",
+        first.banner
+    );
+    let paste = format!(
+        "wsk property set --apihost {} --auth {GUEST_AUTH_KEY}",
+        first.url
+    );
+    assert!(first.banner.contains(&paste), "{:?}", first.banner);
+    assert!(
+        first
+            .banner
+            .iter()
+            .any(|l| l.contains("feeds: custom <- /guest/kit/feed")),
+        "{:?}",
+        first.banner
+    );
+
+    let (status, actions) = first.get("/namespaces/_/actions");
+    assert_eq!(status, 200);
+    assert_eq!(names(&actions), ["kit/echo", "kit/feed", "kit/web"]);
+    let (status, fired) = first.post("/namespaces/_/triggers/plain", json!({"x": 1}));
+    assert_eq!(status, 202, "{fired}");
+    let deadline = Instant::now() + PATIENCE;
+    let run = loop {
+        let (_, list) = first.get("/namespaces/_/activations?name=kit/echo&docs=true");
+        if let Some(run) = list.as_array().and_then(|l| l.first()).cloned() {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "the rule never ran echo");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(run["response"]["result"]["x"], 1);
+    assert_eq!(run["response"]["result"]["p"], 1);
+
+    // Changes made over the API are kept too.
+    let (status, _) = first.put(
+        "/namespaces/_/packages/mine",
+        json!({"binding": {"namespace": "guest", "name": "kit"}}),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(first.put("/namespaces/_/triggers/later", json!({})).0, 200);
+    let (status, _) = first.put(
+        "/namespaces/_/rules/later-rule",
+        json!({"trigger": "/_/later", "action": "/_/kit/echo"}),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        first
+            .post(
+                "/namespaces/_/rules/later-rule",
+                json!({"status": "inactive"})
+            )
+            .0,
+        200
+    );
+    wait_for_state(&state, |s| {
+        entity(s, "mine").is_some()
+            && entity(s, "later").is_some_and(|t| t["rules"]["guest/later-rule"]["active"] == false)
+    });
+    drop(first);
+
+    let second = Program::start(&["--state", &state_arg], &log);
+    let (_, actions) = second.get("/namespaces/_/actions");
+    assert_eq!(names(&actions), ["kit/echo", "kit/feed", "kit/web"]);
+    let (status, result) = second.post(
+        "/namespaces/_/actions/kit/echo?blocking=true&result=true",
+        json!({"again": true}),
+    );
+    assert_eq!(status, 200, "the code was kept: {result}");
+    assert_eq!(result["greeting"], "hello");
+    let (_, triggers) = second.get("/namespaces/_/triggers");
+    assert_eq!(names(&triggers), ["custom", "later", "plain", "tick"]);
+    let (_, rule) = second.get("/namespaces/_/rules/later-rule");
+    assert_eq!(rule["status"], "inactive");
+    let (_, rule) = second.get("/namespaces/_/rules/on-plain");
+    assert_eq!(rule["status"], "active");
+    let (_, binding) = second.get("/namespaces/_/packages/mine");
+    assert_eq!(
+        binding["binding"],
+        json!({"namespace": "guest", "name": "kit"})
+    );
+    let (status, read) = second.post(
+        "/namespaces/whisk.system/actions/alarms/interval?blocking=true&result=true",
+        json!({"lifecycleEvent": "READ", "triggerName": "/_/tick", "authKey": GUEST_AUTH_KEY}),
+    );
+    assert_eq!(status, 200, "the alarm was kept: {read}");
+    assert_eq!(read["config"]["minutes"], 1);
+    assert_eq!(read["config"]["payload"], json!({"from": "alarm"}));
+    assert_eq!(read["status"]["active"], true);
+    let (status, _) = second.request("GET", "/api/v1/web/guest/kit/web.json", None);
+    assert_eq!(status, 200, "web actions are served");
+    drop(second);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_command_lines_fail_with_a_message() {
+    for args in [
+        vec!["serve", "--port", "nope"],
+        vec!["serve", "--bogus"],
+        vec!["frobnicate"],
+        vec![
+            "serve",
+            "--port",
+            "0",
+            "--deploy",
+            "/nonexistent/manifest.yaml",
+        ],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_sandbox"))
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("Error:"), "{args:?}: {stderr}");
+    }
+    let help = Command::new(env!("CARGO_BIN_EXE_sandbox"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--state FILE"));
+}
