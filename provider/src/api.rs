@@ -25,7 +25,7 @@ use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -35,6 +35,8 @@ use crate::registry::{Patch, Refresh, Registration, Registry, RegistryError, fee
 use crate::runner::log;
 
 const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+/// A client that does not finish its request head in this time is cut off.
+const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The header that carries the caller's key when it asks to delete a feed whose trigger it
 /// could not read.
 pub const OWNER_KEY_HEADER: &str = "x-owner-key";
@@ -241,6 +243,8 @@ pub async fn serve(listener: TcpListener, app: Arc<App>) {
                 async move { Ok::<_, Infallible>(app.handle(request).await) }
             });
             if let Err(failure) = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {

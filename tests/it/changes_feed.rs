@@ -19,7 +19,7 @@ use feedkit::{AuthKey, Client, ClientOptions, QualifiedName};
 use sandbox::{Config, NamespaceKey, Sandbox};
 use serde_json::{Value, json};
 
-use crate::support::{ActionRun, run_action, workspace_bin};
+use crate::support::{ActionRun, action_zip, run_action, workspace_bin};
 
 const PATIENCE: Duration = Duration::from_secs(40);
 const PROVIDER_SECRET: &str = "e2e-provider-secret-0123456789";
@@ -1056,4 +1056,90 @@ fn bad_parameters_and_unreachable_services_are_named() {
         "{}",
         update.logs()
     );
+}
+
+#[test]
+fn runs_as_a_native_action_with_the_provider_bound_to_its_package() {
+    let Some(pouch) = PouchDb::start() else {
+        return;
+    };
+    let sb = sandbox();
+    let data = TempDir::new("provider");
+    let provider = ProviderProcess::start(&data.0.join("store"), 0);
+    let db = Db::create(&pouch.url(), "events", None);
+    // As deployed: the provider's URL and secret are bound to the package, users never give them.
+    sb.put_package(
+        "guest",
+        "changes",
+        json!({"providerUrl": provider.url, "providerSecret": PROVIDER_SECRET}),
+        json!({}),
+        false,
+    )
+    .expect("package");
+    sb.put_native_action(
+        "guest",
+        "changes/changes-feed",
+        action_zip("changes-feed"),
+        json!({}),
+        json!({"feed": true}),
+    )
+    .expect("action");
+    create_trigger(&sb, "events-changed");
+    let client = client(&sb);
+    let action = QualifiedName::parse("/guest/changes/changes-feed").expect("name");
+    let protocol = |event: &str, extra: Value| {
+        let mut params = json!({
+            "lifecycleEvent": event,
+            "triggerName": "/_/events-changed",
+            "authKey": sb.auth_key("guest"),
+        });
+        if let (Some(params), Value::Object(extra)) = (params.as_object_mut(), extra) {
+            params.extend(extra);
+        }
+        params
+    };
+
+    let created = client
+        .invoke_action(
+            &action,
+            &protocol("CREATE", json!({"dbUrl": pouch.url(), "dbName": "events"})),
+        )
+        .expect("CREATE succeeds");
+    assert_eq!(created["status"]["state"], "active");
+    db.put("e1");
+    wait_until(
+        "the change to fire",
+        || fired_ids(&sb, "events-changed").contains("e1"),
+        || provider.logs(),
+    );
+    let read = client
+        .invoke_action(&action, &protocol("READ", json!({})))
+        .expect("READ succeeds");
+    assert_eq!(read["config"]["database"]["name"], "events");
+    let error = client
+        .invoke_action(
+            &action,
+            &protocol("UPDATE", json!({"maxChangesPerFire": -1})),
+        )
+        .expect_err("an application error");
+    assert_eq!(error.status(), Some(502));
+    assert!(error.to_string().contains("`maxChangesPerFire`"), "{error}");
+    let deleted = client
+        .invoke_action(&action, &protocol("DELETE", json!({})))
+        .expect("DELETE succeeds");
+    assert_eq!(deleted["deleted"], true);
+
+    // What OpenWhisk keeps of the activations holds neither the provider's secret nor the key.
+    let key = sb.auth_key("guest");
+    let key_secret = key
+        .split_once(':')
+        .map(|(_, secret)| secret)
+        .unwrap_or_default();
+    let activations = sb.activations("guest");
+    assert!(activations.len() >= 4, "{activations:?}");
+    for activation in activations {
+        let kept = format!("{}\n{}", activation.logs.join("\n"), activation.result);
+        assert!(!kept.contains(PROVIDER_SECRET), "{kept}");
+        assert!(!kept.contains(key_secret), "{kept}");
+    }
 }
