@@ -234,6 +234,11 @@ impl Db {
         assert_eq!(status, 201, "writing {id}: {body}");
     }
 
+    fn put_doc(&self, id: &str, doc: Value) {
+        let (status, body) = self.call("PUT", &format!("/{id}"), Some(&doc));
+        assert_eq!(status, 201, "writing {id}: {body}");
+    }
+
     fn bulk(&self, ids: &[String]) {
         let docs: Vec<Value> = ids
             .iter()
@@ -1099,18 +1104,50 @@ fn runs_as_a_native_action_with_the_provider_bound_to_its_package() {
         params
     };
 
+    // A design-document filter, and documents written before the feed exists.
+    db.put_doc(
+        "_design/app",
+        json!({"filters": {"only_kept": "function (doc, req) { return doc.keep === true; }"}}),
+    );
+    db.put_doc("old-kept", json!({"keep": true}));
+    db.put_doc("old-dropped", json!({"keep": false}));
+    let missing = client
+        .invoke_action(
+            &action,
+            &protocol(
+                "CREATE",
+                json!({"dbUrl": pouch.url(), "dbName": "events", "filter": "app/missing"}),
+            ),
+        )
+        .expect_err("no such filter");
+    assert!(missing.to_string().contains("`filter`"), "{missing}");
+
     let created = client
         .invoke_action(
             &action,
-            &protocol("CREATE", json!({"dbUrl": pouch.url(), "dbName": "events"})),
+            &protocol(
+                "CREATE",
+                json!({"dbUrl": pouch.url(), "dbName": "events", "filter": "app/only_kept", "since": "beginning"}),
+            ),
         )
         .expect("CREATE succeeds");
     assert_eq!(created["status"]["state"], "active");
-    db.put("e1");
+    assert_eq!(created["config"]["filter"], "app/only_kept");
+    db.put_doc("e0", json!({"keep": false}));
+    db.put_doc("e1", json!({"keep": true}));
     wait_until(
-        "the change to fire",
-        || fired_ids(&sb, "events-changed").contains("e1"),
+        "the kept changes to fire, old and new",
+        || {
+            let fired = fired_ids(&sb, "events-changed");
+            fired.contains("old-kept") && fired.contains("e1")
+        },
         || provider.logs(),
+    );
+    let fired = fired_ids(&sb, "events-changed");
+    assert_eq!(
+        fired.into_iter().collect::<Vec<_>>(),
+        ["e1", "old-kept"],
+        "the filter passes only kept documents"
     );
     let read = client
         .invoke_action(&action, &protocol("READ", json!({})))
