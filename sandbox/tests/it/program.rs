@@ -291,3 +291,39 @@ fn bad_command_lines_fail_with_a_message() {
         .unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("--state FILE"));
 }
+
+/// `node` on `tests/js/client.mjs` against the program: the official OpenWhisk JavaScript client
+/// (npm `openwhisk`, installed by `npm ci` in sandbox/tests/js).
+#[test]
+fn the_official_javascript_client_works_against_the_sandbox() {
+    let node = Command::new("node").arg("--version").output();
+    if !node.is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIPPED: `node` is not installed; the official JavaScript client test needs it");
+        return;
+    }
+    let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
+    assert!(
+        js.join("node_modules/openwhisk/package.json").is_file(),
+        "the npm package `openwhisk` is not installed: run `npm ci` in {}",
+        js.display()
+    );
+    let dir = scratch("js-client");
+    let program = Program::start(&[], &dir.join("stderr.log"));
+    let out = Command::new("node")
+        .arg("client.mjs")
+        .current_dir(&js)
+        .env("SANDBOX_URL", &program.url)
+        .env("SANDBOX_KEY", GUEST_AUTH_KEY)
+        .stdin(Stdio::null())
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("all steps passed"),
+        "the JavaScript client failed:\n{stdout}\n{}\nsandbox log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
+    );
+    drop(program);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
