@@ -28,9 +28,9 @@ pub enum CouchError {
 }
 
 impl CouchError {
-    /// Whether asking again later may help. Every database error may: a feed keeps retrying
-    /// (with backoff, its reason visible in READ) until the database or its credentials are
-    /// fixed or the user deletes the feed.
+    /// What an error status from the database means. None of these disables a feed: it keeps
+    /// reconnecting (with backoff, the reason visible in READ) until the database or its
+    /// credentials are fixed, or the user deletes the feed.
     pub fn from_status(db: &DatabaseConfig, status: u16, body: &[u8]) -> Self {
         let message = error_message(body);
         match status {
