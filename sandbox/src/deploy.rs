@@ -48,16 +48,42 @@ fn object(value: Option<&Value>) -> impl Iterator<Item = (&String, &Value)> {
     value.and_then(Value::as_object).into_iter().flatten()
 }
 
-/// `$NAME` or `${NAME}` (the whole value) is the environment variable, as wskdeploy reads it.
+fn is_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Environment variables as wskdeploy reads them: `${NAME}` anywhere in a value, or a whole
+/// value `$NAME`; an unset variable reads as empty.
 fn interpolate(text: &str) -> Value {
-    let name = text
-        .strip_prefix("${")
-        .and_then(|t| t.strip_suffix('}'))
-        .or_else(|| text.strip_prefix('$'));
-    match name.and_then(|n| std::env::var(n).ok()) {
-        Some(value) => Value::String(value),
-        None => Value::String(text.to_string()),
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    if let Some(name) = text.strip_prefix('$').filter(|n| is_variable_name(n)) {
+        return Value::String(var(name));
     }
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        match after
+            .find('}')
+            .filter(|end| is_variable_name(&after[..*end]))
+        {
+            Some(end) => {
+                out.push_str(&rest[..start]);
+                out.push_str(&var(&after[..end]));
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(&rest[..start + 2]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    Value::String(out)
 }
 
 /// An `inputs` entry: a plain value, or `{type, value|default, description}`.
@@ -434,4 +460,28 @@ pub fn deploy_manifest(
         }
     }
     Ok(deployer.report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_inputs_like_wskdeploy() {
+        // PATH is set in any test environment; the other name is not.
+        let path = std::env::var("PATH").unwrap_or_default();
+        assert_eq!(interpolate("$PATH"), json!(path));
+        assert_eq!(interpolate("a ${PATH} b"), json!(format!("a {path} b")));
+        assert_eq!(interpolate("${SANDBOX_SURELY_UNSET_42}"), json!(""));
+        assert_eq!(
+            interpolate("$5 off ${not a name}"),
+            json!("$5 off ${not a name}")
+        );
+        assert_eq!(
+            input_value(&json!({"type": "integer", "default": 3})),
+            json!(3)
+        );
+        assert_eq!(input_value(&json!({"type": "boolean"})), json!(false));
+        assert_eq!(input_value(&json!({"k": "v"})), json!({"k": "v"}));
+    }
 }

@@ -18,6 +18,10 @@
 //! - web actions under `/api/v1/web/{namespace}/{package}/{action}.{extension}` for actions
 //!   annotated `web-export: true` (raw HTTP, `require-whisk-auth`, `.http`/`.json`/... results).
 //!
+//! [`deploy_manifest`] installs a wskdeploy `manifest.yaml` (native zips, triggers with feeds,
+//! rules) as `wskdeploy` would, and [`Config::state_file`] keeps entities and alarms across
+//! restarts. The `sandbox` binary (`sandbox serve`) is the program users run.
+//!
 //! Tests deploy with [`Sandbox::put_native_action`] and friends or over HTTP, observe with
 //! [`Sandbox::fires`] and [`Sandbox::activations`], and inject faults with
 //! [`Sandbox::fail_next_fires`]. Dropping the [`Sandbox`] stops everything it started.
