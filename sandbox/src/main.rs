@@ -102,11 +102,18 @@ fn serve(options: Options) -> Result<()> {
             .with_context(|| format!("deploying {}", manifest.display()))?;
         println!("deployed {}: {}", manifest.display(), describe(&report));
     }
+    // Ctrl-C or SIGTERM stops cleanly: running actions are killed, unpacked code removed, the
+    // state saved one last time (it is also saved after every change).
+    let (stop, stopped) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = stop.send(());
+    })
+    .context("cannot install the Ctrl-C handler")?;
     println!("ready: fires, rules and activations are shown below as they happen");
-    // Serve until the process is stopped; the state file is already saved after each change.
-    loop {
-        std::thread::park();
-    }
+    let _ = stopped.recv();
+    eprintln!("[sandbox] stopping");
+    drop(sandbox);
+    Ok(())
 }
 
 fn main() -> Result<()> {

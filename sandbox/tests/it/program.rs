@@ -77,6 +77,28 @@ impl Program {
         program
     }
 
+    /// Stops the program with SIGTERM (as Ctrl-C would) and checks that it exits cleanly.
+    pub fn terminate(mut self) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for the program") {
+                assert!(
+                    status.success(),
+                    "the program exits cleanly on SIGTERM: {status}"
+                );
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the program did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn request(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -226,6 +248,7 @@ fn serves_a_deployed_kit_and_keeps_everything_across_a_restart() {
         entity(s, "mine").is_some()
             && entity(s, "later").is_some_and(|t| t["rules"]["guest/later-rule"]["active"] == false)
     });
+    // Killed outright: the state was saved after each change.
     drop(first);
 
     let second = Program::start(&["--state", &state_arg], &log);
@@ -258,7 +281,7 @@ fn serves_a_deployed_kit_and_keeps_everything_across_a_restart() {
     assert_eq!(read["status"]["active"], true);
     let (status, _) = second.request("GET", "/api/v1/web/guest/kit/web.json", None);
     assert_eq!(status, 200, "web actions are served");
-    drop(second);
+    second.terminate();
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
