@@ -42,6 +42,14 @@ struct Deployer<'a> {
     manifest: PathBuf,
     dir: PathBuf,
     report: DeployReport,
+    vars: Vars<'a>,
+}
+
+/// Where `${NAME}` in manifest values is looked up.
+type Vars<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 fn object(value: Option<&Value>) -> impl Iterator<Item = (&String, &Value)> {
@@ -58,8 +66,8 @@ fn is_variable_name(name: &str) -> bool {
 
 /// Environment variables as wskdeploy reads them: `${NAME}` anywhere in a value, or a whole
 /// value `$NAME`; an unset variable reads as empty.
-fn interpolate(text: &str) -> Value {
-    let var = |name: &str| std::env::var(name).unwrap_or_default();
+fn interpolate(text: &str, vars: Vars) -> Value {
+    let var = |name: &str| vars(name).unwrap_or_default();
     if let Some(name) = text.strip_prefix('$').filter(|n| is_variable_name(n)) {
         return Value::String(var(name));
     }
@@ -87,10 +95,10 @@ fn interpolate(text: &str) -> Value {
 }
 
 /// An `inputs` entry: a plain value, or `{type, value|default, description}`.
-fn input_value(value: &Value) -> Value {
+fn input_value(value: &Value, vars: Vars) -> Value {
     const SPEC_KEYS: [&str; 5] = ["type", "value", "default", "description", "required"];
     match value {
-        Value::String(s) => interpolate(s),
+        Value::String(s) => interpolate(s, vars),
         Value::Object(fields)
             if !fields.is_empty()
                 && fields.keys().all(|k| SPEC_KEYS.contains(&k.as_str()))
@@ -100,7 +108,7 @@ fn input_value(value: &Value) -> Value {
         {
             let given = fields.get("value").or_else(|| fields.get("default"));
             match (given, fields.get("type").and_then(Value::as_str)) {
-                (Some(v), _) => input_value(v),
+                (Some(v), _) => input_value(v, vars),
                 (None, Some("integer" | "int" | "float" | "number")) => json!(0),
                 (None, Some("boolean" | "bool")) => json!(false),
                 (None, Some("json" | "object")) => json!({}),
@@ -111,9 +119,9 @@ fn input_value(value: &Value) -> Value {
     }
 }
 
-fn inputs(spec: &Value) -> Map<String, Value> {
+fn inputs(spec: &Value, vars: Vars) -> Map<String, Value> {
     object(spec.get("inputs"))
-        .map(|(k, v)| (k.clone(), input_value(v)))
+        .map(|(k, v)| (k.clone(), input_value(v, vars)))
         .collect()
 }
 
@@ -155,7 +163,7 @@ impl Deployer<'_> {
             Some("true" | "yes")
         );
         let body = json!({
-            "parameters": to_kv_list(&inputs(spec)),
+            "parameters": to_kv_list(&inputs(spec, self.vars)),
             "annotations": to_kv_list(&annotations(spec)),
             "publish": publish,
         });
@@ -266,7 +274,7 @@ impl Deployer<'_> {
         }
         let body = json!({
             "exec": self.exec(&key, spec)?,
-            "parameters": to_kv_list(&inputs(spec)),
+            "parameters": to_kv_list(&inputs(spec, self.vars)),
             "annotations": to_kv_list(&notes),
             "limits": limits,
         });
@@ -313,7 +321,7 @@ impl Deployer<'_> {
         let trigger_path = vec![("triggerName", name.to_string())];
         let Some(feed) = feed else {
             let body = json!({
-                "parameters": to_kv_list(&inputs(spec)),
+                "parameters": to_kv_list(&inputs(spec, self.vars)),
                 "annotations": to_kv_list(&notes),
             });
             triggers::put(self.c, &self.request(trigger_path, &body))
@@ -329,7 +337,7 @@ impl Deployer<'_> {
                 self.ns
             ))
         })?;
-        let mut params = inputs(spec);
+        let mut params = inputs(spec, self.vars);
         params.insert("authKey".into(), json!(auth_key));
         params.insert("triggerName".into(), json!(format!("/{}/{name}", self.ns)));
         let trigger = EntityName::new(&self.ns, None, name);
@@ -417,8 +425,20 @@ pub fn deploy_manifest(
     namespace: &str,
     manifest_path: impl AsRef<Path>,
 ) -> Result<DeployReport, Error> {
+    deploy_manifest_with_vars(sandbox, namespace, manifest_path, &process_env)
+}
+
+/// [`deploy_manifest`] with `${NAME}` looked up in `vars` instead of the process environment
+/// (a program that starts the services a manifest refers to knows their addresses itself).
+pub fn deploy_manifest_with_vars(
+    sandbox: &Sandbox,
+    namespace: &str,
+    manifest_path: impl AsRef<Path>,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Result<DeployReport, Error> {
     let manifest = manifest_path.as_ref().to_path_buf();
     let mut deployer = Deployer {
+        vars,
         c: sandbox.controller(),
         ns: namespace.to_string(),
         dir: manifest.parent().map(Path::to_path_buf).unwrap_or_default(),
@@ -470,18 +490,30 @@ mod tests {
     fn reads_inputs_like_wskdeploy() {
         // PATH is set in any test environment; the other name is not.
         let path = std::env::var("PATH").unwrap_or_default();
-        assert_eq!(interpolate("$PATH"), json!(path));
-        assert_eq!(interpolate("a ${PATH} b"), json!(format!("a {path} b")));
-        assert_eq!(interpolate("${SANDBOX_SURELY_UNSET_42}"), json!(""));
+        assert_eq!(interpolate("$PATH", &process_env), json!(path));
         assert_eq!(
-            interpolate("$5 off ${not a name}"),
+            interpolate("a ${PATH} b", &process_env),
+            json!(format!("a {path} b"))
+        );
+        assert_eq!(
+            interpolate("${SANDBOX_SURELY_UNSET_42}", &process_env),
+            json!("")
+        );
+        assert_eq!(
+            interpolate("$5 off ${not a name}", &process_env),
             json!("$5 off ${not a name}")
         );
         assert_eq!(
-            input_value(&json!({"type": "integer", "default": 3})),
+            input_value(&json!({"type": "integer", "default": 3}), &process_env),
             json!(3)
         );
-        assert_eq!(input_value(&json!({"type": "boolean"})), json!(false));
-        assert_eq!(input_value(&json!({"k": "v"})), json!({"k": "v"}));
+        assert_eq!(
+            input_value(&json!({"type": "boolean"}), &process_env),
+            json!(false)
+        );
+        assert_eq!(
+            input_value(&json!({"k": "v"}), &process_env),
+            json!({"k": "v"})
+        );
     }
 }

@@ -55,7 +55,7 @@ pub use archive::zip_executable;
 pub use builtin::{ActionContext, ActionOutput, BuiltinAction};
 pub use config::{Config, DEFAULT_FIRES_PER_MINUTE, GUEST_AUTH_KEY, NamespaceKey};
 pub use controller::SandboxHandle;
-pub use deploy::{DeployReport, deploy_manifest};
+pub use deploy::{DeployReport, deploy_manifest, deploy_manifest_with_vars};
 pub use entities::EntityKind;
 pub use error::Error;
 pub use fires::Fire;
