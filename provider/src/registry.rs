@@ -259,7 +259,8 @@ impl Registry {
     }
 
     /// Changes a feed's configuration. The feed resumes where it was (no change is lost) unless
-    /// `since` is given; a disabled feed is enabled again, since the update is the user's fix.
+    /// `since` is given or it moves to another database; a disabled feed is enabled again, since
+    /// the update is the user's fix.
     pub async fn update(&self, id: &str, patch: Patch) -> Result<Value, RegistryError> {
         let mut record = self.get(id)?;
         if let Some(key) = &patch.auth_key {
@@ -269,11 +270,15 @@ impl Registry {
             record.api_host = parse_host(host)?;
         }
         let database = &mut record.config.database;
+        let previous = (database.url.clone(), database.name.clone());
         let mut reconnect = false;
         if let Some(changes) = patch.database {
             apply_database_patch(database, changes);
             reconnect = true;
         }
+        // A position means nothing in another database: a feed moved to one starts there "now"
+        // (like CREATE) unless `since` says otherwise.
+        let moved = previous != (database.url.clone(), database.name.clone());
         let config = &mut record.config;
         if let Some(filter) = patch.filter {
             config.filter = filter;
@@ -288,7 +293,10 @@ impl Registry {
             config.max_changes_per_fire = limit;
         }
         config.validate().map_err(RegistryError::Invalid)?;
-        let since = Since::from_value(patch.since)?;
+        let mut since = Since::from_value(patch.since)?;
+        if moved && since.is_none() {
+            since = Some(Since::Now);
+        }
         if reconnect || since == Some(Since::Now) {
             let current = couch::check_database(&self.shared.http, &record.config.database).await?;
             if since == Some(Since::Now) {
