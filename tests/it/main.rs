@@ -2,6 +2,7 @@
 //! native runtime and OpenWhisk drive them.
 
 mod changes_feed;
+mod client;
 mod hook_feed;
 mod manifest;
 mod poll_feed;
