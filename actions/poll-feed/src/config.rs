@@ -9,10 +9,11 @@
 use std::collections::BTreeMap;
 
 use feedkit::{ParamError, Params, QualifiedName, Secret, redact_userinfo};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::path::JsonPath;
+use crate::stored::Fields;
 
 /// The alarms feed for `minutes`.
 pub const INTERVAL_FEED: &str = "/whisk.system/alarms/interval";
@@ -46,7 +47,7 @@ const DEFAULT_TIMEOUT_SECONDS: u64 = 10;
 const MAX_TIMEOUT_SECONDS: u64 = 50;
 
 /// When the alarm ticks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Schedule {
     Interval {
@@ -54,7 +55,7 @@ pub enum Schedule {
     },
     Cron {
         cron: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         timezone: Option<String>,
     },
 }
@@ -87,7 +88,7 @@ impl Schedule {
 }
 
 /// How new items are fired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Batch {
     /// One fire per poll, `{"items": [...]}`, split by `maxItemsPerFire`.
@@ -96,8 +97,18 @@ pub enum Batch {
     Each,
 }
 
+impl Batch {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "list" => Some(Self::List),
+            "each" => Some(Self::Each),
+            _ => None,
+        }
+    }
+}
+
 /// Where polling starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StartFrom {
     /// Only items that appear from now on: the current ones count as seen.
@@ -106,8 +117,18 @@ pub enum StartFrom {
     Backlog,
 }
 
+impl StartFrom {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "now" => Some(Self::Now),
+            "backlog" => Some(Self::Backlog),
+            _ => None,
+        }
+    }
+}
+
 /// The non-secret settings, with the names of the entities they belong to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PollConfig {
     /// The user's trigger, `/ns/name`.
@@ -119,11 +140,11 @@ pub struct PollConfig {
     pub url: String,
     pub schedule: Schedule,
     /// `alarmFeed` when the user chose one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub alarm_feed: Option<String>,
     pub items_path: JsonPath,
     pub id_path: JsonPath,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     pub batch: Batch,
     pub max_items_per_fire: usize,
@@ -134,18 +155,41 @@ pub struct PollConfig {
 }
 
 /// Credentials for the polled service.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Secrets {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub password: Option<Secret>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bearer_token: Option<Secret>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, Secret>,
 }
 
 impl Secrets {
+    /// Reads the stored form back.
+    pub fn from_stored(value: &Value) -> Result<Self, String> {
+        let fields = Fields::of(value, "pollSecrets")?;
+        let mut headers = BTreeMap::new();
+        match fields.value("headers") {
+            None => {}
+            Some(Value::Object(stored)) => {
+                for (name, value) in stored {
+                    let value = value
+                        .as_str()
+                        .ok_or_else(|| format!("pollSecrets.headers.{name} is not a string"))?;
+                    headers.insert(name.clone(), Secret::new(value));
+                }
+            }
+            Some(_) => return Err("pollSecrets.headers is not an object".into()),
+        }
+        Ok(Self {
+            password: fields.opt_str("password")?.map(Secret::new),
+            bearer_token: fields.opt_str("bearerToken")?.map(Secret::new),
+            headers,
+        })
+    }
+
     /// The stored form, values in clear (serializing a [`Secret`] redacts it).
     pub fn to_stored(&self) -> Value {
         let mut stored = Map::new();
@@ -219,8 +263,7 @@ impl ConfigPatch {
                 .get_str("url")?
                 .map(|url| check_url(&url))
                 .transpose()?,
-            minutes: params
-                .get::<u64>("minutes")?
+            minutes: whole_number(params, "minutes")?
                 .map(|minutes| at_least("minutes", minutes, 1, u64::MAX))
                 .transpose()?,
             cron: params.get_str("cron")?.map(check_cron).transpose()?,
@@ -239,23 +282,13 @@ impl ConfigPatch {
             username: clearable(params, "username")?,
             password: clearable(params, "password")?.map(|value| value.map(Secret::new)),
             bearer_token: clearable(params, "bearerToken")?.map(|value| value.map(Secret::new)),
-            start_from: choice(
-                params,
-                "startFrom",
-                &[("now", StartFrom::Now), ("backlog", StartFrom::Backlog)],
-            )?,
-            batch: choice(
-                params,
-                "batch",
-                &[("list", Batch::List), ("each", Batch::Each)],
-            )?,
-            max_items_per_fire: params
-                .get::<u64>("maxItemsPerFire")?
+            start_from: choice(params, "startFrom", "now, backlog", StartFrom::parse)?,
+            batch: choice(params, "batch", "list, each", Batch::parse)?,
+            max_items_per_fire: whole_number(params, "maxItemsPerFire")?
                 .map(|n| at_least("maxItemsPerFire", n, 1, MAX_ITEMS_PER_FIRE as u64))
                 .transpose()?
                 .map(|n| n as usize),
-            timeout_seconds: params
-                .get::<u64>("timeoutSeconds")?
+            timeout_seconds: whole_number(params, "timeoutSeconds")?
                 .map(|n| at_least("timeoutSeconds", n, 1, MAX_TIMEOUT_SECONDS))
                 .transpose()?,
         })
@@ -290,6 +323,45 @@ pub struct Owners {
 }
 
 impl PollConfig {
+    /// Reads the stored form (its serialization) back.
+    pub fn from_stored(value: &Value) -> Result<Self, String> {
+        let fields = Fields::of(value, "pollConfig")?;
+        let schedule = Fields::of(
+            fields.value("schedule").unwrap_or(&Value::Null),
+            "pollConfig.schedule",
+        )?;
+        let schedule = match schedule.opt_u64("minutes")? {
+            Some(minutes) => Schedule::Interval { minutes },
+            None => Schedule::Cron {
+                cron: schedule.str("cron")?,
+                timezone: schedule.opt_str("timezone")?,
+            },
+        };
+        let path = |key: &str| -> Result<JsonPath, String> {
+            JsonPath::parse(&fields.opt_str(key)?.unwrap_or_default())
+                .map_err(|problem| format!("pollConfig.{key}: {problem}"))
+        };
+        let count = |key: &str| -> Result<usize, String> {
+            usize::try_from(fields.u64(key)?).map_err(|_| format!("pollConfig.{key} is too large"))
+        };
+        Ok(Self {
+            trigger: fields.str("trigger")?,
+            poll_trigger: fields.str("pollTrigger")?,
+            rule: fields.str("rule")?,
+            url: fields.str("url")?,
+            schedule,
+            alarm_feed: fields.opt_str("alarmFeed")?,
+            items_path: path("itemsPath")?,
+            id_path: path("idPath")?,
+            username: fields.opt_str("username")?,
+            batch: fields.choice("batch", Batch::parse)?,
+            max_items_per_fire: count("maxItemsPerFire")?.max(1),
+            timeout_seconds: fields.u64("timeoutSeconds")?.max(1),
+            start_from: fields.choice("startFrom", StartFrom::parse)?,
+            generation: fields.u64("generation")?,
+        })
+    }
+
     /// The configuration CREATE stores.
     pub fn create(owners: Owners, patch: ConfigPatch) -> Result<(Self, Secrets), ParamError> {
         let url = patch
@@ -548,6 +620,19 @@ fn check_cron(cron: String) -> Result<String, ParamError> {
     }
 }
 
+/// A whole number >= 0, from a JSON number or its text (`-p minutes 5` and `"5"` alike).
+fn whole_number(params: &Params, name: &str) -> Result<Option<u64>, ParamError> {
+    let number = match params.raw(name) {
+        None => return Ok(None),
+        Some(Value::Number(number)) => number.as_u64(),
+        Some(Value::String(text)) => text.trim().parse().ok(),
+        Some(_) => None,
+    };
+    number
+        .map(Some)
+        .ok_or_else(|| ParamError::invalid(name, "expected a whole number"))
+}
+
 fn at_least(name: &str, value: u64, min: u64, max: u64) -> Result<u64, ParamError> {
     if (min..=max).contains(&value) {
         Ok(value)
@@ -585,29 +670,42 @@ fn clearable(params: &Params, name: &str) -> Result<Option<Option<String>>, Para
     Ok(params.get_str(name)?.map(Some))
 }
 
-fn choice<T: Copy>(
+fn choice<T>(
     params: &Params,
     name: &str,
-    options: &[(&str, T)],
+    expected: &str,
+    parse: impl Fn(&str) -> Option<T>,
 ) -> Result<Option<T>, ParamError> {
     let Some(text) = params.get_str(name)? else {
         return Ok(None);
     };
-    options
-        .iter()
-        .find(|(option, _)| option.eq_ignore_ascii_case(&text))
-        .map(|(_, value)| Some(*value))
-        .ok_or_else(|| {
-            let names: Vec<&str> = options.iter().map(|(option, _)| *option).collect();
-            ParamError::invalid(name, format!("{text:?} is not one of {}", names.join(", ")))
-        })
+    parse(&text)
+        .map(Some)
+        .ok_or_else(|| ParamError::invalid(name, format!("{text:?} is not one of {expected}")))
 }
 
 /// `headers`: an object of header names to values (or its JSON text, as the CLI may send it).
 /// Values are secrets (API keys travel in headers), so they are never echoed.
 fn headers_param(params: &Params) -> Result<Option<BTreeMap<String, Secret>>, ParamError> {
-    let Some(raw) = params.get::<Map<String, Value>>("headers")? else {
-        return Ok(None);
+    let raw = match params.raw("headers") {
+        None => return Ok(None),
+        Some(Value::Object(map)) => map.clone(),
+        // The CLI sends `-p headers '{"A": "b"}'` as an object, other clients may send its text.
+        Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => map,
+            _ => {
+                return Err(ParamError::invalid(
+                    "headers",
+                    "expected an object of header names to values",
+                ));
+            }
+        },
+        Some(_) => {
+            return Err(ParamError::invalid(
+                "headers",
+                "expected an object of header names to values",
+            ));
+        }
     };
     let mut headers = BTreeMap::new();
     for (name, value) in raw {

@@ -12,7 +12,6 @@
 //! replaced, so whatever else is on it (the alarms feed's annotations) is kept.
 
 use feedkit::{ActionError, Client, ClientError, QualifiedName, entity_annotation};
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::config::{PollConfig, Secrets};
@@ -82,13 +81,13 @@ impl Helper {
                 "{name} is not a usable poll-feed helper trigger ({what}); delete the feed and create it again"
             ))
         };
-        let config: PollConfig =
-            stored(parameter(&entity, CONFIG_PARAM), CONFIG_PARAM).map_err(broken)?;
-        let state: PollState =
-            stored(parameter(&entity, STATE_PARAM), STATE_PARAM).map_err(broken)?;
-        let secrets: Secrets = match entity_annotation(&entity, SECRETS_ANNOTATION) {
+        let stored = |key: &str| parameter(&entity, key).ok_or_else(|| format!("no {key}"));
+        let config =
+            PollConfig::from_stored(stored(CONFIG_PARAM).map_err(broken)?).map_err(broken)?;
+        let state = PollState::from_stored(stored(STATE_PARAM).map_err(broken)?).map_err(broken)?;
+        let secrets = match entity_annotation(&entity, SECRETS_ANNOTATION) {
             None => Secrets::default(),
-            Some(value) => stored(Some(value), SECRETS_ANNOTATION).map_err(broken)?,
+            Some(value) => Secrets::from_stored(value).map_err(broken)?,
         };
         let feed = entity_annotation(&entity, FEED_ANNOTATION)
             .and_then(Value::as_str)
@@ -179,11 +178,6 @@ fn parameter<'a>(entity: &'a Value, key: &str) -> Option<&'a Value> {
         .iter()
         .find(|entry| entry.get("key").and_then(Value::as_str) == Some(key))
         .and_then(|entry| entry.get("value"))
-}
-
-fn stored<T: DeserializeOwned>(value: Option<&Value>, key: &str) -> Result<T, String> {
-    let value = value.ok_or_else(|| format!("no {key}"))?;
-    serde_json::from_value(value.clone()).map_err(|error| format!("{key}: {error}"))
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ mod path;
 mod poll;
 mod source;
 mod state;
+mod stored;
 mod tick;
 mod time;
 

@@ -3,7 +3,6 @@
 //! whose fire OpenWhisk accepted, so a crash or a refused fire means "again next tick"
 //! (at least once), and the seen set means "never twice".
 
-use std::collections::HashSet;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
@@ -12,7 +11,9 @@ use serde_json::{Value, json};
 
 use crate::config::{Batch, PollConfig, Secrets};
 use crate::source::{Fetched, SourceRequest, fetch};
-use crate::state::{MAX_ITEMS_PER_POLL, Outcome, PollRecord, PollState, Validators, id_key};
+use crate::state::{
+    KeySet, MAX_ITEMS_PER_POLL, Outcome, PollRecord, PollState, Validators, id_key,
+};
 use crate::time::now_ms;
 
 /// Time kept back from the deadline to store the position and answer.
@@ -91,21 +92,26 @@ pub fn list_items(body: &Value, config: &PollConfig) -> Result<Listing, PollFail
         ));
     }
     let mut listing = Listing::default();
-    let mut keys = HashSet::new();
     for value in values {
         let Some(id) = config.id_path.lookup(value).and_then(id_text) else {
             listing.without_id += 1;
             continue;
         };
-        let key = id_key(&id);
-        if keys.insert(key.clone()) {
-            listing.items.push(Item {
-                id,
-                key,
-                value: value.clone(),
-            });
-        }
+        listing.items.push(Item {
+            key: id_key(&id),
+            id,
+            value: value.clone(),
+        });
     }
+    // Each id once, at its first place.
+    let mut keys = KeySet::default();
+    let firsts: Vec<bool> = listing
+        .items
+        .iter()
+        .map(|item| keys.insert(item.key.as_str()))
+        .collect();
+    let mut firsts = firsts.into_iter();
+    listing.items.retain(|_| firsts.next().unwrap_or(false));
     if listing.items.is_empty() && listing.without_id > 0 {
         return Err(failure(
             "idPath",
@@ -384,10 +390,7 @@ impl Poll<'_> {
             .filter(|item| !seen.contains(item.key.as_str()))
             .collect();
         let report = fire_items(self.config, &fresh, self.deadline, self.backoff, fire);
-        let fired: HashSet<&str> = fresh[..report.fired]
-            .iter()
-            .map(|item| item.key.as_str())
-            .collect();
+        let fired = KeySet::of(fresh[..report.fired].iter().map(|item| item.key.as_str()));
         let known = listing
             .items
             .iter()

@@ -9,11 +9,10 @@
 //! parameter at about 120 KB, far below OpenWhisk's 1 MB entity limits; a typical feed of a
 //! few dozen items keeps it at a few KB.
 
-use std::collections::HashSet;
-
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::stored::Fields;
 use crate::time::iso_utc;
 
 /// Ids remembered after they dropped out of the source's response.
@@ -34,7 +33,7 @@ pub fn id_key(id: &str) -> String {
 }
 
 /// What a poll ended with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// New items were fired (all of them).
@@ -54,23 +53,49 @@ pub enum Outcome {
     Baseline,
 }
 
+impl Outcome {
+    const ALL: [Outcome; 7] = [
+        Self::Fired,
+        Self::NothingNew,
+        Self::Unchanged,
+        Self::SourceFailed,
+        Self::FireFailed,
+        Self::Stopped,
+        Self::Baseline,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fired => "fired",
+            Self::NothingNew => "nothing-new",
+            Self::Unchanged => "unchanged",
+            Self::SourceFailed => "source-failed",
+            Self::FireFailed => "fire-failed",
+            Self::Stopped => "stopped",
+            Self::Baseline => "baseline",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|outcome| outcome.as_str() == text)
+    }
+}
+
 /// The last poll, as READ shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LastPoll {
     pub at: u64,
     pub outcome: Outcome,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    #[serde(default)]
     pub new_items: usize,
-    #[serde(default)]
     pub fired_items: usize,
-    #[serde(default)]
     pub pending_items: usize,
-    #[serde(default)]
     pub events: usize,
 }
 
@@ -110,34 +135,72 @@ pub struct PollRecord {
 }
 
 /// The stored position and status.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PollState {
     pub active: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub date_changed: u64,
     /// Keys of handled item ids, oldest first.
-    #[serde(default)]
     pub seen: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_modified: Option<String>,
     /// The configuration generation the validators were obtained with.
-    #[serde(default)]
     pub validators_generation: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_poll: Option<LastPoll>,
-    #[serde(default)]
     pub events_fired: u64,
-    #[serde(default)]
     pub items_fired: u64,
 }
 
+impl LastPoll {
+    fn from_stored(value: &Value) -> Result<Self, String> {
+        let fields = Fields::of(value, "pollState.lastPoll")?;
+        let count = |key: &str| -> Result<usize, String> {
+            Ok(usize::try_from(fields.u64(key)?).unwrap_or(usize::MAX))
+        };
+        Ok(Self {
+            at: fields.u64("at")?,
+            outcome: fields.choice("outcome", Outcome::parse)?,
+            status: fields
+                .opt_u64("status")?
+                .and_then(|status| u16::try_from(status).ok()),
+            detail: fields.opt_str("detail")?,
+            new_items: count("newItems")?,
+            fired_items: count("firedItems")?,
+            pending_items: count("pendingItems")?,
+            events: count("events")?,
+        })
+    }
+}
+
 impl PollState {
+    /// Reads the stored form (its serialization) back.
+    pub fn from_stored(value: &Value) -> Result<Self, String> {
+        let fields = Fields::of(value, "pollState")?;
+        Ok(Self {
+            active: fields.bool("active")?,
+            reason: fields.opt_str("reason")?,
+            date_changed: fields.u64("dateChanged")?,
+            seen: fields.strings("seen")?,
+            last_id: fields.opt_str("lastId")?,
+            etag: fields.opt_str("etag")?,
+            last_modified: fields.opt_str("lastModified")?,
+            validators_generation: fields.u64("validatorsGeneration")?,
+            last_poll: fields
+                .value("lastPoll")
+                .map(LastPoll::from_stored)
+                .transpose()?,
+            events_fired: fields.u64("eventsFired")?,
+            items_fired: fields.u64("itemsFired")?,
+        })
+    }
+
     /// A fresh, active state.
     pub fn new(now: u64) -> Self {
         Self {
@@ -161,8 +224,8 @@ impl PollState {
     }
 
     /// The set of handled keys, for many lookups.
-    pub fn seen_set(&self) -> HashSet<&str> {
-        self.seen.iter().map(String::as_str).collect()
+    pub fn seen_set(&self) -> KeySet<'_> {
+        KeySet::of(self.seen.iter().map(String::as_str))
     }
 
     /// The validators to send, if they belong to the configuration `generation`.
@@ -255,10 +318,38 @@ impl PollState {
     }
 }
 
+/// A set of item keys: a sorted list (small code, and fast enough for a few thousand keys).
+#[derive(Debug, Default)]
+pub struct KeySet<'a>(Vec<&'a str>);
+
+impl<'a> KeySet<'a> {
+    pub fn of(keys: impl Iterator<Item = &'a str>) -> Self {
+        let mut keys: Vec<&str> = keys.collect();
+        keys.sort_unstable();
+        keys.dedup();
+        Self(keys)
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.binary_search(&key).is_ok()
+    }
+
+    /// Adds a key; `false` when it was there already.
+    pub fn insert(&mut self, key: &'a str) -> bool {
+        match self.0.binary_search(&key) {
+            Ok(_) => false,
+            Err(at) => {
+                self.0.insert(at, key);
+                true
+            }
+        }
+    }
+}
+
 /// The seen set after a response: the older keys that are not in it (the most recent
 /// [`SEEN_HISTORY`] of them), then the response's handled keys in its order.
 pub fn remember(seen: &[String], known: &[String]) -> Vec<String> {
-    let mut in_response = HashSet::with_capacity(known.len());
+    let mut in_response = KeySet::default();
     let current: Vec<&String> = known
         .iter()
         .filter(|key| in_response.insert(key.as_str()))
@@ -369,8 +460,18 @@ mod tests {
         let mut state = PollState::new(7);
         state.seen = keys(0..3);
         state.etag = Some("\"x\"".into());
-        let back: PollState =
-            serde_json::from_value(serde_json::to_value(&state).expect("json")).expect("state");
+        state.last_poll = Some(LastPoll {
+            at: 9,
+            outcome: Outcome::FireFailed,
+            status: Some(200),
+            detail: Some("d".into()),
+            new_items: 3,
+            fired_items: 1,
+            pending_items: 2,
+            events: 1,
+        });
+        let back =
+            PollState::from_stored(&serde_json::to_value(&state).expect("json")).expect("state");
         assert_eq!(back, state);
     }
 }

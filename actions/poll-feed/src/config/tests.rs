@@ -149,7 +149,7 @@ fn secrets_are_stored_in_clear_and_shown_redacted() {
     let stored = secrets.to_stored();
     assert_eq!(stored["password"], "hunter2");
     assert_eq!(stored["headers"]["X-Api-Key"], "k-hunter2");
-    let back: Secrets = serde_json::from_value(stored).expect("secrets");
+    let back = Secrets::from_stored(&stored).expect("secrets");
     assert_eq!(back, secrets);
     let shown = config.redacted_json(&secrets);
     assert_eq!(shown["username"], "me");
@@ -248,4 +248,19 @@ fn update_can_remove_credentials() {
             .expect("patch")
             .is_empty()
     );
+}
+
+#[test]
+fn stored_configs_read_back_as_written() {
+    for params in [
+        json!({"url": "http://h/items", "minutes": 5, "username": "me", "password": "p", "itemsPath": "/data/items", "idPath": "meta.id", "batch": "each", "startFrom": "backlog", "maxItemsPerFire": 9, "timeoutSeconds": 3}),
+        json!({"url": "http://h/items", "cron": "0 * * * *", "timezone": "UTC", "alarmFeed": "/x/alarms/alarm", "headers": {"A": "b"}}),
+    ] {
+        let (config, secrets) = create(params).expect("valid");
+        let stored = serde_json::to_value(&config).expect("json");
+        assert_eq!(PollConfig::from_stored(&stored), Ok(config));
+        assert_eq!(Secrets::from_stored(&secrets.to_stored()), Ok(secrets));
+    }
+    let error = PollConfig::from_stored(&json!({"url": "u"})).expect_err("incomplete");
+    assert!(error.contains("pollConfig."), "{error}");
 }
