@@ -1,0 +1,202 @@
+//! The Connections pattern in the demo: a CouchDB-compatible database (pouchdb-server, in
+//! memory), the changes provider service, and changes-feed telling the provider what to watch.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use serde_json::json;
+
+use crate::world::{World, say, step};
+
+const SECRET: &str = "demo-provider-secret-0123456789";
+const DATABASE: &str = "demo-orders";
+const POUCHDB: &str = "provider/testdb/node_modules/pouchdb-server/bin/pouchdb-server";
+
+/// A child process killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub struct Connections {
+    _database: Running,
+    _provider: Running,
+    database_url: String,
+    provider_url: String,
+    dir: PathBuf,
+}
+
+impl Drop for Connections {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Connections {
+    /// Starts the database and the provider; `Ok(Err(why))` when this machine cannot run them.
+    pub fn start(root: &Path) -> Result<std::result::Result<Connections, String>> {
+        if Command::new("node").arg("--version").output().is_err() {
+            return Ok(Err(
+                "node is not installed, so there is no CouchDB-compatible server".into(),
+            ));
+        }
+        let pouchdb = root.join(POUCHDB);
+        if !pouchdb.is_file() {
+            return Ok(Err(
+                "pouchdb-server is not installed (npm ci --prefix provider/testdb)".into(),
+            ));
+        }
+        let provider_bin = std::env::current_exe()?.with_file_name("changes-provider");
+        if !provider_bin.is_file() {
+            return Ok(Err(format!("{} is not built", provider_bin.display())));
+        }
+        let dir = std::env::temp_dir().join(format!("feedkit-demo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+
+        let port = free_port()?;
+        let database = Running(
+            Command::new("node")
+                .arg(&pouchdb)
+                .args([
+                    "--in-memory",
+                    "--no-stdout-logs",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                ])
+                .arg(port.to_string())
+                .arg("--config")
+                .arg(dir.join("pouchdb-config.json"))
+                .current_dir(&dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting pouchdb-server")?,
+        );
+        let database_url = format!("http://127.0.0.1:{port}");
+        wait_until("pouchdb-server to answer", || {
+            ureq::get(&database_url).call().is_ok()
+        })?;
+
+        let mut provider = Command::new(&provider_bin)
+            .arg("--data-dir")
+            .arg(dir.join("provider"))
+            .args(["--listen", "127.0.0.1:0", "--heartbeat-ms", "1000"])
+            .env("CHANGES_PROVIDER_SECRET", SECRET)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting the changes provider")?;
+        let mut line = String::new();
+        let stdout = provider
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow!("provider stdout"))?;
+        BufReader::new(stdout).read_line(&mut line)?;
+        let provider = Running(provider);
+        let provider_url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .ok_or_else(|| anyhow!("the provider said {line:?} instead of where it listens"))?
+            .to_owned();
+        Ok(Ok(Connections {
+            _database: database,
+            _provider: provider,
+            database_url,
+            provider_url,
+            dir,
+        }))
+    }
+
+    /// The manifest's `${CHANGES_PROVIDER_URL}` and `${CHANGES_PROVIDER_SECRET}`.
+    pub fn var(&self, name: &str) -> Option<String> {
+        match name {
+            "CHANGES_PROVIDER_URL" => Some(self.provider_url.clone()),
+            "CHANGES_PROVIDER_SECRET" => Some(SECRET.to_owned()),
+            _ => None,
+        }
+    }
+
+    pub fn run(&self, world: &World, shown: &mut Vec<String>) -> Result<()> {
+        step("Connections: changes-feed and the changes provider");
+        say(&format!(
+            "pouchdb-server (CouchDB API) at {}; the changes provider at {}",
+            self.database_url, self.provider_url
+        ));
+        let db = format!("{}/{DATABASE}", self.database_url);
+        ureq::put(&db)
+            .send_empty()
+            .context("creating the database")?;
+        world.create_trigger(
+            "orders",
+            "feedkit/changes-feed",
+            json!({"dbUrl": self.database_url, "dbName": DATABASE, "includeDocs": true}),
+            &format!("-p dbUrl <local> -p dbName {DATABASE} -p includeDocs true"),
+        )?;
+        world.create_rule("show-orders", "orders")?;
+
+        let before = world.shown_events().len();
+        let orders = [("o-1", "3 apples"), ("o-2", "1 pear"), ("o-3", "12 plums")];
+        for (id, what) in orders {
+            say(&format!("a document is written: {id} ({what})"));
+            ureq::put(&format!("{db}/{id}"))
+                .send_json(json!({"what": what}))
+                .with_context(|| format!("writing {id}"))?;
+        }
+        let events = world.wait_for_shown_events(before + orders.len())?;
+        for event in &events[before..] {
+            say(&format!(
+                "show-event ran with: change {} of {} ({})",
+                event["seq"]
+                    .as_str()
+                    .map_or_else(|| event["seq"].to_string(), short),
+                event["id"].as_str().unwrap_or("?"),
+                event["doc"]["what"].as_str().unwrap_or("?")
+            ));
+        }
+
+        let read = world.feed("feedkit/changes-feed", "READ", "orders", json!({}))?;
+        say(&format!(
+            "wsk trigger get orders (READ): state={} connected={} changes fired={}",
+            read["status"]["state"], read["status"]["connected"], read["status"]["changesFired"]
+        ));
+        world.delete_trigger("orders", "feedkit/changes-feed")?;
+        world.delete_rule("show-orders")?;
+        say("wsk trigger delete orders: the provider no longer watches the database");
+        shown.push(format!(
+            "Connections: the provider kept a _changes connection open and fired the trigger with each of {} changes",
+            orders.len()
+        ));
+        Ok(())
+    }
+}
+
+fn short(text: &str) -> String {
+    text.chars().take(12).collect()
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn wait_until(what: &str, mut ready: impl FnMut() -> bool) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready() {
+        if Instant::now() > deadline {
+            bail!("timed out waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
