@@ -11,7 +11,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fakes::{Fault, JsonSource};
 use feedkit::{AuthKey, Client, ClientOptions, QualifiedName};
-use sandbox::{Activation, Config, EntityKind, GUEST_AUTH_KEY, NamespaceKey, Sandbox};
+use sandbox::{
+    ActionContext, ActionOutput, Activation, Config, EntityKind, GUEST_AUTH_KEY, NamespaceKey,
+    Sandbox,
+};
 use serde_json::{Value, json};
 
 use crate::support::{run_action, workspace_bin};
@@ -326,6 +329,12 @@ fn polls_end_to_end_through_alarm_rule_and_binding() {
     assert_eq!(alarms[0]["trigger"], "/guest/news-poll-alarm");
     assert_eq!(alarms[0]["config"]["minutes"], 1440);
 
+    // The credentials are kept off the helper trigger's parameters, which ride on every tick.
+    let helper = world
+        .sandbox
+        .trigger("guest", "news-poll-alarm")
+        .expect("helper trigger");
+    assert!(!helper["parameters"].to_string().contains(TOKEN));
     let read = world.read("news");
     assert_eq!(read["config"]["url"], world.url());
     assert_eq!(read["config"]["bearerToken"], "********");
@@ -477,6 +486,28 @@ fn a_rate_limited_fire_is_retried_within_the_tick() {
     world
         .create("busy", json!({"url": world.url(), "cron": YEARLY}))
         .expect("CREATE");
+    // The user's own rule and action, so accepted fires answer 202 and run something.
+    world
+        .sandbox
+        .put_builtin_action(
+            "guest",
+            "consume",
+            |_: &ActionContext, params: Value| {
+                ActionOutput::result(json!({"got": params["items"]}))
+            },
+            json!({}),
+            json!({}),
+        )
+        .expect("user action");
+    world
+        .guest
+        .put_rule(
+            &guest("busy-rule"),
+            &guest("busy"),
+            &guest("consume"),
+            false,
+        )
+        .expect("user rule");
     world.source.push(item("x"));
     world.sandbox.fail_next_fires("guest", "busy", 429, 1);
     let polled = world.tick_ok("busy");
@@ -487,10 +518,26 @@ fn a_rate_limited_fire_is_retried_within_the_tick() {
         .iter()
         .map(|fire| fire.status)
         .collect();
-    assert_eq!(statuses, [429, 204]);
+    assert_eq!(statuses, [429, 202]);
     assert_eq!(world.fired_ids("busy"), ["x"]);
+    let consumed = world.sandbox.wait_for_activations(
+        "guest",
+        |all| all.iter().any(|a| a.name == "consume"),
+        WAIT,
+    );
+    let consumed = consumed
+        .iter()
+        .find(|a| a.name == "consume")
+        .expect("the user's action ran");
+    assert_eq!(consumed.result["got"], json!([item("x")]));
     world.tick_ok("busy");
     assert_eq!(world.fired_ids("busy"), ["x"], "fired once");
+    world
+        .guest
+        .delete_rule(&guest("busy-rule"))
+        .expect("user rule deleted");
+    world.delete_with(FEED, "busy").expect("DELETE");
+    assert_eq!(world.leftovers(), Vec::<String>::new());
 }
 
 #[test]
@@ -789,9 +836,9 @@ fn every_event_names_its_bad_parameter_in_one_error() {
             json!({"headers": {"X-A": [1]}}),
             "`headers.X-A`",
         ),
-        ("READ", "ok", json!({"url": source}), "`url`"),
+        ("READ", "ok", json!({"urll": source}), "`urll`"),
         ("READ", "missing", json!({}), "`triggerName`"),
-        ("PAUSE", "ok", json!({"minutes": 3}), "`minutes`"),
+        ("PAUSE", "ok", json!({"minuts": 3}), "`minuts`"),
         ("UNPAUSE", "missing", json!({}), "`triggerName`"),
         ("EXPLODE", "ok", json!({}), "`lifecycleEvent`"),
     ];
@@ -813,6 +860,15 @@ fn every_event_names_its_bad_parameter_in_one_error() {
         );
         assert_no_secrets(&format!("{} {}", run.result, run.logs()));
     }
+    // The feed's own parameters may reach READ through a package binding: ignored, not refused.
+    let read = world
+        .feed(
+            "READ",
+            "ok",
+            json!({"url": "http://elsewhere/", "minutes": 5}),
+        )
+        .expect("READ with bound parameters");
+    assert_eq!(read["config"]["url"], source);
     for event in ["CREATE", "READ", "UPDATE", "DELETE", "PAUSE", "UNPAUSE"] {
         let mut params =
             json!({"lifecycleEvent": event, "triggerName": "/_/ok", "authKey": wrong_key});

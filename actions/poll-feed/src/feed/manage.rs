@@ -10,7 +10,7 @@ use crate::helper::Helper;
 use crate::time::now_ms;
 
 pub fn read(request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-    Session::no_parameters(&request)?;
+    Session::known_parameters_only(&request)?;
     // The user's trigger need not exist: a feed stopped because it was deleted still says why.
     // Reading the helper trigger checks the key.
     let session = Session::open(request, context, false)?;
@@ -41,7 +41,7 @@ pub fn read(request: FeedRequest, context: &Context) -> Result<Value, ActionErro
 }
 
 pub fn pause(request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-    Session::no_parameters(&request)?;
+    Session::known_parameters_only(&request)?;
     // The user's trigger need not exist to stop polling for it.
     let session = Session::open(request, context, false)?;
     let entities = &session.entities;
@@ -66,7 +66,7 @@ pub fn pause(request: FeedRequest, context: &Context) -> Result<Value, ActionErr
 }
 
 pub fn unpause(request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-    Session::no_parameters(&request)?;
+    Session::known_parameters_only(&request)?;
     let session = Session::open(request, context, true)?;
     let entities = &session.entities;
     // The state first, so the first tick after the rule is active finds it active. The position

@@ -13,6 +13,7 @@ mod update;
 use feedkit::{ActionError, Client, Context, Feed, FeedRequest, QualifiedName};
 use serde_json::Value;
 
+use crate::config::PARAMETERS;
 use crate::names::{Entities, Kit, PollerRef};
 
 /// The poll feed.
@@ -77,17 +78,19 @@ impl Session {
         &self.entities.trigger
     }
 
-    /// Refuses parameters an event does not take (READ, DELETE, PAUSE, UNPAUSE take none).
-    fn no_parameters(request: &FeedRequest) -> Result<(), ActionError> {
+    /// Refuses parameters the feed does not know. READ, PAUSE and UNPAUSE use none of the
+    /// feed's settings, but they may still arrive: parameters bound to the package reach every
+    /// lifecycle event, so known ones are ignored rather than refused.
+    fn known_parameters_only(request: &FeedRequest) -> Result<(), ActionError> {
         match request
             .params
             .as_map()
             .keys()
-            .find(|name| !name.starts_with("__"))
+            .find(|name| !name.starts_with("__") && !PARAMETERS.contains(&name.as_str()))
         {
             None => Ok(()),
             Some(name) => Err(ActionError::new(format!(
-                "invalid parameter `{name}`: {} takes no parameters besides lifecycleEvent, triggerName and authKey",
+                "invalid parameter `{name}`: the poll feed has no such parameter ({} takes only lifecycleEvent, triggerName and authKey)",
                 request.event
             ))),
         }
