@@ -1,6 +1,8 @@
 //! `hook-feed` end to end: the real binary, run as the native runtime runs it, against a sandbox
-//! OpenWhisk and a fake GitHub hooks API on loopback. A delivery from the fake must fire the
-//! user's trigger in the sandbox; no secret may show in any result, error or log.
+//! OpenWhisk (with the `hook-relay` web action deployed in a private package) and a fake GitHub
+//! hooks API on loopback. A delivery from the fake must fire the user's trigger in the sandbox,
+//! through the relay (the default delivery mode) or directly; no secret may show in any result,
+//! error or log.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -10,25 +12,29 @@ use feedkit::{AuthKey, Client, ClientOptions, QualifiedName};
 use sandbox::{Config, GUEST_AUTH_KEY, NamespaceKey, Sandbox};
 use serde_json::{Value, json};
 
+use crate::hook_relay::{RELAY_KEY_1, RELAY_KEY_2, deploy_relay, relay_keys};
 use crate::support::{ActionRun, action_zip, run_action, workspace_bin};
 
-const REPO: &str = "octo/hello";
-const TOKEN: &str = "ghp_e2eAdminHooksToken0123456789abcdef";
+pub const REPO: &str = "octo/hello";
+pub const TOKEN: &str = "ghp_e2eAdminHooksToken0123456789abcdef";
 const WEBHOOK_SECRET: &str = "whsec-e2e-9f8e7d6c5b4a";
 const FEED: &str = "/guest/hooks/hook-feed";
-const OTHER_KEY: &str = "0c6f2b7e-1d3a-4e5f-8a9b-0c1d2e3f4a5b:otherNamespaceKey0123456789";
-const WAIT: Duration = Duration::from_secs(20);
+pub const OTHER_KEY: &str = "0c6f2b7e-1d3a-4e5f-8a9b-0c1d2e3f4a5b:otherNamespaceKey0123456789";
+pub const WAIT: Duration = Duration::from_secs(20);
 
-/// A sandbox with `guest` (and `other`, to hold a foreign key), a fake GitHub with one
-/// repository, and the built binary.
-struct World {
-    sandbox: Sandbox,
-    github: FakeGitHub,
+/// A sandbox with `guest` (and `other`, to hold a foreign key) and the relay deployed as the
+/// manifest deploys it (here in `guest`), a fake GitHub with one repository, and the built
+/// binary.
+pub struct World {
+    pub sandbox: Sandbox,
+    pub github: FakeGitHub,
     bin: PathBuf,
+    /// The relay web action's URL: what the feed's package binds as `relayUrl`.
+    pub relay_url: String,
 }
 
 impl World {
-    fn start() -> World {
+    pub fn start() -> World {
         let config = Config {
             namespaces: vec![
                 NamespaceKey::new("guest", GUEST_AUTH_KEY),
@@ -41,14 +47,16 @@ impl World {
         let sandbox = Sandbox::start(config).expect("sandbox starts");
         let github = FakeGitHub::start().expect("fake GitHub starts");
         github.add_repo(REPO, TOKEN);
+        let relay_url = deploy_relay(&sandbox, relay_keys(&[("k1", RELAY_KEY_1)]));
         World {
             sandbox,
             github,
             bin: workspace_bin("hook-feed"),
+            relay_url,
         }
     }
 
-    fn client(&self, key: &str) -> Client {
+    pub fn client(&self, key: &str) -> Client {
         Client::new(
             &self.sandbox.url(),
             AuthKey::parse(key).expect("key"),
@@ -58,7 +66,7 @@ impl World {
     }
 
     /// What `wsk trigger create T --feed F` does before invoking the feed.
-    fn create_trigger(&self, name: &str) {
+    pub fn create_trigger(&self, name: &str) {
         let body = json!({"annotations": [{"key": "feed", "value": FEED}], "parameters": []});
         self.client(GUEST_AUTH_KEY)
             .put_trigger(&guest(name), &body, false)
@@ -83,12 +91,14 @@ impl World {
         ]
     }
 
-    /// Runs the feed once with the protocol parameters for the guest trigger plus `extra`.
-    fn feed(&self, event: &str, trigger: &str, extra: Value) -> ActionRun {
+    /// Runs the feed once with the protocol parameters for the guest trigger, `relayUrl` (bound
+    /// on the feed's package, so every event gets it), plus `extra`.
+    pub fn feed(&self, event: &str, trigger: &str, extra: Value) -> ActionRun {
         let mut params = json!({
             "lifecycleEvent": event,
             "triggerName": format!("/_/{trigger}"),
             "authKey": GUEST_AUTH_KEY,
+            "relayUrl": self.relay_url,
         });
         merge(&mut params, extra);
         self.run(&params)
@@ -102,75 +112,122 @@ impl World {
         run
     }
 
-    /// Parameters of a CREATE for the fake repository.
-    fn create_params(&self, events: Value) -> Value {
+    /// Parameters of a CREATE for the fake repository (relay mode: the relay derives the
+    /// secret).
+    pub fn create_params(&self, events: Value) -> Value {
         json!({
             "repository": REPO,
             "accessToken": TOKEN,
             "baseUrl": self.github.url(),
             "events": events,
-            "secret": WEBHOOK_SECRET,
         })
     }
 
-    fn hooks(&self) -> Vec<Value> {
+    /// The same in direct mode, with the user's own secret.
+    fn direct_params(&self, events: Value) -> Value {
+        let mut params = self.create_params(events);
+        merge(
+            &mut params,
+            json!({"deliveryMode": "direct", "secret": WEBHOOK_SECRET}),
+        );
+        params
+    }
+
+    pub fn hooks(&self) -> Vec<Value> {
         self.github.hooks(REPO)
     }
 
-    /// Hooks delivering to this trigger.
-    fn hooks_of(&self, trigger: &str) -> Vec<Value> {
-        let path = format!("/api/v1/namespaces/guest/triggers/{trigger}");
+    /// Hooks delivering to this trigger, directly or through the relay.
+    pub fn hooks_of(&self, trigger: &str) -> Vec<Value> {
+        let direct = format!("/api/v1/namespaces/guest/triggers/{trigger}");
+        let relayed = format!("{}/deliver/guest/{trigger}?", self.relay_url);
         self.hooks()
             .into_iter()
             .filter(|hook| {
                 hook["config"]["url"]
                     .as_str()
-                    .is_some_and(|url| url.ends_with(&path))
+                    .is_some_and(|url| url.ends_with(&direct) || url.starts_with(&relayed))
             })
             .collect()
     }
 
     /// Delivers `event` and returns the guest trigger's fires that carry `payload`.
-    fn deliver(&self, trigger: &str, event: &str, payload: &Value) -> usize {
+    pub fn deliver(&self, trigger: &str, event: &str, payload: &Value) -> usize {
         self.github.deliver(REPO, event, payload);
         self.fires_with(trigger, payload)
     }
 
-    fn fires_with(&self, trigger: &str, payload: &Value) -> usize {
+    /// Fires carrying `payload`: as the event itself (direct) or as the relay's
+    /// `{event, delivery, payload}`.
+    pub fn fires_with(&self, trigger: &str, payload: &Value) -> usize {
         self.sandbox
             .fires("guest", trigger)
             .iter()
-            .filter(|fire| &fire.payload == payload)
+            .filter(|fire| &fire.payload == payload || &fire.payload["payload"] == payload)
             .count()
     }
 
-    fn stored_config(&self, trigger: &str) -> Option<Value> {
+    /// The hook's signing secrets as registered (the relay's derived ones included): what no
+    /// output may show.
+    pub fn registered_secrets(&self) -> Vec<String> {
+        self.hooks()
+            .iter()
+            .filter_map(|hook| {
+                let id = hook["id"].as_u64()?;
+                let raw = self.github.hook_config_raw(REPO, id)?;
+                raw["secret"].as_str().map(str::to_owned)
+            })
+            .collect()
+    }
+
+    /// Every activation in the sandbox (the relay's included): no secret in logs or results.
+    pub fn assert_activations_keep_secrets(&self, more: &[String]) {
+        for activation in self.sandbox.activations("guest") {
+            let text = format!("{}\n{}", activation.logs.join("\n"), activation.result);
+            assert_no_secrets(&text, &Value::Null);
+            for secret in more {
+                assert!(
+                    !text.contains(secret.as_str()),
+                    "a secret leaked into: {text}"
+                );
+            }
+        }
+    }
+
+    pub fn stored_config(&self, trigger: &str) -> Option<Value> {
         let entity = self.sandbox.trigger("guest", trigger)?;
         feedkit::entity_annotation(&entity, "hookFeed").cloned()
     }
 }
 
-fn guest(name: &str) -> QualifiedName {
+pub fn guest(name: &str) -> QualifiedName {
     QualifiedName::parse(&format!("/guest/{name}")).expect("name")
 }
 
-fn merge(target: &mut Value, extra: Value) {
+pub fn merge(target: &mut Value, extra: Value) {
     if let (Some(target), Value::Object(extra)) = (target.as_object_mut(), extra) {
         target.extend(extra);
     }
 }
 
-/// The key half of the guest key, the token and the webhook secret never show.
-fn assert_no_secrets(logs: &str, result: &Value) {
+/// The key half of the guest key, the token, the webhook secret and the relay keys never show.
+pub fn assert_no_secrets(logs: &str, result: &Value) {
     let key_half = GUEST_AUTH_KEY.split_once(':').expect("key").1;
     let other_half = OTHER_KEY.split_once(':').expect("key").1;
     let text = format!("{logs}\n{result}");
-    for secret in [key_half, other_half, TOKEN, WEBHOOK_SECRET] {
+    for secret in [
+        key_half,
+        other_half,
+        TOKEN,
+        WEBHOOK_SECRET,
+        RELAY_KEY_1,
+        RELAY_KEY_2,
+    ] {
         assert!(!text.contains(secret), "a secret leaked into: {text}");
     }
 }
 
-fn ok(run: &ActionRun) -> &Value {
+pub fn ok(run: &ActionRun) -> &Value {
     assert!(
         run.result.is_object() && run.result.get("error").is_none(),
         "expected success, got {} (logs: {})",
@@ -181,7 +238,7 @@ fn ok(run: &ActionRun) -> &Value {
 }
 
 /// One `{"error"}` result naming `parameter`.
-fn assert_error_naming(run: &ActionRun, parameter: &str, case: &str) {
+pub fn assert_error_naming(run: &ActionRun, parameter: &str, case: &str) {
     let object = run.result.as_object().expect("a JSON object result");
     assert_eq!(object.len(), 1, "{case}: {}", run.result);
     let error = run.error();
@@ -191,18 +248,49 @@ fn assert_error_naming(run: &ActionRun, parameter: &str, case: &str) {
     );
 }
 
-fn push(n: u32) -> Value {
+pub fn push(n: u32) -> Value {
     json!({"ref": "refs/heads/main", "after": format!("{n:040}"), "commits": [], "repository": {"full_name": REPO}})
 }
 
 #[test]
-fn hook_feed_lifecycle_fires_the_trigger_end_to_end() {
+fn hook_feed_lifecycle_fires_the_trigger_through_the_relay() {
+    lifecycle(Mode::Relay);
+}
+
+#[test]
+fn hook_feed_lifecycle_fires_the_trigger_directly() {
+    lifecycle(Mode::Direct);
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Relay,
+    Direct,
+}
+
+/// The whole lifecycle of one trigger's hook, in either delivery mode; the direct one ends by
+/// moving the hook to the relay with UPDATE.
+fn lifecycle(mode: Mode) {
     let world = World::start();
     world.create_trigger("t");
+    let relay = mode == Mode::Relay;
+    let fire_url = format!("{}/api/v1/namespaces/guest/triggers/t", world.sandbox.url());
+    let relay_target = format!("{}/deliver/guest/t", world.relay_url);
+    let key_half = GUEST_AUTH_KEY.split_once(':').expect("key").1;
 
-    // CREATE installs one active, signed hook delivering to the trigger's fire URL.
-    let created = world.feed("CREATE", "t", world.create_params(json!("push")));
+    // CREATE installs one active, signed hook delivering to the relay (with a sealed token) or
+    // to the trigger's fire URL (with the key in it).
+    let params = if relay {
+        world.create_params(json!("push"))
+    } else {
+        world.direct_params(json!("push"))
+    };
+    let created = world.feed("CREATE", "t", params);
     let hook_id = ok(&created)["hookId"].as_u64().expect("hook id");
+    assert_eq!(
+        created.result["deliveryMode"],
+        if relay { "relay" } else { "direct" }
+    );
     let hooks = world.hooks();
     assert_eq!(hooks.len(), 1, "{hooks:?}");
     assert_eq!(hooks[0]["events"], json!(["push"]));
@@ -210,18 +298,35 @@ fn hook_feed_lifecycle_fires_the_trigger_end_to_end() {
         .github
         .hook_config_raw(REPO, hook_id)
         .expect("raw config");
-    assert_eq!(raw["secret"], WEBHOOK_SECRET);
     assert_eq!(raw["content_type"], "json");
-    assert!(
-        raw["url"]
-            .as_str()
-            .expect("url")
-            .starts_with("http://23bc46b1-")
-    );
+    let url = raw["url"].as_str().expect("url").to_owned();
+    let secret = raw["secret"].as_str().expect("a signed hook").to_owned();
     let stored = world
         .stored_config("t")
         .expect("config stored on the trigger");
     assert_eq!(stored["hookId"], hook_id);
+    if relay {
+        assert_eq!(created.result["hookUrl"], relay_target);
+        assert_eq!(created.result["relayKeyId"], "k1");
+        assert!(url.starts_with(&format!("{relay_target}?token=")), "{url}");
+        assert!(
+            !url.contains(key_half) && !url.contains("23bc46b1-"),
+            "{url}"
+        );
+        assert!(
+            secret.len() == 64 && secret.bytes().all(|b| b.is_ascii_hexdigit()),
+            "a derived secret"
+        );
+        assert_eq!(stored["deliveryMode"], "relay");
+        assert!(stored.get("secret").is_none(), "no secret stored: {stored}");
+        assert!(!stored.to_string().contains(&secret));
+    } else {
+        assert_eq!(created.result["hookUrl"], fire_url);
+        assert!(url.starts_with("http://23bc46b1-"), "{url}");
+        assert_eq!(secret, WEBHOOK_SECRET);
+        assert_eq!(stored["deliveryMode"], "direct");
+    }
+    assert!(!created.logs().contains(&secret) && !created.result.to_string().contains(&secret));
     let trigger = world.sandbox.trigger("guest", "t").expect("trigger");
     assert_eq!(
         feedkit::entity_annotation(&trigger, "feed"),
@@ -232,11 +337,26 @@ fn hook_feed_lifecycle_fires_the_trigger_end_to_end() {
     assert!(world.github.wait_idle(WAIT));
     let ping = world.github.deliveries(REPO, hook_id);
     assert_eq!(ping.first().map(|d| d.event.as_str()), Some("ping"));
+    assert!(
+        ping[0].status.is_some_and(|s| (200..300).contains(&s)),
+        "{ping:?}"
+    );
 
-    // A push fires the trigger with the push as its payload.
-    assert_eq!(world.deliver("t", "push", &push(1)), 1);
+    // A push fires the trigger with the push as its payload (the relay adds the event's name
+    // and delivery id).
+    let delivered = world.github.deliver(REPO, "push", &push(1));
+    assert_eq!(world.fires_with("t", &push(1)), 1);
+    if relay {
+        let fires = world.sandbox.fires("guest", "t");
+        let fire = fires.last().expect("a fire");
+        assert_eq!(
+            fire.payload,
+            json!({"event": "push", "delivery": delivered[0].guid, "payload": push(1)})
+        );
+    }
 
-    // READ: settings with secrets masked, the URL without credentials, the last delivery.
+    // READ: settings with secrets masked, the URL without credentials or token, the mode, the
+    // last delivery.
     let read = world.feed("READ", "t", json!({}));
     let read = ok(&read);
     assert_eq!(read["config"]["repository"], REPO);
@@ -244,10 +364,14 @@ fn hook_feed_lifecycle_fires_the_trigger_end_to_end() {
     assert_eq!(read["config"]["secret"], "********");
     assert_eq!(read["config"]["accessToken"], "********");
     assert_eq!(read["config"]["hookId"], hook_id);
-    assert_eq!(
-        read["config"]["hookUrl"],
-        format!("{}/api/v1/namespaces/guest/triggers/t", world.sandbox.url())
-    );
+    if relay {
+        assert_eq!(read["config"]["deliveryMode"], "relay");
+        assert_eq!(read["config"]["relayKeyId"], "k1");
+        assert_eq!(read["config"]["hookUrl"], relay_target);
+    } else {
+        assert_eq!(read["config"]["deliveryMode"], "direct");
+        assert_eq!(read["config"]["hookUrl"], fire_url);
+    }
     assert_eq!(read["status"]["active"], true);
     assert!(read["status"]["dateChanged"].as_u64().is_some(), "{read}");
     assert!(
@@ -279,18 +403,32 @@ fn hook_feed_lifecycle_fires_the_trigger_end_to_end() {
         .github
         .hook_config_raw(REPO, hook_id)
         .expect("raw config");
-    assert_eq!(raw["secret"], WEBHOOK_SECRET, "UPDATE keeps the secret");
-
-    // An empty secret removes it; deliveries go on unsigned.
-    ok(&world.feed("UPDATE", "t", json!({"secret": ""})));
-    let raw = world
-        .github
-        .hook_config_raw(REPO, hook_id)
-        .expect("raw config");
-    assert!(raw.get("secret").is_none(), "{raw}");
-    let read = world.feed("READ", "t", json!({}));
-    assert_eq!(ok(&read)["config"]["secret"], Value::Null);
-    assert_eq!(world.deliver("t", "push", &push(20)), 1);
+    let mut secrets = vec![secret.clone()];
+    if relay {
+        // UPDATE seals the URL again: a new token and a new derived secret.
+        assert_ne!(raw["url"].as_str(), Some(url.as_str()), "a new token");
+        let resealed = raw["secret"].as_str().expect("secret").to_owned();
+        assert_ne!(resealed, secret, "a new secret");
+        secrets.push(resealed);
+        // The relay's secret is not the user's to give.
+        assert_error_naming(
+            &world.feed("UPDATE", "t", json!({"secret": "mine"})),
+            "secret",
+            "a secret in relay mode",
+        );
+    } else {
+        assert_eq!(raw["secret"], WEBHOOK_SECRET, "UPDATE keeps the secret");
+        // An empty secret removes it; deliveries go on unsigned.
+        ok(&world.feed("UPDATE", "t", json!({"secret": ""})));
+        let raw = world
+            .github
+            .hook_config_raw(REPO, hook_id)
+            .expect("raw config");
+        assert!(raw.get("secret").is_none(), "{raw}");
+        let read = world.feed("READ", "t", json!({}));
+        assert_eq!(ok(&read)["config"]["secret"], Value::Null);
+        assert_eq!(world.deliver("t", "push", &push(20)), 1);
+    }
 
     // PAUSE: the hook stays but stops delivering; READ says why.
     ok(&world.feed("PAUSE", "t", json!({})));
@@ -305,6 +443,29 @@ fn hook_feed_lifecycle_fires_the_trigger_end_to_end() {
     assert_eq!(world.hooks()[0]["id"], hook_id);
     assert_eq!(world.deliver("t", "push", &push(4)), 1);
 
+    if !relay {
+        // UPDATE moves a direct hook to the relay, in place.
+        let moved = world.feed("UPDATE", "t", json!({"deliveryMode": "relay"}));
+        assert_eq!(ok(&moved)["hookId"], hook_id);
+        assert_eq!(moved.result["deliveryMode"], "relay");
+        let raw = world
+            .github
+            .hook_config_raw(REPO, hook_id)
+            .expect("raw config");
+        assert!(
+            raw["url"]
+                .as_str()
+                .is_some_and(|u| u.starts_with(&relay_target)),
+            "{raw}"
+        );
+        secrets.extend(raw["secret"].as_str().map(str::to_owned));
+        assert_eq!(world.deliver("t", "push", &push(6)), 1);
+        let read = world.feed("READ", "t", json!({}));
+        assert_eq!(ok(&read)["config"]["deliveryMode"], "relay");
+        let stored = world.stored_config("t").expect("stored");
+        assert!(stored.get("secret").is_none(), "{stored}");
+    }
+
     // DELETE removes the hook and the stored configuration; a second DELETE succeeds.
     let deleted = world.feed("DELETE", "t", json!({}));
     assert_eq!(ok(&deleted)["removed"], json!([hook_id]));
@@ -317,6 +478,9 @@ fn hook_feed_lifecycle_fires_the_trigger_end_to_end() {
     );
     ok(&world.feed("DELETE", "t", json!({})));
     assert_eq!(world.deliver("t", "push", &push(5)), 0);
+
+    // The relay's activations (and any other) kept every secret, the derived ones included.
+    world.assert_activations_keep_secrets(&secrets);
 }
 
 #[test]
@@ -437,6 +601,11 @@ fn bad_parameters_give_one_error_naming_the_parameter() {
         params.as_object_mut().expect("object").remove(key);
         params
     };
+    let with_all = |extra: Value| {
+        let mut params = good.clone();
+        merge(&mut params, extra);
+        params
+    };
     let create_cases = [
         ("missing repository", without("repository"), "repository"),
         (
@@ -471,14 +640,54 @@ fn bad_parameters_give_one_error_naming_the_parameter() {
             "baseUrl",
         ),
         (
-            "form content",
-            with("contentType", json!("form")),
+            "form content, direct",
+            with_all(json!({"contentType": "form", "deliveryMode": "direct"})),
             "contentType",
         ),
         (
             "unknown content type",
             with("contentType", json!("xml")),
             "contentType",
+        ),
+        (
+            "unknown delivery mode",
+            with("deliveryMode", json!("pigeon")),
+            "deliveryMode",
+        ),
+        (
+            "a secret in relay mode",
+            with("secret", json!(WEBHOOK_SECRET)),
+            "secret",
+        ),
+        // `relayUrl` is the package's; a CREATE without it (or with a wrong one) says so.
+        (
+            "missing relayUrl",
+            with("relayUrl", Value::Null),
+            "relayUrl",
+        ),
+        (
+            "malformed relayUrl",
+            with("relayUrl", json!("relay.example/x")),
+            "relayUrl",
+        ),
+        (
+            "unreachable relayUrl",
+            with(
+                "relayUrl",
+                json!("http://127.0.0.1:1/api/v1/web/guest/feedkit-relay/hook-relay.http"),
+            ),
+            "relayUrl",
+        ),
+        (
+            "relayUrl of no web action",
+            with(
+                "relayUrl",
+                json!(format!(
+                    "{}/api/v1/web/guest/feedkit-relay/nothing.http",
+                    world.sandbox.url()
+                )),
+            ),
+            "relayUrl",
         ),
     ];
     for (case, params, parameter) in create_cases {
@@ -568,7 +777,10 @@ fn hook_feed_runs_as_a_native_action_invoked_over_the_rest_api() {
         .put_package(
             "guest",
             "hooks",
-            json!({"baseUrl": format!("{}/api/v3", world.github.url())}),
+            json!({
+                "baseUrl": format!("{}/api/v3", world.github.url()),
+                "relayUrl": world.relay_url,
+            }),
             json!({}),
             false,
         )
@@ -600,7 +812,7 @@ fn hook_feed_runs_as_a_native_action_invoked_over_the_rest_api() {
     let mut create = protocol("CREATE");
     merge(
         &mut create,
-        json!({"repository": REPO, "accessToken": TOKEN, "events": "push", "secret": WEBHOOK_SECRET}),
+        json!({"repository": REPO, "accessToken": TOKEN, "events": "push"}),
     );
     let created = invoke(create).expect("CREATE succeeds");
     assert!(created["hookId"].as_u64().is_some(), "{created}");
@@ -617,14 +829,22 @@ fn hook_feed_runs_as_a_native_action_invoked_over_the_rest_api() {
     assert_eq!(error.status(), Some(502));
     assert!(error.to_string().contains("`events`"), "{error}");
 
+    let secrets = world.registered_secrets();
+    assert_eq!(secrets.len(), 1, "the relay derived the hook's secret");
     let deleted = invoke(protocol("DELETE")).expect("DELETE succeeds");
     assert_eq!(deleted["removed"].as_array().map(Vec::len), Some(1));
     assert!(world.hooks().is_empty());
 
-    // The activations' logs are what OpenWhisk keeps: no secret in them either.
+    // The activations' logs are what OpenWhisk keeps: no secret in them either (the relay's
+    // included, which sealed the hook URL and relayed the push).
     let activations = world.sandbox.activations("guest");
     assert!(activations.len() >= 4, "{activations:?}");
+    assert!(
+        activations.iter().any(|a| a.name == "hook-relay"),
+        "{activations:?}"
+    );
     for activation in activations {
         assert_no_secrets(&activation.logs.join("\n"), &activation.result);
     }
+    world.assert_activations_keep_secrets(&secrets);
 }

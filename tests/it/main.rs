@@ -4,6 +4,7 @@
 mod changes_feed;
 mod client;
 mod hook_feed;
+mod hook_relay;
 mod manifest;
 mod poll_feed;
 mod runtime;

@@ -44,8 +44,9 @@ pub fn service_error(error: &ServiceError, location: &Location, doing: &str) -> 
             } else if all.contains("secret") {
                 "invalid parameter `secret`"
             } else if all.contains("url") {
-                "the service refused the hook URL (the trigger's fire URL on the OpenWhisk API host \
-                 must be reachable from the service)"
+                "the service refused the hook URL (the relay's URL, `relayUrl`, or in direct mode \
+                 the trigger's fire URL on the OpenWhisk API host, must be reachable from the \
+                 service)"
             } else {
                 "the service refused the hook settings (`events`, `contentType`, `secret`)"
             };

@@ -2,19 +2,25 @@
 //!
 //! Every event first checks that the key can read the trigger, then reads what CREATE stored on
 //! it ([`Stored`], an annotation), lets explicit parameters override that, and finds the feed's
-//! hooks by where they deliver (the trigger's fire URL, whatever credentials it carries). So the
-//! feed never touches a hook that delivers elsewhere: another trigger's, or the user's own.
+//! hooks by where they deliver (the trigger's fire URL or its relay URL, whatever credentials or
+//! token they carry). So the feed never touches a hook that delivers elsewhere: another
+//! trigger's, or the user's own. CREATE and UPDATE install the hook in the delivery mode the
+//! settings say (relay by default: the relay seals a new URL and secret every time).
 
 use feedkit::{
     ActionError, AuthKey, Client, Context, Feed, FeedRequest, ParamError, Params, QualifiedName,
-    entity_annotation,
+    Secret, entity_annotation,
 };
 use serde_json::{Value, json};
 
-use crate::delivery::{DeliveryMode, HookTarget, delivers_to};
+use crate::delivery::{
+    DeliveryMode, HookTarget, RelayUrl, delivers_to, direct_target, missing_relay_url, mode_of,
+    relay_key_id, shown,
+};
 use crate::explain::service_error;
 use crate::read::{Observed, now_ms, render};
 use crate::redact::Redactor;
+use crate::seal::seal;
 use crate::service::{Hook, HooksApi, create_body};
 use crate::settings::{self, ContentType, HookSettings, Location, PARAMETER_NAMES, Stored};
 
@@ -67,7 +73,11 @@ fn guarded(
                 redactor.add_secret(secret);
             }
         }
-        event(&mut session)
+        let outcome = event(&mut session);
+        for secret in &session.learned {
+            redactor.add_secret(secret);
+        }
+        outcome
     });
     match outcome {
         Ok(result) => Ok(redactor.value(result)),
@@ -89,7 +99,11 @@ struct Session<'a> {
     /// The trigger as OpenWhisk last described it (the base of every annotation update).
     entity: Value,
     stored: Option<Stored>,
-    mode: DeliveryMode,
+    /// `relayUrl`, read when an event needs it (a malformed one must not stop DELETE).
+    relay: Result<Option<RelayUrl>, ParamError>,
+    /// What this activation learned that no output may show (a relay token and the hook's
+    /// secret): masked like the rest.
+    learned: Vec<Secret>,
 }
 
 impl<'a> Session<'a> {
@@ -123,10 +137,11 @@ impl<'a> Session<'a> {
             client,
             trigger: request.trigger,
             auth_key: request.auth_key,
+            relay: RelayUrl::from_params(&request.params),
             params: request.params,
             entity,
             stored,
-            mode: DeliveryMode::default(),
+            learned: Vec::new(),
         })
     }
 
@@ -149,17 +164,65 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn target(&self) -> HookTarget {
-        self.mode
-            .target(self.client.host(), &self.trigger, &self.auth_key)
+    /// The trigger's fire URL: where a direct-mode hook delivers.
+    fn direct_url(&self) -> String {
+        self.client.host().trigger_url(&self.trigger)
     }
 
-    /// The feed's hooks among `hooks`: those delivering to this trigger, the stored one first.
-    fn ours<'h>(&self, hooks: &'h [Hook], target: &HookTarget) -> Vec<&'h Hook> {
-        let mut targets = vec![target.shown.as_str()];
-        if let Some(url) = self.stored.as_ref().and_then(|s| s.hook_url.as_deref()) {
+    /// `relayUrl`, needed to install a relay-mode hook.
+    fn relay_url(&self) -> Result<&RelayUrl, ActionError> {
+        match &self.relay {
+            Ok(Some(relay)) => Ok(relay),
+            Ok(None) => Err(missing_relay_url()),
+            Err(error) => Err(error.clone().into()),
+        }
+    }
+
+    /// The URL a new hook in `mode` delivers to: for the relay mode, the relay seals a new one.
+    fn target(&mut self, mode: DeliveryMode) -> Result<HookTarget, ActionError> {
+        let target = match mode {
+            DeliveryMode::Direct => {
+                direct_target(self.client.host(), &self.trigger, &self.auth_key)
+            }
+            DeliveryMode::Relay => seal(
+                self.relay_url()?,
+                &self.trigger,
+                &self.auth_key,
+                self.context.deadline,
+            )?,
+        };
+        if let Some(token) = hook_relay::wire::token_of(target.registered.expose()) {
+            self.learned.push(Secret::new(token));
+        }
+        self.learned.extend(target.secret.clone());
+        Ok(target)
+    }
+
+    /// Where a hook in `mode` delivers, without credentials or token (for READ's answer).
+    fn shown_target(&self, mode: DeliveryMode) -> String {
+        let relay = self.relay.as_ref().ok().and_then(Option::as_ref);
+        match (mode, relay) {
+            (DeliveryMode::Relay, Some(relay)) => relay.delivery_url(&self.trigger),
+            (DeliveryMode::Relay, None) => self
+                .stored
+                .as_ref()
+                .and_then(|stored| stored.hook_url.clone())
+                .unwrap_or_default(),
+            (DeliveryMode::Direct, _) => self.direct_url(),
+        }
+    }
+
+    /// The feed's hooks among `hooks`: those delivering to this trigger in either mode (and to
+    /// where the stored record says), the stored one first.
+    fn ours<'h>(&self, hooks: &'h [Hook]) -> Vec<&'h Hook> {
+        let mut targets = vec![self.direct_url()];
+        if let Ok(Some(relay)) = &self.relay {
+            targets.push(relay.delivery_url(&self.trigger));
+        }
+        if let Some(url) = self.stored.as_ref().and_then(|s| s.hook_url.clone()) {
             targets.push(url);
         }
+        let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
         let stored_id = self.stored.as_ref().and_then(|s| s.hook_id);
         let mut ours: Vec<&Hook> = hooks
             .iter()
@@ -194,16 +257,16 @@ impl<'a> Session<'a> {
     /// CREATE and UPDATE: makes the feed's hook match `settings`, changing an existing one in
     /// place (so no delivery is lost) or installing it.
     fn install(&mut self, settings: HookSettings, event: &str) -> Result<Value, ActionError> {
-        self.mode
-            .check_content_type(settings.content_type)
+        let mode = settings.mode;
+        mode.check_content_type(settings.content_type)
             .map_err(ActionError::from)?;
         let location = &settings.location;
-        let target = self.target();
         let api = HooksApi::new(location, self.context.deadline);
         let hooks = api
             .list()
             .map_err(|e| service_error(&e, location, "listing the repository's hooks"))?;
-        let ours: Vec<Hook> = self.ours(&hooks, &target).into_iter().cloned().collect();
+        let ours: Vec<Hook> = self.ours(&hooks).into_iter().cloned().collect();
+        let target = self.target(mode)?;
         let previous = self.stored.clone();
 
         // Stored before the hook exists, so that a DELETE after any failure below (the CLI
@@ -214,9 +277,13 @@ impl<'a> Session<'a> {
             access_token: location.access_token.clone(),
             events: settings.events.clone(),
             content_type: settings.content_type,
-            secret: settings.secret.clone(),
+            // The relay derives its hooks' secrets again from their URLs: nothing to keep.
+            secret: settings
+                .secret
+                .clone()
+                .filter(|_| mode == DeliveryMode::Direct),
             active: settings.active,
-            delivery_mode: self.mode,
+            delivery_mode: mode,
             hook_id: ours.first().map(|hook| hook.id),
             hook_url: Some(target.shown.clone()),
             date_changed: now_ms(),
@@ -246,37 +313,46 @@ impl<'a> Session<'a> {
         self.save(Some(&record))?;
         if let Some(previous) = previous.filter(|p| !p.location().same_place(location)) {
             // The hook moved to another repository or service: the old one would keep firing.
-            self.remove_quietly(&previous.location(), &target);
+            self.remove_quietly(&previous.location());
         }
         let verb = if ours.iter().any(|o| o.id == hook.id) {
             "updated"
         } else {
             "installed"
         };
+        let sealed_with = target
+            .key_id
+            .as_ref()
+            .map(|id| format!(", sealed with relay key {id}"))
+            .unwrap_or_default();
         eprintln!(
-            "hook-feed: {event} {}: {verb} hook {} on {} (events {}, active {})",
+            "hook-feed: {event} {}: {verb} hook {} on {} (events {}, active {}, delivery {mode}{sealed_with})",
             self.trigger,
             hook.id,
             location.repository,
             hook.events.join(","),
             hook.active
         );
-        Ok(json!({
+        let mut result = json!({
             "hookId": hook.id,
             "repository": location.repository.to_string(),
             "baseUrl": location.base_url.as_str(),
             "events": hook.events,
             "active": hook.active,
+            "deliveryMode": mode.as_str(),
             "hookUrl": target.shown,
             "outcome": verb,
-        }))
+        });
+        if let Some(key_id) = &target.key_id {
+            result["relayKeyId"] = json!(key_id);
+        }
+        Ok(result)
     }
 
     /// PAUSE and UNPAUSE: only the hook's active state changes.
     fn set_active(&mut self, active: bool) -> Result<Value, ActionError> {
         let settings = self.merged_settings()?;
         let location = &settings.location;
-        let target = self.target();
         let api = HooksApi::new(location, self.context.deadline);
         let hooks = api
             .list()
@@ -289,7 +365,7 @@ impl<'a> Session<'a> {
                 location.repository, self.trigger
             ))
         };
-        let Some(id) = self.ours(&hooks, &target).first().map(|hook| hook.id) else {
+        let Some(id) = self.ours(&hooks).first().map(|hook| hook.id) else {
             return Err(missing());
         };
         let hook = api
@@ -302,17 +378,22 @@ impl<'a> Session<'a> {
             .and_then(Value::as_str)
             .and_then(|text| ContentType::parse(text).ok())
             .unwrap_or(settings.content_type);
+        // Only the active state changed: the hook keeps its URL, so its mode too.
+        let mode = mode_of(hook.url(), &self.direct_url()).unwrap_or(settings.mode);
         let record = Stored {
             repository: location.repository.clone(),
             base_url: location.base_url.clone(),
             access_token: location.access_token.clone(),
             events: hook.events.clone(),
             content_type,
-            secret: settings.secret.clone(),
+            secret: settings
+                .secret
+                .clone()
+                .filter(|_| mode == DeliveryMode::Direct),
             active,
-            delivery_mode: self.mode,
+            delivery_mode: mode,
             hook_id: Some(hook.id),
-            hook_url: Some(target.shown.clone()),
+            hook_url: Some(shown(hook.url())),
             date_changed: now_ms(),
         };
         self.save(Some(&record))?;
@@ -333,18 +414,23 @@ impl<'a> Session<'a> {
     fn read(&mut self) -> Result<Value, ActionError> {
         let settings = self.merged_settings()?;
         let location = &settings.location;
-        let target = self.target();
         let api = HooksApi::new(location, self.context.deadline);
         let hooks = api
             .list()
             .map_err(|e| service_error(&e, location, "listing the repository's hooks"))?;
-        let hook = self.ours(&hooks, &target).first().copied();
+        let hook = self.ours(&hooks).first().copied();
+        // What the live hook says wins over the record.
+        let mode = hook
+            .and_then(|hook| mode_of(hook.url(), &self.direct_url()))
+            .unwrap_or(settings.mode);
+        let relay_key_id = hook.and_then(|hook| relay_key_id(hook.url()));
         Ok(render(&Observed {
             trigger: &self.trigger,
             settings: &settings,
             stored: self.stored.as_ref(),
-            mode: self.mode,
-            target: &target.shown,
+            mode,
+            relay_key_id: relay_key_id.as_deref(),
+            target: &self.shown_target(mode),
             hook,
         }))
     }
@@ -367,14 +453,13 @@ impl<'a> Session<'a> {
             }
             Err(error) => return Err(error.into()),
         };
-        let target = self.target();
-        let (removed, note) = self.remove(&location, &target)?;
+        let (removed, note) = self.remove(&location)?;
         if let Some(stored) = self
             .stored
             .clone()
             .filter(|s| !s.location().same_place(&location))
         {
-            self.remove_quietly(&stored.location(), &target);
+            self.remove_quietly(&stored.location());
         }
         if self.stored.is_some() {
             match self.save(None) {
@@ -401,11 +486,7 @@ impl<'a> Session<'a> {
     }
 
     /// Removes the feed's hooks at `location`: their ids, and a note when the repository is gone.
-    fn remove(
-        &self,
-        location: &Location,
-        target: &HookTarget,
-    ) -> Result<(Vec<u64>, Option<String>), ActionError> {
+    fn remove(&self, location: &Location) -> Result<(Vec<u64>, Option<String>), ActionError> {
         let api = HooksApi::new(location, self.context.deadline);
         let hooks = match api.list() {
             Ok(hooks) => hooks,
@@ -425,7 +506,7 @@ impl<'a> Session<'a> {
             }
         };
         let mut removed = Vec::new();
-        for hook in self.ours(&hooks, target) {
+        for hook in self.ours(&hooks) {
             // A hook already gone counts as removed.
             api.delete(hook.id)
                 .map_err(|e| service_error(&e, location, "removing the hook"))?;
@@ -434,8 +515,8 @@ impl<'a> Session<'a> {
         Ok((removed, None))
     }
 
-    fn remove_quietly(&self, location: &Location, target: &HookTarget) {
-        if let Err(error) = self.remove(location, target) {
+    fn remove_quietly(&self, location: &Location) {
+        if let Err(error) = self.remove(location) {
             eprintln!(
                 "hook-feed: could not remove the hook from {} ({}): {error}",
                 location.repository, location.base_url
@@ -456,7 +537,8 @@ fn apply(
         "content_type": settings.content_type.as_str(),
         "insecure_ssl": "0",
     });
-    if let Some(secret) = &settings.secret {
+    // The relay's derived secret, or the user's own in direct mode.
+    if let Some(secret) = target.secret.as_ref().or(settings.secret.as_ref()) {
         config["secret"] = json!(secret.expose());
     }
     if let Some(existing) = existing {

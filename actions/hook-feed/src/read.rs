@@ -1,13 +1,13 @@
 //! READ's answer, in the shape of the alarms feed: `{"config": {...}, "status": {"active",
 //! "dateChanged", "dateChangedISO", "reason"}}`, plus what the service reports of the last
-//! delivery. Secrets are shown as `********`, hook URLs without their userinfo.
+//! delivery. Secrets are shown as `********`, hook URLs without their userinfo or relay token.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use feedkit::QualifiedName;
 use serde_json::{Value, json};
 
-use crate::delivery::{DeliveryMode, without_userinfo};
+use crate::delivery::{DeliveryMode, shown};
 use crate::redact::MASK;
 use crate::service::Hook;
 use crate::settings::{HookSettings, Stored};
@@ -17,7 +17,10 @@ pub struct Observed<'a> {
     pub trigger: &'a QualifiedName,
     pub settings: &'a HookSettings,
     pub stored: Option<&'a Stored>,
+    /// The hook's delivery mode (as its URL shows, else as stored).
     pub mode: DeliveryMode,
+    /// The relay key that sealed the hook's URL (relay mode).
+    pub relay_key_id: Option<&'a str>,
     /// Where the feed's hook delivers, without credentials.
     pub target: &'a str,
     /// The feed's hook as the service lists it, if it still exists.
@@ -30,6 +33,7 @@ pub fn render(observed: &Observed<'_>) -> Value {
         settings,
         stored,
         mode,
+        relay_key_id,
         target,
         hook,
     } = observed;
@@ -38,7 +42,7 @@ pub fn render(observed: &Observed<'_>) -> Value {
             .and_then(Value::as_str)
     };
     let has_secret = settings.secret.is_some() || hook_config("secret").is_some();
-    let config = json!({
+    let mut config = json!({
         "namespace": trigger.namespace(),
         "name": trigger.name(),
         "repository": settings.location.repository.to_string(),
@@ -49,9 +53,12 @@ pub fn render(observed: &Observed<'_>) -> Value {
         "secret": if has_secret { Value::from(MASK) } else { Value::Null },
         "deliveryMode": mode.as_str(),
         "hookId": hook.map(|hook| hook.id),
-        "hookUrl": hook.map_or_else(|| (*target).to_owned(), |hook| without_userinfo(hook.url())),
+        "hookUrl": hook.map_or_else(|| (*target).to_owned(), |hook| shown(hook.url())),
         "updatedAt": hook.and_then(|hook| hook.updated_at.clone()),
     });
+    if *mode == DeliveryMode::Relay {
+        config["relayKeyId"] = json!(relay_key_id);
+    }
     let active = hook.is_some_and(|hook| hook.active);
     let date_changed = stored
         .map(|stored| stored.date_changed)
@@ -144,6 +151,7 @@ mod tests {
     fn settings(active: bool) -> HookSettings {
         let params = Params::from_value(json!({
             "repository": "o/r", "accessToken": "tok", "secret": "whsec", "active": active,
+            "deliveryMode": "direct",
         }))
         .expect("params");
         crate::settings::hook_settings(&params, None).expect("settings")
@@ -174,6 +182,7 @@ mod tests {
             settings: &settings,
             stored: None,
             mode: DeliveryMode::Direct,
+            relay_key_id: None,
             target,
             hook: Some(&live),
         };
@@ -210,5 +219,33 @@ mod tests {
         });
         assert_eq!(read["status"]["reason"]["kind"], "MISSING");
         assert_eq!(read["status"]["active"], false);
+        assert!(read["config"].get("relayKeyId").is_none(), "direct mode");
+    }
+
+    #[test]
+    fn a_relay_hook_shows_its_mode_and_key_but_not_its_token() {
+        let trigger = QualifiedName::parse("/g/t").expect("name");
+        let target = "http://ow/api/v1/web/ops/feedkit-relay/hook-relay.http/deliver/g/t";
+        let params =
+            Params::from_value(json!({"repository": "o/r", "accessToken": "tok"})).expect("params");
+        let settings = crate::settings::hook_settings(&params, None).expect("settings");
+        let mut live = hook(true);
+        live.config.insert(
+            "url".into(),
+            json!(format!("{target}?token=AQJrMSECRETTOKEN")),
+        );
+        let read = render(&Observed {
+            trigger: &trigger,
+            settings: &settings,
+            stored: None,
+            mode: DeliveryMode::Relay,
+            relay_key_id: Some("k1"),
+            target,
+            hook: Some(&live),
+        });
+        assert_eq!(read["config"]["deliveryMode"], "relay");
+        assert_eq!(read["config"]["relayKeyId"], "k1");
+        assert_eq!(read["config"]["hookUrl"], target);
+        assert!(!read.to_string().contains("SECRETTOKEN"), "{read}");
     }
 }

@@ -9,6 +9,7 @@ use std::fmt;
 use feedkit::{ParamError, Params, Secret, lenient};
 use serde::{Deserialize, Serialize};
 
+use crate::delivery::DeliveryMode;
 use crate::events;
 
 /// Where the hooks live when `baseUrl` is not given.
@@ -23,6 +24,8 @@ pub const PARAMETER_NAMES: &[&str] = &[
     "contentType",
     "secret",
     "active",
+    "deliveryMode",
+    "relayUrl",
 ];
 
 /// `owner/repo`, as the hooks API paths spell it.
@@ -200,18 +203,22 @@ impl Location {
 #[derive(Debug, Clone)]
 pub struct HookSettings {
     pub location: Location,
+    /// How deliveries reach the trigger.
+    pub mode: DeliveryMode,
     pub events: Vec<String>,
     pub content_type: ContentType,
-    /// The service signs deliveries with it (`X-Hub-Signature-256`).
+    /// The service signs deliveries with it (`X-Hub-Signature-256`). Direct mode only: in relay
+    /// mode the relay derives the secret when it seals the hook URL.
     pub secret: Option<Secret>,
     /// False while the feed is paused.
     pub active: bool,
 }
 
 /// What CREATE keeps on the user's trigger (annotation [`Stored::ANNOTATION`]) for the events
-/// that come later with nothing but `triggerName` and `authKey`. The token and the secret are
-/// stored as they are: the trigger is OpenWhisk storage owned by the same user, and UPDATE must
-/// send the secret again (GitHub drops a secret a config update leaves out).
+/// that come later with nothing but `triggerName` and `authKey`. The token and a direct-mode
+/// secret are stored as they are: the trigger is OpenWhisk storage owned by the same user, and
+/// UPDATE must send the secret again (GitHub drops a secret a config update leaves out). A
+/// relay-mode hook's secret is stored nowhere: UPDATE seals the URL again, with a fresh secret.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Stored {
@@ -228,9 +235,10 @@ pub struct Stored {
     )]
     pub secret: Option<Secret>,
     pub active: bool,
-    /// How deliveries reach the trigger (see [`crate::delivery::DeliveryMode`]).
-    #[serde(default)]
-    pub delivery_mode: crate::delivery::DeliveryMode,
+    /// How deliveries reach the trigger (see [`DeliveryMode`]); records from before the relay
+    /// mode have none and are direct.
+    #[serde(default = "DeliveryMode::stored_default")]
+    pub delivery_mode: DeliveryMode,
     /// The hook's id once installed; `None` while CREATE is still installing it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook_id: Option<u64>,
@@ -357,15 +365,28 @@ pub fn hook_settings(params: &Params, stored: Option<&Stored>) -> Result<HookSet
                 .collect(),
         },
     };
+    let mode = match params.get_str("deliveryMode")? {
+        Some(text) => DeliveryMode::parse(&text)
+            .map_err(|problem| ParamError::invalid("deliveryMode", problem))?,
+        None => stored.map_or_else(DeliveryMode::default, |stored| stored.delivery_mode),
+    };
     let content_type = match params.get_str("contentType")? {
         Some(text) => ContentType::parse(&text)
             .map_err(|problem| ParamError::invalid("contentType", problem))?,
         None => stored.map_or(ContentType::Json, |stored| stored.content_type),
     };
     // An explicit empty `secret` removes it; an absent one keeps what is stored.
-    let secret = match secret_param(params, "secret")? {
-        Some(secret) => secret,
-        None => stored.and_then(|stored| stored.secret.clone()),
+    let secret = match (secret_param(params, "secret")?, mode) {
+        (Some(Some(_)), DeliveryMode::Relay) => {
+            return Err(ParamError::invalid(
+                "secret",
+                "in the relay delivery mode the relay derives the hook's signing secret; leave \
+                 `secret` out, or give deliveryMode direct",
+            ));
+        }
+        (_, DeliveryMode::Relay) => None,
+        (Some(secret), DeliveryMode::Direct) => secret,
+        (None, DeliveryMode::Direct) => stored.and_then(|stored| stored.secret.clone()),
     };
     let active = match params.raw("active") {
         Some(_) => params
@@ -376,6 +397,7 @@ pub fn hook_settings(params: &Params, stored: Option<&Stored>) -> Result<HookSet
     };
     Ok(HookSettings {
         location,
+        mode,
         events,
         content_type,
         secret,
@@ -449,6 +471,52 @@ mod tests {
         assert_eq!(settings.content_type, ContentType::Json);
         assert!(settings.secret.is_none());
         assert!(settings.active);
+        assert_eq!(settings.mode, DeliveryMode::Relay, "relay is the default");
+    }
+
+    #[test]
+    fn the_relay_mode_derives_the_secret_and_the_mode_can_change() {
+        let stored = stored();
+        assert_eq!(
+            stored.delivery_mode,
+            DeliveryMode::Direct,
+            "records before relay"
+        );
+        let error = hook_settings(
+            &params(json!({"repository": "o/r", "accessToken": "tok", "secret": "mine"})),
+            None,
+        )
+        .expect_err("a secret in relay mode");
+        assert_eq!(error.path(), "secret");
+        assert!(!error.to_string().contains("mine"), "{error}");
+        let relay = hook_settings(
+            &params(json!({"repository": "o/r", "accessToken": "tok", "secret": ""})),
+            None,
+        )
+        .expect("an empty secret is no secret");
+        assert!(relay.secret.is_none());
+
+        // UPDATE to relay: the stored direct secret is not used; and back to direct keeps none.
+        let moved =
+            hook_settings(&params(json!({"deliveryMode": "relay"})), Some(&stored)).expect("valid");
+        assert_eq!(moved.mode, DeliveryMode::Relay);
+        assert!(moved.secret.is_none());
+        let mut relayed = stored.clone();
+        relayed.delivery_mode = DeliveryMode::Relay;
+        relayed.secret = None;
+        assert_eq!(
+            hook_settings(&params(json!({})), Some(&relayed))
+                .expect("valid")
+                .mode,
+            DeliveryMode::Relay
+        );
+        let direct = hook_settings(
+            &params(json!({"deliveryMode": "direct", "secret": "s"})),
+            Some(&relayed),
+        )
+        .expect("valid");
+        assert_eq!(direct.mode, DeliveryMode::Direct);
+        assert_eq!(direct.secret.as_ref().map(Secret::expose), Some("s"));
     }
 
     #[test]
@@ -527,6 +595,11 @@ mod tests {
                 "invalid parameter `contentType`",
             ),
             ("secret", json!(12345), "invalid parameter `secret`"),
+            (
+                "deliveryMode",
+                json!("pigeon"),
+                "invalid parameter `deliveryMode`",
+            ),
             ("active", json!("maybe"), "invalid parameter `active`"),
         ];
         for (name, value, expected) in cases {

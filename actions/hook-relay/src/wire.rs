@@ -84,6 +84,11 @@ pub enum ReplyError {
 }
 
 impl ReplyKey {
+    /// A fresh key from the system's randomness.
+    pub fn new_random() -> Result<Self, CryptoError> {
+        Self::generate(&ring::rand::SystemRandom::new())
+    }
+
     pub fn generate(random: &dyn SecureRandom) -> Result<Self, CryptoError> {
         let mut bytes = [0u8; REPLY_KEY_BYTES];
         random.fill(&mut bytes).map_err(CryptoError::from)?;
