@@ -1,0 +1,594 @@
+//! Native activations: every action's `exec` from `dist/` run as the native runtime runs it (a new
+//! process per activation, parameters on stdin and argv[1], the `__OW_*` environment), against
+//! loopback servers (the sandbox OpenWhisk, the fake GitHub, JSON sources, the fake `_changes`
+//! database and the changes provider), beside the floor (a static `fn main() {}`) and our own
+//! Node.js equivalent of a hook CREATE.
+//!
+//! Runs are interleaved in rounds (every scenario once per round, the floor too), so that load
+//! from elsewhere on the machine falls on all of them alike. Timed rounds give wall times;
+//! traced rounds (see [`crate::child`]) give peak memory.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail};
+use fakes::{FakeGitHub, JsonSource};
+use feedkit::{AuthKey, Client, ClientOptions, QualifiedName};
+use sandbox::{Config, GUEST_AUTH_KEY, NamespaceKey, Sandbox};
+use serde_json::{Map, Value, json};
+
+use crate::child::{Activation, Ran, Scratch};
+use crate::couch::FakeCouch;
+use crate::kit::{Kit, TempDir};
+use crate::node::NodeScript;
+use crate::provider::{PROVIDER_SECRET, Provider};
+use crate::report::{Table, Verdict, mb, mb_in_kib, ms};
+use crate::stats::Samples;
+
+pub const KIT_NAMESPACE: &str = "kit";
+pub const KIT_KEY: &str = "6a0d6b2c-3f4e-4a5b-9c8d-7e6f5a4b3c2d:kitNamespaceKeyBench0123456789";
+pub const KIT_PACKAGE: &str = "polling";
+pub const POLL_FEED: &str = "/kit/polling/poll-feed";
+pub const POLLER: &str = "/guest/polling-poller/pollMyService";
+/// Never fires by itself during a run.
+pub const YEARLY: &str = "0 0 1 1 *";
+const TOKEN: &str = "ghp_benchHooksToken0123456789abcdef";
+const RUST_REPO: &str = "bench/rust";
+const NODE_REPO: &str = "bench/node";
+const HOOK_SECRET: &str = "whsec-bench-0123456789";
+/// New items per "new items" poll.
+const NEW_ITEMS: usize = 10;
+/// Items the polled source shows at once (a feed's latest page).
+const PAGE: usize = 50;
+
+/// How many rounds of each kind.
+#[derive(Debug, Clone, Copy)]
+pub struct Rounds {
+    pub timed: usize,
+    pub traced: usize,
+}
+
+/// The targets of this section.
+const MEDIAN_OVER_FLOOR_MS: f64 = 1.5;
+const PEAK_RSS_MB: f64 = 4.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    Floor,
+    HookCreate,
+    HookRead,
+    HookDelete,
+    NodeHookCreate,
+    PollCreate,
+    PollDelete,
+    PollerNewItems,
+    PollerNotModified,
+    ChangesCreate,
+}
+
+impl Scenario {
+    const ALL: [Scenario; 10] = [
+        Scenario::Floor,
+        Scenario::HookCreate,
+        Scenario::HookRead,
+        Scenario::HookDelete,
+        Scenario::NodeHookCreate,
+        Scenario::PollCreate,
+        Scenario::PollDelete,
+        Scenario::PollerNewItems,
+        Scenario::PollerNotModified,
+        Scenario::ChangesCreate,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Scenario::Floor => "floor: static fn main() {}",
+            Scenario::HookCreate => "hook-feed CREATE",
+            Scenario::HookRead => "hook-feed READ",
+            Scenario::HookDelete => "hook-feed DELETE",
+            Scenario::NodeHookCreate => "our Node.js equivalent: hook CREATE",
+            Scenario::PollCreate => "poll-feed CREATE",
+            Scenario::PollDelete => "poll-feed DELETE",
+            Scenario::PollerNewItems => "pollMyService, 10 new items",
+            Scenario::PollerNotModified => "pollMyService, nothing new (304)",
+            Scenario::ChangesCreate => "changes-feed CREATE",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Figures {
+    walls: Samples,
+    peaks: Samples,
+    error: Option<String>,
+}
+
+/// Everything the activations talk to.
+struct World<'k> {
+    kit: &'k Kit,
+    sandbox: Sandbox,
+    github: FakeGitHub,
+    create_source: JsonSource,
+    poll_source: JsonSource,
+    couch: FakeCouch,
+    provider: Provider,
+    node: Option<NodeScript>,
+    scratch: Scratch,
+    poller_params: Value,
+    next_item: usize,
+    // Dropped last: the fakes' tasks run on it.
+    _runtime: tokio::runtime::Runtime,
+    _dir: TempDir,
+}
+
+pub fn now_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default()
+}
+
+/// The environment of one activation, as the invoker sets it.
+pub fn ow_env(api_host: &str, action_name: &str, api_key: Option<&str>) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("__OW_API_HOST".to_owned(), api_host.to_owned()),
+        ("__OW_NAMESPACE".to_owned(), "guest".to_owned()),
+        ("__OW_ACTION_NAME".to_owned(), action_name.to_owned()),
+        ("__OW_ACTION_VERSION".to_owned(), "0.0.1".to_owned()),
+        (
+            "__OW_ACTIVATION_ID".to_owned(),
+            "0123456789abcdef0123456789abcdef".to_owned(),
+        ),
+        (
+            "__OW_TRANSACTION_ID".to_owned(),
+            "benchbenchbenchbenchbenchbench00".to_owned(),
+        ),
+        ("__OW_DEADLINE".to_owned(), (now_ms() + 60_000).to_string()),
+    ];
+    if let Some(key) = api_key {
+        env.push(("__OW_API_KEY".to_owned(), key.to_owned()));
+    }
+    env
+}
+
+/// A sandbox with `guest` and the kit's namespace, no fire rate limit, and the polling kit
+/// (poll-feed and pollMyService from `dist/`) published in `/kit/polling`.
+pub fn kit_sandbox(kit: &Kit) -> anyhow::Result<(Sandbox, Client)> {
+    let sandbox = Sandbox::start(Config {
+        namespaces: vec![
+            NamespaceKey::new("guest", GUEST_AUTH_KEY),
+            NamespaceKey::new(KIT_NAMESPACE, KIT_KEY),
+        ],
+        fire_limit_per_minute: 0,
+        ..Config::default()
+    })
+    .context("starting the sandbox")?;
+    sandbox.put_package(KIT_NAMESPACE, KIT_PACKAGE, json!({}), json!({}), true)?;
+    sandbox.put_native_action(
+        KIT_NAMESPACE,
+        &format!("{KIT_PACKAGE}/poll-feed"),
+        kit.zip_bytes("poll-feed")?,
+        json!({}),
+        json!({"feed": true}),
+    )?;
+    sandbox.put_native_action(
+        KIT_NAMESPACE,
+        &format!("{KIT_PACKAGE}/pollMyService"),
+        kit.zip_bytes("pollMyService")?,
+        json!({}),
+        json!({"provide-api-key": true}),
+    )?;
+    let guest = Client::new(
+        &sandbox.url(),
+        AuthKey::parse(GUEST_AUTH_KEY).map_err(anyhow::Error::msg)?,
+        ClientOptions::default(),
+    )?;
+    Ok((sandbox, guest))
+}
+
+/// `wsk trigger create NAME --feed FEED` before the feed runs: the trigger itself.
+pub fn put_trigger(guest: &Client, name: &str, feed: &str) -> anyhow::Result<()> {
+    let body = json!({"annotations": [{"key": "feed", "value": feed}], "parameters": []});
+    guest.put_trigger(&guest_name(name), &body, true)?;
+    Ok(())
+}
+
+pub fn guest_name(name: &str) -> QualifiedName {
+    QualifiedName::new("guest", None, name)
+}
+
+/// The protocol parameters of a lifecycle event for guest's trigger, plus `extra`.
+pub fn feed_params(event: &str, trigger: &str, extra: Value) -> Value {
+    let mut params = json!({
+        "lifecycleEvent": event,
+        "triggerName": format!("/_/{trigger}"),
+        "authKey": GUEST_AUTH_KEY,
+    });
+    if let (Some(params), Value::Object(extra)) = (params.as_object_mut(), extra) {
+        params.extend(extra);
+    }
+    params
+}
+
+/// A `{"key","value"}` list as an object.
+pub fn kv_object(list: Option<&Value>) -> Value {
+    let mut object = Map::new();
+    for entry in list.and_then(Value::as_array).into_iter().flatten() {
+        if let Some(key) = entry.get("key").and_then(Value::as_str) {
+            object.insert(
+                key.to_owned(),
+                entry.get("value").cloned().unwrap_or_default(),
+            );
+        }
+    }
+    Value::Object(object)
+}
+
+/// The parameters a rule's activation of the poller gets: the helper trigger's.
+pub fn poller_params(sandbox: &Sandbox, trigger: &str) -> anyhow::Result<Value> {
+    let helper = sandbox
+        .trigger("guest", &format!("{trigger}-poll-alarm"))
+        .with_context(|| format!("the poll feed of {trigger} made no helper trigger"))?;
+    Ok(kv_object(helper.get("parameters")))
+}
+
+fn item(number: usize) -> Value {
+    json!({
+        "id": format!("item-{number}"),
+        "title": format!("Item number {number}"),
+        "link": format!("https://example.invalid/items/{number}"),
+        "published": "2025-01-01T00:00:00Z",
+    })
+}
+
+/// Fails unless the result is a success.
+fn succeeded(ran: &Ran) -> anyhow::Result<Value> {
+    let result = ran.result();
+    if !result.is_object() {
+        bail!("no JSON result; stderr: {}", ran.stderr.trim());
+    }
+    if let Some(error) = result.get("error") {
+        bail!("{error}");
+    }
+    Ok(result)
+}
+
+impl<'k> World<'k> {
+    fn start(kit: &'k Kit) -> anyhow::Result<World<'k>> {
+        let dir = TempDir::new("actions")?;
+        let (sandbox, guest) = kit_sandbox(kit)?;
+        let github = FakeGitHub::start()?;
+        github.add_repo(RUST_REPO, TOKEN);
+        github.add_repo(NODE_REPO, TOKEN);
+        let create_source = JsonSource::start()?;
+        create_source.set_items((0..20).map(item).collect());
+        let poll_source = JsonSource::start()?;
+        poll_source.set_items((0..PAGE).map(item).collect());
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?;
+        let couch = FakeCouch::start(&runtime)?;
+        couch.create_database("actions");
+        let provider = Provider::start(&kit.provider, "actions-provider", &[])?;
+        let node = NodeScript::find(dir.path());
+        for (trigger, feed) in [
+            ("hook", "/guest/hooks/hook-feed"),
+            ("node-hook", "/guest/hooks/hook-feed"),
+            ("polled", POLL_FEED),
+            ("poller", POLL_FEED),
+            ("changes", "/guest/changes/changes-feed"),
+        ] {
+            put_trigger(&guest, trigger, feed)?;
+        }
+        let mut world = World {
+            kit,
+            scratch: Scratch::new(dir.path()),
+            sandbox,
+            github,
+            create_source,
+            poll_source,
+            couch,
+            provider,
+            node,
+            poller_params: Value::Null,
+            next_item: PAGE,
+            _runtime: runtime,
+            _dir: dir,
+        };
+        crate::child::nodelay_listeners();
+        // The standing poll feed the poller scenarios run for.
+        let created = world
+            .activation(Scenario::PollCreate, "poller")
+            .timed(&world.scratch)?;
+        succeeded(&created).context("creating the poller's feed")?;
+        world.poller_params = poller_params(&world.sandbox, "poller")?;
+        // One poll so that the next one can be conditional.
+        let first = world.poller().timed(&world.scratch)?;
+        succeeded(&first).context("the first poll")?;
+        Ok(world)
+    }
+
+    fn action(&self, program: &Path, action_name: &str, params: Value) -> Activation {
+        Activation {
+            program: program.to_path_buf(),
+            args: Vec::new(),
+            params: params.to_string(),
+            env: ow_env(&self.sandbox.url(), action_name, None),
+        }
+    }
+
+    fn poller(&self) -> Activation {
+        Activation {
+            program: self.kit.exec("pollMyService").to_path_buf(),
+            args: Vec::new(),
+            params: self.poller_params.to_string(),
+            env: ow_env(&self.sandbox.url(), POLLER, Some(GUEST_AUTH_KEY)),
+        }
+    }
+
+    /// The standing feed polls the source that gets new items; the others a fixed one.
+    fn source_of(&self, trigger: &str) -> &JsonSource {
+        if trigger == "poller" {
+            &self.poll_source
+        } else {
+            &self.create_source
+        }
+    }
+
+    fn hook_params(&self, event: &str, trigger: &str, repository: &str) -> Value {
+        let extra = if event == "CREATE" {
+            json!({
+                "repository": repository,
+                "accessToken": TOKEN,
+                "baseUrl": self.github.url(),
+                "events": "push,pull_request",
+                "secret": HOOK_SECRET,
+                // Both fire the trigger straight from the hook, as the Node.js script does.
+                "deliveryMode": "direct",
+            })
+        } else {
+            json!({})
+        };
+        feed_params(event, trigger, extra)
+    }
+
+    /// The activation of a scenario (`trigger` overrides the poll feed's trigger).
+    fn activation(&self, scenario: Scenario, trigger: &str) -> Activation {
+        let hook = self.kit.exec("hook-feed");
+        match scenario {
+            Scenario::Floor => self.action(&self.kit.floor, "/guest/floor", json!({})),
+            Scenario::HookCreate => self.action(
+                hook,
+                "/guest/hooks/hook-feed",
+                self.hook_params("CREATE", "hook", RUST_REPO),
+            ),
+            Scenario::HookRead => self.action(
+                hook,
+                "/guest/hooks/hook-feed",
+                self.hook_params("READ", "hook", RUST_REPO),
+            ),
+            Scenario::HookDelete => self.action(
+                hook,
+                "/guest/hooks/hook-feed",
+                self.hook_params("DELETE", "hook", RUST_REPO),
+            ),
+            Scenario::NodeHookCreate => {
+                let params = self.hook_params("CREATE", "node-hook", NODE_REPO);
+                match &self.node {
+                    Some(node) => Activation {
+                        program: node.node.clone(),
+                        args: vec![node.script.display().to_string()],
+                        params: params.to_string(),
+                        env: ow_env(&self.sandbox.url(), "/guest/hooks/node-hook-feed", None),
+                    },
+                    None => self.action(&self.kit.floor, "/guest/none", params),
+                }
+            }
+            Scenario::PollCreate => self.action(
+                self.kit.exec("poll-feed"),
+                POLL_FEED,
+                feed_params(
+                    "CREATE",
+                    trigger,
+                    json!({"url": self.source_of(trigger).items_url(), "cron": YEARLY}),
+                ),
+            ),
+            Scenario::PollDelete => self.action(
+                self.kit.exec("poll-feed"),
+                POLL_FEED,
+                feed_params("DELETE", trigger, json!({})),
+            ),
+            Scenario::PollerNewItems | Scenario::PollerNotModified => self.poller(),
+            Scenario::ChangesCreate => self.action(
+                self.kit.exec("changes-feed"),
+                "/guest/changes/changes-feed",
+                feed_params(
+                    "CREATE",
+                    "changes",
+                    json!({
+                        "providerUrl": self.provider.url,
+                        "providerSecret": PROVIDER_SECRET,
+                        "dbUrl": self.couch.url(),
+                        "dbName": "actions",
+                    }),
+                ),
+            ),
+        }
+    }
+
+    /// What must happen (untimed) before a scenario's run.
+    fn prepare(&mut self, scenario: Scenario) {
+        if scenario == Scenario::PollerNewItems {
+            let end = self.next_item + NEW_ITEMS;
+            self.poll_source
+                .set_items((end - PAGE..end).map(item).collect());
+            self.next_item = end;
+        }
+    }
+
+    /// Checks a run's result and cleans up after it (untimed).
+    fn check(&self, scenario: Scenario, ran: &Ran) -> anyhow::Result<()> {
+        if scenario == Scenario::Floor {
+            return Ok(());
+        }
+        let result = succeeded(ran)?;
+        match scenario {
+            Scenario::HookCreate if result.get("hookId").is_none() => {
+                bail!("no hookId in {result}")
+            }
+            Scenario::NodeHookCreate => {
+                let id = result
+                    .get("hookId")
+                    .and_then(Value::as_u64)
+                    .with_context(|| format!("no hookId in {result}"))?;
+                // Its hooks would pile up: each CREATE of this script adds one.
+                self.github.remove_hook(NODE_REPO, id);
+            }
+            Scenario::PollCreate if result["status"] != "created" => {
+                bail!("unexpected answer {result}")
+            }
+            Scenario::PollerNewItems if result["firedItems"] != NEW_ITEMS => {
+                bail!("expected {NEW_ITEMS} items fired: {result}")
+            }
+            Scenario::PollerNotModified if result["outcome"] != "unchanged" => {
+                bail!("expected a 304 (outcome unchanged): {result}")
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+pub fn run(kit: &Kit, rounds: Rounds, table: &mut Table) -> anyhow::Result<()> {
+    let mut world = World::start(kit)?;
+    let scenarios: Vec<Scenario> = Scenario::ALL
+        .into_iter()
+        .filter(|s| *s != Scenario::NodeHookCreate || world.node.is_some())
+        .collect();
+    let mut figures: Vec<Figures> = scenarios.iter().map(|_| Figures::default()).collect();
+    let total = rounds.timed + rounds.traced;
+    for round in 0..total {
+        let traced = round >= rounds.timed;
+        for (scenario, figure) in scenarios.iter().zip(figures.iter_mut()) {
+            if figure.error.is_some() {
+                continue;
+            }
+            world.prepare(*scenario);
+            let activation = world.activation(*scenario, "polled");
+            let ran = if traced {
+                activation.traced(&world.scratch)
+            } else {
+                activation.timed(&world.scratch)
+            };
+            let outcome = ran
+                .map_err(anyhow::Error::from)
+                .and_then(|ran| world.check(*scenario, &ran).map(|()| ran));
+            match outcome {
+                Ok(ran) if traced => {
+                    figure
+                        .peaks
+                        .push(ran.peak_rss_kib.unwrap_or_default() as f64);
+                }
+                Ok(ran) => figure.walls.push_duration(ran.wall),
+                Err(error) => figure.error = Some(format!("{error:#}")),
+            }
+        }
+        if (round + 1) % 25 == 0 || round + 1 == total {
+            eprintln!("  actions: round {}/{total}", round + 1);
+        }
+    }
+    report(&world, &scenarios, &figures, table);
+    Ok(())
+}
+
+fn report(world: &World<'_>, scenarios: &[Scenario], figures: &[Figures], table: &mut Table) {
+    const SECTION: &str = "activation";
+    let floor = &figures[0];
+    let floor_ms = floor.walls.median();
+    let floor_kib = floor.peaks.median();
+    let rust_create = scenarios
+        .iter()
+        .position(|s| *s == Scenario::HookCreate)
+        .map(|i| (figures[i].walls.median(), figures[i].peaks.median()));
+    for (scenario, figure) in scenarios.iter().zip(figures) {
+        let label = scenario.label();
+        if let Some(error) = &figure.error {
+            table.failed(SECTION, label, "", error);
+            continue;
+        }
+        let wall = format!(
+            "{} median, p99 {} (n={})",
+            ms(figure.walls.median()),
+            ms(figure.walls.p99()),
+            figure.walls.len()
+        );
+        let peak = format!(
+            "{} (max {}, n={})",
+            mb(figure.peaks.median()),
+            mb(figure.peaks.max()),
+            figure.peaks.len()
+        );
+        match scenario {
+            Scenario::Floor => {
+                table.add(
+                    SECTION,
+                    format!("{label}: wall"),
+                    wall,
+                    "",
+                    "",
+                    Verdict::Info,
+                );
+                table.add(
+                    SECTION,
+                    format!("{label}: peak RSS"),
+                    peak,
+                    "",
+                    "",
+                    Verdict::Info,
+                );
+            }
+            Scenario::NodeHookCreate => {
+                let version = world.node.as_ref().map_or("", |n| n.version.as_str());
+                let (ratio_time, ratio_memory) = rust_create.map_or((f64::NAN, f64::NAN), |r| {
+                    (figure.walls.median() / r.0, figure.peaks.median() / r.1)
+                });
+                table.add(
+                    SECTION,
+                    format!("{label} (node {version}): wall"),
+                    wall,
+                    "ours ≥ 10× faster",
+                    format!("{ratio_time:.1}× hook-feed CREATE's median"),
+                    Verdict::of(ratio_time >= 10.0),
+                );
+                table.add(
+                    SECTION,
+                    format!("{label}: peak RSS"),
+                    peak,
+                    "ours ≥ 10× smaller",
+                    format!("{ratio_memory:.1}× hook-feed CREATE's median"),
+                    Verdict::of(ratio_memory >= 10.0),
+                );
+            }
+            _ => {
+                let over = figure.walls.median() - floor_ms;
+                table.add(
+                    SECTION,
+                    format!("{label}: wall"),
+                    wall,
+                    format!("≤ floor + {MEDIAN_OVER_FLOOR_MS} ms"),
+                    format!("floor {} → {:+.2} ms", ms(floor_ms), over),
+                    Verdict::of(over <= MEDIAN_OVER_FLOOR_MS),
+                );
+                table.add(
+                    SECTION,
+                    format!("{label}: peak RSS"),
+                    peak,
+                    format!("< {PEAK_RSS_MB} MB (max)"),
+                    format!("floor {}", mb(floor_kib)),
+                    Verdict::of(figure.peaks.max() < mb_in_kib(PEAK_RSS_MB)),
+                );
+            }
+        }
+    }
+}

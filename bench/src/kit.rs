@@ -1,0 +1,125 @@
+//! What the benchmark runs: the `exec` of every zip in `dist/` (exactly what the native runtime
+//! would run), the floor binary built with the same flags, and the changes provider.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+
+/// The static target build.sh builds the actions for.
+pub const STATIC_TARGET: &str = "x86_64-unknown-linux-gnu";
+
+/// A scratch directory removed (with everything in it) when dropped.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> anyhow::Result<TempDir> {
+        let path =
+            std::env::temp_dir().join(format!("feedkit-bench-{}-{label}", std::process::id()));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(TempDir(path))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+#[derive(Debug)]
+pub struct Kit {
+    /// `dist/NAME.zip` of every action, by name.
+    pub zips: BTreeMap<String, PathBuf>,
+    /// The unpacked `exec` of every zip, by action name.
+    pub execs: BTreeMap<String, PathBuf>,
+    pub floor: PathBuf,
+    pub provider: PathBuf,
+    /// Holds the unpacked execs.
+    _unpacked: TempDir,
+}
+
+impl Kit {
+    /// Finds everything `bench.sh` builds; says how to build what is missing.
+    pub fn locate() -> anyhow::Result<Kit> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .context("the bench crate sits in the workspace")?
+            .to_path_buf();
+        let hint = "run ./bench.sh (it runs build.sh and builds the floor and the provider)";
+        let mut zips = BTreeMap::new();
+        let dist = root.join("dist");
+        for entry in
+            fs::read_dir(&dist).with_context(|| format!("no {}: {hint}", dist.display()))?
+        {
+            let path = entry?.path();
+            if path.extension().is_some_and(|ext| ext == "zip")
+                && let Some(name) = path.file_stem().and_then(|s| s.to_str())
+            {
+                zips.insert(name.to_owned(), path.clone());
+            }
+        }
+        for needed in ["hook-feed", "poll-feed", "pollMyService", "changes-feed"] {
+            if !zips.contains_key(needed) {
+                bail!("dist/{needed}.zip is missing: {hint}");
+            }
+        }
+        let unpacked = TempDir::new("execs")?;
+        let mut execs = BTreeMap::new();
+        for (name, zip) in &zips {
+            let target = unpacked.path().join(name);
+            unpack_exec(zip, &target)?;
+            execs.insert(name.clone(), target);
+        }
+        let floor = root.join(format!("target/{STATIC_TARGET}/release/bench-floor"));
+        let provider = root.join("target/release/changes-provider");
+        for (path, what) in [
+            (&floor, "the floor binary"),
+            (&provider, "the changes provider"),
+        ] {
+            if !path.is_file() {
+                bail!("{what} ({}) is missing: {hint}", path.display());
+            }
+        }
+        Ok(Kit {
+            zips,
+            execs,
+            floor,
+            provider,
+            _unpacked: unpacked,
+        })
+    }
+
+    pub fn exec(&self, action: &str) -> &Path {
+        &self.execs[action]
+    }
+
+    pub fn zip_bytes(&self, action: &str) -> anyhow::Result<Vec<u8>> {
+        let path = &self.zips[action];
+        fs::read(path).with_context(|| format!("reading {}", path.display()))
+    }
+}
+
+/// Writes the zip's `exec` to `target`, executable, as the runtime's proxy unpacks it.
+fn unpack_exec(zip: &Path, target: &Path) -> anyhow::Result<()> {
+    let file = fs::File::open(zip).with_context(|| format!("opening {}", zip.display()))?;
+    let mut archive =
+        zip::ZipArchive::new(file).with_context(|| format!("{} is not a zip", zip.display()))?;
+    let mut exec = archive
+        .by_name("exec")
+        .with_context(|| format!("{} has no `exec` at its root", zip.display()))?;
+    let mut bytes = Vec::new();
+    exec.read_to_end(&mut bytes)?;
+    fs::write(target, bytes)?;
+    fs::set_permissions(target, fs::Permissions::from_mode(0o755))?;
+    Ok(())
+}

@@ -1,0 +1,334 @@
+//! The changes provider under load: its release binary as its own process, fed by the in-process
+//! fake `_changes` server ([`FakeCouch`]) and firing at a counting trigger endpoint
+//! ([`FireSink`]), all on loopback, all on this machine's cores.
+//!
+//! - Open feeds: register N feeds (each its own continuous `_changes` connection), wait until
+//!   the database side sees N open streams, read the provider's resident memory.
+//! - Latency: one feed, changes published at a steady 1,000 a second; publish-to-fire time of
+//!   each change (`maxChangesPerFire` 1: one fire per change).
+//! - Throughput: the same feed at rising rates; a rate is sustained while the p99 latency of
+//!   its step stays under [`KEEPS_UP_P99_MS`] and every change was fired (a provider falling
+//!   behind builds a queue, and latency grows with it).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+
+use crate::child::rss_of;
+use crate::couch::FakeCouch;
+use crate::kit::Kit;
+use crate::provider::Provider;
+use crate::report::{Table, Verdict, mb, mb_in_kib, ms};
+use crate::sink::FireSink;
+use crate::stats::Samples;
+
+const SECTION: &str = "provider";
+const OPEN_FEEDS_TARGET: usize = 10_000;
+const OPEN_FEEDS_MB: f64 = 512.0;
+const LATENCY_RATE: f64 = 1000.0;
+const LATENCY_P99_MS: f64 = 20.0;
+/// The p99 a step may show and still count as keeping up.
+const KEEPS_UP_P99_MS: f64 = 100.0;
+/// Threads registering feeds at once.
+const REGISTRARS: usize = 8;
+
+#[derive(Debug, Clone, Copy)]
+pub struct LoadPlan {
+    pub feeds: usize,
+    pub latency_seconds: f64,
+    pub step_seconds: f64,
+    pub refinements: usize,
+}
+
+fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    done()
+}
+
+pub fn run(kit: &Kit, plan: LoadPlan, table: &mut Table) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let couch = FakeCouch::start(&runtime)?;
+    let sink = FireSink::start(&runtime)?;
+    if let Err(error) = open_feeds(kit, plan.feeds, &couch, &sink, table) {
+        table.failed(
+            SECTION,
+            "open feeds in one process",
+            "10,000 under 512 MB",
+            &format!("{error:#}"),
+        );
+    }
+    if let Err(error) = flow(kit, plan, &couch, &sink, table) {
+        table.failed(
+            SECTION,
+            "change-to-fire latency / throughput",
+            "",
+            &format!("{error:#}"),
+        );
+    }
+    // Ends every task of the fakes and closes their sockets.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    Ok(())
+}
+
+fn open_feeds(
+    kit: &Kit,
+    feeds: usize,
+    couch: &FakeCouch,
+    sink: &FireSink,
+    table: &mut Table,
+) -> anyhow::Result<()> {
+    couch.create_database("idle");
+    let provider = Provider::start(&kit.provider, "feeds", &[])?;
+    std::thread::sleep(Duration::from_millis(200));
+    let (idle_kib, _) = rss_of(provider.pid()).context("the provider's memory")?;
+    let started = Instant::now();
+    let next = AtomicUsize::new(0);
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..REGISTRARS)
+            .map(|_| {
+                scope.spawn(|| {
+                    let agent = provider.agent().clone();
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        if index >= feeds {
+                            return None;
+                        }
+                        let trigger = format!("idle-{index}");
+                        if let Err(error) =
+                            provider.register(&agent, &trigger, sink.url(), couch.url(), "idle")
+                        {
+                            next.store(feeds, Ordering::Relaxed);
+                            return Some(format!("{error:#}"));
+                        }
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .filter_map(|worker| worker.join().ok().flatten())
+            .collect()
+    });
+    if let Some(failure) = failures.first() {
+        bail!("{failure}");
+    }
+    let registered = started.elapsed();
+    let all_open = wait_until(Duration::from_secs(180), || couch.streams("idle") >= feeds);
+    let open = couch.streams("idle");
+    if !all_open {
+        bail!("only {open} of {feeds} feeds opened their connection within 180 s");
+    }
+    let connected = started.elapsed();
+    // Let the last connections settle (buffers, first heartbeats) before reading memory.
+    std::thread::sleep(Duration::from_secs(1));
+    let (rss_kib, hwm_kib) = rss_of(provider.pid()).context("the provider's memory")?;
+    let health = provider.health()?;
+    let reported = health["counts"]["connected"].as_u64().unwrap_or(0);
+    let per_feed_kib = (rss_kib.saturating_sub(idle_kib)) as f64 / feeds as f64;
+    let projected_kib = idle_kib as f64 + per_feed_kib * OPEN_FEEDS_TARGET as f64;
+    let target = format!("{OPEN_FEEDS_TARGET} feeds < {OPEN_FEEDS_MB} MB");
+    let met = projected_kib < mb_in_kib(OPEN_FEEDS_MB) && feeds >= OPEN_FEEDS_TARGET;
+    table.add(
+        SECTION,
+        format!("{feeds} open feeds in one process: RSS"),
+        format!(
+            "{} (peak {}; {:.1} KB per feed over {} idle)",
+            mb(rss_kib as f64),
+            mb(hwm_kib as f64),
+            per_feed_kib * 1.024,
+            mb(idle_kib as f64)
+        ),
+        target,
+        if feeds >= OPEN_FEEDS_TARGET {
+            format!("{reported} connected per /health")
+        } else {
+            format!(
+                "--quick: {feeds} feeds; 10,000 projected {}",
+                mb(projected_kib)
+            )
+        },
+        if feeds >= OPEN_FEEDS_TARGET {
+            Verdict::of(met)
+        } else {
+            Verdict::Info
+        },
+    );
+    table.add(
+        SECTION,
+        format!("{feeds} feeds: registered / all connected"),
+        format!(
+            "{:.1} s / {:.1} s ({:.0} registrations/s)",
+            registered.as_secs_f64(),
+            connected.as_secs_f64(),
+            feeds as f64 / registered.as_secs_f64()
+        ),
+        "",
+        format!("{REGISTRARS} clients at once; each registration fsyncs the store"),
+        Verdict::Info,
+    );
+    Ok(())
+}
+
+/// Publishes to `db` at `rate` changes a second for `seconds`; the sequences published.
+fn publish_steady(
+    couch: &FakeCouch,
+    sink: &FireSink,
+    db: &str,
+    rate: f64,
+    seconds: f64,
+) -> (u64, u64) {
+    let start = Instant::now();
+    let length = Duration::from_secs_f64(seconds);
+    let mut sent = 0_usize;
+    let mut first = None;
+    let mut end = 0;
+    loop {
+        let elapsed = start.elapsed();
+        let due = ((elapsed.min(length).as_secs_f64() * rate) as usize).max(1);
+        if due > sent {
+            let count = due - sent;
+            let at = Instant::now();
+            let seq = couch.publish(db, count);
+            sink.timeline.published(seq, count, at);
+            first.get_or_insert(seq);
+            end = seq + count as u64;
+            sent = due;
+        }
+        if elapsed >= length {
+            break;
+        }
+        std::thread::sleep(Duration::from_micros(250));
+    }
+    (first.unwrap_or(end), end)
+}
+
+/// Runs one step; `(latencies in ms, changes fired, fires/s while it ran)`.
+fn step(couch: &FakeCouch, sink: &FireSink, rate: f64, seconds: f64) -> (Samples, usize, usize) {
+    let began = Instant::now();
+    let (first, end) = publish_steady(couch, sink, "hot", rate, seconds);
+    let total = (end - first) as usize;
+    let drain = Duration::from_secs_f64(2.0 + seconds);
+    wait_until(drain, || sink.timeline.fired_count(first, end) >= total);
+    let fired = sink.timeline.fired_count(first, end);
+    let mut latencies = Samples::default();
+    for latency in sink.timeline.latencies(first, end) {
+        latencies.push_duration(latency);
+    }
+    let rate = (fired as f64 / began.elapsed().as_secs_f64()) as usize;
+    (latencies, fired, rate.min(total))
+}
+
+fn flow(
+    kit: &Kit,
+    plan: LoadPlan,
+    couch: &FakeCouch,
+    sink: &FireSink,
+    table: &mut Table,
+) -> anyhow::Result<()> {
+    couch.create_database("hot");
+    let provider = Provider::start(&kit.provider, "flow", &[])?;
+    provider.register(provider.agent(), "hot", sink.url(), couch.url(), "hot")?;
+    if !wait_until(Duration::from_secs(30), || couch.streams("hot") >= 1) {
+        bail!("the feed did not connect within 30 s");
+    }
+    // Warm-up: connections to the sink, the first fires.
+    step(couch, sink, 200.0, 0.5);
+
+    let (latencies, fired, _) = step(couch, sink, LATENCY_RATE, plan.latency_seconds);
+    let expected = (LATENCY_RATE * plan.latency_seconds) as usize;
+    table.add(
+        SECTION,
+        "change-to-fire latency at 1,000 changes/s",
+        format!(
+            "p50 {}, p99 {}, max {} ({fired} changes)",
+            ms(latencies.median()),
+            ms(latencies.p99()),
+            ms(latencies.max())
+        ),
+        format!("p99 < {LATENCY_P99_MS} ms"),
+        "one feed, one fire per change",
+        Verdict::of(latencies.p99() < LATENCY_P99_MS && fired + 1 >= expected),
+    );
+
+    // Rising rates until a step falls behind, then halving the gap.
+    let keeps_up = |latencies: &Samples, fired: usize, rate: f64, seconds: f64| {
+        latencies.p99() < KEEPS_UP_P99_MS && fired as f64 >= (rate * seconds).floor() - 1.0
+    };
+    let mut sustained = 0.0;
+    let mut failed_at = None;
+    let mut capacity = 0;
+    let mut rate = 2000.0;
+    while rate <= 256_000.0 {
+        let (latencies, fired, achieved) = step(couch, sink, rate, plan.step_seconds);
+        eprintln!(
+            "  provider: {rate:.0}/s → p99 {}, {fired} fired, {achieved}/s",
+            ms(latencies.p99())
+        );
+        if keeps_up(&latencies, fired, rate, plan.step_seconds) {
+            sustained = rate;
+            rate *= 2.0;
+        } else {
+            failed_at = Some(rate);
+            capacity = achieved;
+            break;
+        }
+        // A backlog left by a failed step would spill into the next: let it drain.
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    if let Some(mut high) = failed_at {
+        let mut low = sustained;
+        for _ in 0..plan.refinements {
+            let middle = ((low + high) / 2.0 / 100.0).round() * 100.0;
+            if middle <= low || middle >= high {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+            let (latencies, fired, achieved) = step(couch, sink, middle, plan.step_seconds);
+            eprintln!(
+                "  provider: {middle:.0}/s → p99 {}, {fired} fired, {achieved}/s",
+                ms(latencies.p99())
+            );
+            if keeps_up(&latencies, fired, middle, plan.step_seconds) {
+                low = middle;
+            } else {
+                high = middle;
+                capacity = capacity.max(achieved);
+            }
+        }
+        sustained = low;
+    }
+    table.add(
+        SECTION,
+        "most changes/s sustained without falling behind",
+        format!("{sustained:.0}/s"),
+        "",
+        match failed_at {
+            Some(rate) => format!(
+                "one feed, one fire per change; first step behind: {rate:.0}/s (fired ~{capacity}/s); steps of {:.1} s, p99 < {KEEPS_UP_P99_MS} ms",
+                plan.step_seconds
+            ),
+            None => "never fell behind up to 256,000/s".to_owned(),
+        },
+        Verdict::Info,
+    );
+    let (rss_kib, _) = rss_of(provider.pid()).unwrap_or_default();
+    table.add(
+        SECTION,
+        "provider RSS after the load",
+        mb(rss_kib as f64),
+        "",
+        format!("{} fires taken by the sink in all", sink.fires()),
+        Verdict::Info,
+    );
+    Ok(())
+}

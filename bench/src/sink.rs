@@ -1,0 +1,164 @@
+//! The fire target of the provider benchmarks: a minimal OpenWhisk trigger endpoint that answers
+//! every `POST .../triggers/{name}` with 202 and notes when each change arrived, so that
+//! change-to-fire latency is measured without an OpenWhisk in the path.
+
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::net::{Conn, listen};
+
+/// When each change (by sequence) was published and when its fire arrived.
+#[derive(Default)]
+pub struct Timeline {
+    published: Mutex<Vec<Option<Instant>>>,
+    fired: Mutex<Vec<Option<Instant>>>,
+}
+
+fn slot(list: &mut Vec<Option<Instant>>, seq: u64) -> &mut Option<Instant> {
+    let index = seq as usize;
+    if list.len() <= index {
+        list.resize(index + 1, None);
+    }
+    &mut list[index]
+}
+
+fn lock(list: &Mutex<Vec<Option<Instant>>>) -> MutexGuard<'_, Vec<Option<Instant>>> {
+    list.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Timeline {
+    pub fn published(&self, first: u64, count: usize, at: Instant) {
+        let mut list = lock(&self.published);
+        for seq in first..first + count as u64 {
+            *slot(&mut list, seq) = Some(at);
+        }
+    }
+
+    fn fired(&self, seq: u64, at: Instant) {
+        let mut list = lock(&self.fired);
+        let entry = slot(&mut list, seq);
+        // The first fire counts; a replay does not.
+        entry.get_or_insert(at);
+    }
+
+    /// Publish-to-fire latency of each change in `first..end` that was fired.
+    pub fn latencies(&self, first: u64, end: u64) -> Vec<Duration> {
+        let published = lock(&self.published);
+        let fired = lock(&self.fired);
+        (first..end)
+            .filter_map(|seq| {
+                let at = (*published.get(seq as usize)?)?;
+                let fired = (*fired.get(seq as usize)?)?;
+                Some(fired.saturating_duration_since(at))
+            })
+            .collect()
+    }
+
+    /// How many of `first..end` were fired.
+    pub fn fired_count(&self, first: u64, end: u64) -> usize {
+        let fired = lock(&self.fired);
+        (first..end)
+            .filter(|seq| fired.get(*seq as usize).is_some_and(Option::is_some))
+            .count()
+    }
+}
+
+/// The sink; its tasks live in the runtime it was started on.
+pub struct FireSink {
+    url: String,
+    fires: Arc<AtomicU64>,
+    pub timeline: Arc<Timeline>,
+}
+
+impl FireSink {
+    pub fn start(runtime: &tokio::runtime::Runtime) -> io::Result<FireSink> {
+        let (listener, address) = listen(runtime)?;
+        let fires = Arc::new(AtomicU64::new(0));
+        let timeline = Arc::new(Timeline::default());
+        let (counter, notes) = (fires.clone(), timeline.clone());
+        runtime.spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => {
+                        let (counter, notes) = (counter.clone(), notes.clone());
+                        tokio::spawn(async move {
+                            let _ = serve(Conn::new(stream), &counter, &notes).await;
+                        });
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                }
+            }
+        });
+        Ok(FireSink {
+            url: format!("http://{address}"),
+            fires,
+            timeline,
+        })
+    }
+
+    /// What feeds take as `apiHost`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn fires(&self) -> u64 {
+        self.fires.load(Ordering::Relaxed)
+    }
+}
+
+async fn serve(mut conn: Conn, fires: &AtomicU64, timeline: &Timeline) -> io::Result<()> {
+    while let Some(head) = conn.read_head().await? {
+        let body = conn.read_body(head.content_length()).await?;
+        let arrived = Instant::now();
+        if head.method == "POST" && head.path().contains("/triggers/") {
+            fires.fetch_add(1, Ordering::Relaxed);
+            for seq in change_seqs(&body) {
+                timeline.fired(seq, arrived);
+            }
+            conn.respond_json(
+                202,
+                "Accepted",
+                r#"{"activationId":"0123456789abcdef0123456789abcdef"}"#,
+            )
+            .await?;
+        } else {
+            conn.respond_json(404, "Not Found", r#"{"error":"not found"}"#)
+                .await?;
+        }
+        if head.wants_close() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The sequences of the changes in a fire: one change (`seq`) or a batch (`results`).
+fn change_seqs(body: &[u8]) -> Vec<u64> {
+    let Ok(event) = serde_json::from_slice::<Value>(body) else {
+        return Vec::new();
+    };
+    let seq = |change: &Value| change.get("seq").and_then(Value::as_u64);
+    match event.get("results").and_then(Value::as_array) {
+        Some(results) => results.iter().filter_map(seq).collect(),
+        None => seq(&event).into_iter().collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_single_and_batched_fires() {
+        assert_eq!(change_seqs(br#"{"seq":4,"id":"c4","dbname":"d"}"#), vec![4]);
+        assert_eq!(
+            change_seqs(br#"{"dbname":"d","results":[{"seq":5},{"seq":6}],"last_seq":6}"#),
+            vec![5, 6]
+        );
+        assert!(change_seqs(b"not json").is_empty());
+    }
+}
