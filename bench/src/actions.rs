@@ -99,6 +99,7 @@ impl Scenario {
 #[derive(Default)]
 struct Figures {
     walls: Samples,
+    cpus: Samples,
     peaks: Samples,
     error: Option<String>,
 }
@@ -167,14 +168,14 @@ pub fn kit_sandbox(kit: &Kit) -> anyhow::Result<(Sandbox, Client)> {
     sandbox.put_native_action(
         KIT_NAMESPACE,
         &format!("{KIT_PACKAGE}/poll-feed"),
-        kit.zip_bytes("poll-feed")?,
+        kit.zip_bytes("poll-feed"),
         json!({}),
         json!({"feed": true}),
     )?;
     sandbox.put_native_action(
         KIT_NAMESPACE,
         &format!("{KIT_PACKAGE}/pollMyService"),
-        kit.zip_bytes("pollMyService")?,
+        kit.zip_bytes("pollMyService"),
         json!({}),
         json!({"provide-api-key": true}),
     )?;
@@ -327,6 +328,30 @@ impl<'k> World<'k> {
         }
     }
 
+    /// One GET of a trigger over a new connection, as an activation's first call makes it: what
+    /// the sandbox itself (in this process, on the same cores) adds to each call.
+    fn sandbox_round_trip(&self) -> anyhow::Result<std::time::Duration> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(std::time::Duration::from_secs(30)))
+            .build()
+            .into();
+        let url = format!(
+            "{}/api/v1/namespaces/guest/triggers/hook",
+            self.sandbox.url()
+        );
+        let authorization = AuthKey::parse(GUEST_AUTH_KEY)
+            .map_err(anyhow::Error::msg)?
+            .basic_authorization();
+        let start = std::time::Instant::now();
+        agent
+            .get(&url)
+            .header("Authorization", &authorization)
+            .call()?
+            .body_mut()
+            .read_to_string()?;
+        Ok(start.elapsed())
+    }
+
     /// The standing feed polls the source that gets new items; the others a fixed one.
     fn source_of(&self, trigger: &str) -> &JsonSource {
         if trigger == "poller" {
@@ -467,9 +492,13 @@ pub fn run(kit: &Kit, rounds: Rounds, table: &mut Table) -> anyhow::Result<()> {
         .filter(|s| *s != Scenario::NodeHookCreate || world.node.is_some())
         .collect();
     let mut figures: Vec<Figures> = scenarios.iter().map(|_| Figures::default()).collect();
+    let mut round_trips = Samples::default();
     let total = rounds.timed + rounds.traced;
     for round in 0..total {
         let traced = round >= rounds.timed;
+        if !traced {
+            round_trips.push_duration(world.sandbox_round_trip()?);
+        }
         for (scenario, figure) in scenarios.iter().zip(figures.iter_mut()) {
             if figure.error.is_some() {
                 continue;
@@ -490,7 +519,10 @@ pub fn run(kit: &Kit, rounds: Rounds, table: &mut Table) -> anyhow::Result<()> {
                         .peaks
                         .push(ran.peak_rss_kib.unwrap_or_default() as f64);
                 }
-                Ok(ran) => figure.walls.push_duration(ran.wall),
+                Ok(ran) => {
+                    figure.walls.push_duration(ran.wall);
+                    figure.cpus.push_duration(ran.cpu.unwrap_or_default());
+                }
                 Err(error) => figure.error = Some(format!("{error:#}")),
             }
         }
@@ -499,6 +531,18 @@ pub fn run(kit: &Kit, rounds: Rounds, table: &mut Table) -> anyhow::Result<()> {
         }
     }
     report(&world, &scenarios, &figures, table);
+    table.add(
+        "activation",
+        "context: one GET of a trigger over a new connection",
+        format!(
+            "{} median, p99 {}",
+            ms(round_trips.median()),
+            ms(round_trips.p99())
+        ),
+        "",
+        "the sandbox's share of each call an action makes (it shares the cores)",
+        Verdict::Info,
+    );
     Ok(())
 }
 
@@ -518,10 +562,11 @@ fn report(world: &World<'_>, scenarios: &[Scenario], figures: &[Figures], table:
             continue;
         }
         let wall = format!(
-            "{} median, p99 {} (n={})",
+            "{} median, p99 {} (n={}; CPU {})",
             ms(figure.walls.median()),
             ms(figure.walls.p99()),
-            figure.walls.len()
+            figure.walls.len(),
+            ms(figure.cpus.median())
         );
         let peak = format!(
             "{} (max {}, n={})",

@@ -44,6 +44,8 @@ pub struct Activation {
 #[derive(Debug, Clone)]
 pub struct Ran {
     pub wall: Duration,
+    /// User plus system CPU time of the process (timed runs only).
+    pub cpu: Option<Duration>,
     /// Peak resident set of the program's own address space, in KiB (traced runs only).
     pub peak_rss_kib: Option<u64>,
     pub stdout: String,
@@ -151,7 +153,10 @@ impl Activation {
                 self.program.display()
             )));
         }
-        self.outputs(scratch, wall, None)
+        let cpu = timeval(usage.ru_utime) + timeval(usage.ru_stime);
+        let mut ran = self.outputs(scratch, wall, None)?;
+        ran.cpu = Some(cpu);
+        Ok(ran)
     }
 
     /// Peak memory of one activation (and its wall time, which the tracing stops lengthen).
@@ -233,11 +238,17 @@ impl Activation {
         File::open(&scratch.stderr)?.read_to_string(&mut stderr)?;
         Ok(Ran {
             wall,
+            cpu: None,
             peak_rss_kib: peak,
             stdout,
             stderr,
         })
     }
+}
+
+fn timeval(value: libc::timeval) -> Duration {
+    Duration::from_secs(value.tv_sec.max(0) as u64)
+        + Duration::from_micros(value.tv_usec.max(0) as u64)
 }
 
 /// The parameters on stdin, then EOF. A program that exits without reading them (the floor)

@@ -40,6 +40,8 @@ impl Drop for TempDir {
 pub struct Kit {
     /// `dist/NAME.zip` of every action, by name.
     pub zips: BTreeMap<String, PathBuf>,
+    /// The bytes of every zip, read once (other builds may rewrite `dist/` while this runs).
+    zip_bytes: BTreeMap<String, Vec<u8>>,
     /// The unpacked `exec` of every zip, by action name.
     pub execs: BTreeMap<String, PathBuf>,
     pub floor: PathBuf,
@@ -75,10 +77,13 @@ impl Kit {
         }
         let unpacked = TempDir::new("execs")?;
         let mut execs = BTreeMap::new();
+        let mut zip_bytes = BTreeMap::new();
         for (name, zip) in &zips {
+            let bytes = fs::read(zip).with_context(|| format!("reading {}", zip.display()))?;
             let target = unpacked.path().join(name);
-            unpack_exec(zip, &target)?;
+            unpack_exec(&bytes, zip, &target)?;
             execs.insert(name.clone(), target);
+            zip_bytes.insert(name.clone(), bytes);
         }
         let floor = root.join(format!("target/{STATIC_TARGET}/release/bench-floor"));
         let provider = root.join("target/release/changes-provider");
@@ -92,6 +97,7 @@ impl Kit {
         }
         Ok(Kit {
             zips,
+            zip_bytes,
             execs,
             floor,
             provider,
@@ -103,23 +109,26 @@ impl Kit {
         &self.execs[action]
     }
 
-    pub fn zip_bytes(&self, action: &str) -> anyhow::Result<Vec<u8>> {
-        let path = &self.zips[action];
-        fs::read(path).with_context(|| format!("reading {}", path.display()))
+    pub fn zip_bytes(&self, action: &str) -> Vec<u8> {
+        self.zip_bytes[action].clone()
+    }
+
+    /// The size of a zip as it was read.
+    pub fn zip_size(&self, action: &str) -> u64 {
+        self.zip_bytes[action].len() as u64
     }
 }
 
 /// Writes the zip's `exec` to `target`, executable, as the runtime's proxy unpacks it.
-fn unpack_exec(zip: &Path, target: &Path) -> anyhow::Result<()> {
-    let file = fs::File::open(zip).with_context(|| format!("opening {}", zip.display()))?;
-    let mut archive =
-        zip::ZipArchive::new(file).with_context(|| format!("{} is not a zip", zip.display()))?;
+fn unpack_exec(bytes: &[u8], zip: &Path, target: &Path) -> anyhow::Result<()> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .with_context(|| format!("{} is not a zip", zip.display()))?;
     let mut exec = archive
         .by_name("exec")
         .with_context(|| format!("{} has no `exec` at its root", zip.display()))?;
-    let mut bytes = Vec::new();
-    exec.read_to_end(&mut bytes)?;
-    fs::write(target, bytes)?;
+    let mut unpacked = Vec::new();
+    exec.read_to_end(&mut unpacked)?;
+    fs::write(target, unpacked)?;
     fs::set_permissions(target, fs::Permissions::from_mode(0o755))?;
     Ok(())
 }

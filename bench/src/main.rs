@@ -145,8 +145,8 @@ fn load_average() -> String {
 }
 
 fn zip_sizes(kit: &Kit, table: &mut Table) -> anyhow::Result<()> {
-    for (name, path) in &kit.zips {
-        let zipped = std::fs::metadata(path)?.len();
+    for name in kit.zips.keys() {
+        let zipped = kit.zip_size(name);
         let unpacked = std::fs::metadata(&kit.execs[name])?.len();
         table.add(
             "dist",
@@ -160,6 +160,48 @@ fn zip_sizes(kit: &Kit, table: &mut Table) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One section, at the size `--quick` asks for.
+fn run_section(name: &str, quick: bool, kit: &Kit, table: &mut Table) -> anyhow::Result<()> {
+    match name {
+        "dist" => zip_sizes(kit, table),
+        "activation" => {
+            let rounds = if quick {
+                Rounds {
+                    timed: 30,
+                    traced: 5,
+                }
+            } else {
+                Rounds {
+                    timed: 200,
+                    traced: 20,
+                }
+            };
+            actions::run(kit, rounds, table)
+        }
+        "burst" => burst::run(kit, if quick { 1 } else { 3 }, table),
+        "provider" => {
+            let plan = if quick {
+                LoadPlan {
+                    feeds: 1000,
+                    latency_seconds: 3.0,
+                    step_seconds: 1.5,
+                    refinements: 1,
+                }
+            } else {
+                LoadPlan {
+                    feeds: 10_000,
+                    latency_seconds: 10.0,
+                    step_seconds: 3.0,
+                    refinements: 3,
+                }
+            };
+            load::run(kit, plan, table)
+        }
+        "sandbox" => ruled::run(if quick { 50 } else { 300 }, table),
+        other => bail!("unknown section {other:?}"),
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let options = Options::parse(std::env::args().skip(1))?;
     let kit = Kit::locate()?;
@@ -170,65 +212,16 @@ fn main() -> anyhow::Result<()> {
     }
     let began = Instant::now();
     let mut table = Table::default();
-    let quick = options.quick;
-    let sections: [(&str, Box<dyn Fn(&mut Table) -> anyhow::Result<()> + '_>); 5] = [
-        ("dist", Box::new(|table| zip_sizes(&kit, table))),
-        (
-            "activation",
-            Box::new(|table| {
-                let rounds = if quick {
-                    Rounds {
-                        timed: 30,
-                        traced: 5,
-                    }
-                } else {
-                    Rounds {
-                        timed: 200,
-                        traced: 20,
-                    }
-                };
-                actions::run(&kit, rounds, table)
-            }),
-        ),
-        (
-            "burst",
-            Box::new(|table| burst::run(&kit, if quick { 1 } else { 3 }, table)),
-        ),
-        (
-            "provider",
-            Box::new(|table| {
-                let plan = if quick {
-                    LoadPlan {
-                        feeds: 1000,
-                        latency_seconds: 3.0,
-                        step_seconds: 1.5,
-                        refinements: 1,
-                    }
-                } else {
-                    LoadPlan {
-                        feeds: 10_000,
-                        latency_seconds: 10.0,
-                        step_seconds: 3.0,
-                        refinements: 3,
-                    }
-                };
-                load::run(&kit, plan, table)
-            }),
-        ),
-        (
-            "sandbox",
-            Box::new(|table| ruled::run(if quick { 50 } else { 300 }, table)),
-        ),
-    ];
-    for (name, section) in &sections {
+    for name in SECTIONS {
         if !options.runs(name) {
             continue;
         }
         eprintln!("[{name}]");
-        if let Err(error) = section(&mut table) {
+        if let Err(error) = run_section(name, options.quick, &kit, &mut table) {
             table.failed(name, "(section)", "", &format!("{error:#}"));
         }
     }
+    let quick = options.quick;
     let mut header = String::new();
     for (key, value) in &machine {
         header.push_str(&format!("{key}: {value}\n"));
