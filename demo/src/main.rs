@@ -26,11 +26,18 @@ struct Shown {
 
 fn main() -> Result<()> {
     let root = std::env::current_dir().context("current directory")?;
+    // `--manifest PATH` deploys another manifest (the tests use one with freshly built zips).
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let manifest = match args.as_slice() {
+        [] => root.join("manifest.yaml"),
+        [flag, path] if flag == "--manifest" => root.join(path),
+        _ => bail!("usage: demo [--manifest PATH]"),
+    };
     let mut shown = Shown::default();
     // The provider starts first: the manifest binds its address into changes-feed.
     let connections = connections::Connections::start(&root)?;
     let vars = |name: &str| connections.as_ref().ok().and_then(|c| c.var(name));
-    let world = World::start(&root, &vars)?;
+    let world = World::start(&manifest, &vars)?;
 
     hooks(&world, &mut shown)?;
     polling(&world, &mut shown)?;
@@ -80,17 +87,48 @@ fn hooks(world: &World, shown: &mut Shown) -> Result<()> {
         }),
         "-p repository demo/app -p accessToken *** -p events 'push, issues' -p baseUrl <local>",
     )?;
-    say(&format!("hook-feed CREATE answered {created}"));
+    say(&format!(
+        "hook-feed CREATE: {} hook {} for events {}, delivered through {}",
+        created["outcome"].as_str().unwrap_or("?"),
+        created["hookId"],
+        created["events"],
+        created["hookUrl"].as_str().unwrap_or("?")
+    ));
     world.create_rule("show-github", "github-events")?;
     github.wait_idle(Duration::from_secs(10));
     let hooks = github.hooks("demo/app");
+    let Some(hook) = hooks.first() else {
+        bail!("hook-feed CREATE left no hook on the service");
+    };
     say(&format!(
-        "the service now has {} hook for the trigger, events {}",
-        hooks.len(),
-        hooks
-            .first()
-            .map(|h| h["events"].to_string())
-            .unwrap_or_default()
+        "the service holds {} hook; its URL carries a sealed token, not the OpenWhisk key, and deliveries are signed",
+        hooks.len()
+    ));
+
+    // Someone who learned the hook's URL cannot fire the trigger without the hook's secret.
+    let hook_url = github
+        .hook_config_raw("demo/app", hook["id"].as_u64().unwrap_or_default())
+        .and_then(|config| config["url"].as_str().map(str::to_owned))
+        .context("the hook's URL")?;
+    let fires_before = world.sandbox.fires("guest", "github-events").len();
+    let forged = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+        .post(&hook_url)
+        .header("X-GitHub-Event", "push")
+        .header(
+            "X-Hub-Signature-256",
+            "sha256=0000000000000000000000000000000000000000000000000000000000000000",
+        )
+        .send_json(json!({"forged": true}))
+        .context("posting a forged delivery")?;
+    let forged_status = forged.status().as_u16();
+    if forged_status < 400 || world.sandbox.fires("guest", "github-events").len() != fires_before {
+        bail!("a forged delivery was accepted (HTTP {forged_status})");
+    }
+    say(&format!(
+        "a forged delivery to that URL, without the hook's secret: HTTP {forged_status} from the relay, nothing fired"
     ));
 
     let before = world.shown_events().len();
@@ -123,8 +161,11 @@ fn hooks(world: &World, shown: &mut Shown) -> Result<()> {
 
     let read = world.feed("feedkit/hook-feed", "READ", "github-events", json!({}))?;
     say(&format!(
-        "wsk trigger get github-events (READ): active={} events={} token={}",
-        read["status"]["active"], read["config"]["events"], read["config"]["accessToken"]
+        "wsk trigger get github-events (READ): mode={} active={} events={} token={}",
+        read["config"]["deliveryMode"],
+        read["status"]["active"],
+        read["config"]["events"],
+        read["config"]["accessToken"]
     ));
     world.delete_trigger("github-events", "feedkit/hook-feed")?;
     world.delete_rule("show-github")?;
@@ -133,7 +174,7 @@ fn hooks(world: &World, shown: &mut Shown) -> Result<()> {
     }
     say("wsk trigger delete github-events: the hook is gone from the service");
     shown.lines.push(format!(
-        "Hooks: hook-feed installed a webhook; {} deliveries fired the trigger and ran show-event; DELETE removed the hook",
+        "Hooks: hook-feed installed a signed webhook through the relay; {} deliveries fired the trigger and ran show-event, a forged one was refused; DELETE removed the hook",
         events.len() - before
     ));
     Ok(())
@@ -202,6 +243,13 @@ fn polling(world: &World, shown: &mut Shown) -> Result<()> {
 }
 
 fn describe_github(event: &Value) -> String {
+    // The relay fires {event, delivery, payload}; a direct hook fires the payload itself.
+    let name = event["event"].as_str().unwrap_or("event");
+    let event = event.get("payload").unwrap_or(event);
+    format!("`{name}`: {}", describe_github_payload(event))
+}
+
+fn describe_github_payload(event: &Value) -> String {
     if let Some(commits) = event["commits"].as_array() {
         return format!(
             "a push by {} with {} commits ({})",

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 const NAMESPACE: &str = "guest";
 const SHOW_EVENT: &str = "show-event";
 const PACKAGE: &str = "feedkit";
+const RELAY_PACKAGE: &str = "feedkit-relay";
 const WAIT: Duration = Duration::from_secs(30);
 
 /// The action every demo rule runs: it answers with the event it was given, so the event shows
@@ -32,12 +33,16 @@ pub struct World {
 }
 
 impl World {
-    /// Starts the sandbox and deploys `manifest.yaml` with the zips in `dist/`; `${NAME}` in the
-    /// manifest is looked up in `vars`.
-    pub fn start(root: &Path, vars: &dyn Fn(&str) -> Option<String>) -> Result<World> {
+    /// Starts the sandbox and deploys `manifest` with the zips in `dist/` beside it; `${NAME}` in
+    /// the manifest is looked up in `vars`.
+    pub fn start(manifest: &Path, vars: &dyn Fn(&str) -> Option<String>) -> Result<World> {
         step("A local OpenWhisk: the sandbox");
-        if !root.join("dist/hook-feed.zip").is_file() {
-            bail!("dist/ has no zips: run ./build.sh first (./demo.sh does both)");
+        let dist = manifest.with_file_name("dist");
+        if !dist.join("hook-feed.zip").is_file() {
+            bail!(
+                "{} has no zips: run ./build.sh first (./demo.sh does both)",
+                dist.display()
+            );
         }
         let sandbox = Sandbox::start(Config {
             // Fires are the point of the demo; the real default of 60 a minute is not.
@@ -50,13 +55,19 @@ impl World {
             "serving the OpenWhisk REST API at {} (namespace {NAMESPACE}); its event lines go to stderr",
             sandbox.url()
         ));
-        let report = sandbox::deploy_manifest_with_vars(
-            &sandbox,
-            NAMESPACE,
-            root.join("manifest.yaml"),
-            vars,
-        )
-        .context("deploying manifest.yaml")?;
+        // The relay's URL is known once the sandbox listens; its key is made for this run.
+        let relay_url = format!(
+            "{}/api/v1/web/{NAMESPACE}/{RELAY_PACKAGE}/hook-relay.http",
+            sandbox.url()
+        );
+        let relay_keys = json!([{"id": "demo1", "key": random_key()?}]).to_string();
+        let vars = |name: &str| match name {
+            "FEEDKIT_RELAY_URL" => Some(relay_url.clone()),
+            "FEEDKIT_RELAY_KEYS" => Some(relay_keys.clone()),
+            other => vars(other),
+        };
+        let report = sandbox::deploy_manifest_with_vars(&sandbox, NAMESPACE, manifest, &vars)
+            .context("deploying manifest.yaml")?;
         say(&format!(
             "wskdeploy -m manifest.yaml: packages {:?}, actions {:?}",
             report.packages, report.actions
@@ -199,9 +210,9 @@ impl World {
             EntityKind::Action,
         ] {
             for name in self.sandbox.entity_names(NAMESPACE, kind) {
-                let kit = name == PACKAGE
-                    || name.starts_with(&format!("{PACKAGE}/"))
-                    || name == SHOW_EVENT;
+                // The kit's packages (feedkit, feedkit-relay) and their actions.
+                let package = name.split('/').next().unwrap_or_default();
+                let kit = package == PACKAGE || package == RELAY_PACKAGE || name == SHOW_EVENT;
                 if !kit {
                     left.push(format!("{kind:?} {name}"));
                 }
@@ -218,6 +229,17 @@ fn shown(activations: &[sandbox::Activation]) -> Vec<Value> {
         .collect();
     ran.sort_by_key(|a| a.start);
     ran.into_iter().map(|a| a.result["event"].clone()).collect()
+}
+
+/// 32 random bytes, base64: a relay key as `openssl rand -base64 32` makes one.
+fn random_key() -> Result<String> {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut bytes))
+        .context("reading /dev/urandom")?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
 fn qualified(name: &str) -> Result<QualifiedName> {

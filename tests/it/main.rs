@@ -3,6 +3,7 @@
 
 mod changes_feed;
 mod client;
+mod demo;
 mod hook_feed;
 mod hook_relay;
 mod manifest;

@@ -6,7 +6,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
+/// The public package users create triggers with, and the private one holding the relay's keys.
 const PACKAGE: &str = "feedkit";
+const RELAY_PACKAGE: &str = "feedkit-relay";
 
 fn workspace_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -53,31 +55,67 @@ fn annotation<'a>(action: &'a Value, key: &str) -> &'a Value {
 #[test]
 fn lists_exactly_the_actions_that_exist() {
     let manifest = manifest();
-    let actions = manifest["packages"][PACKAGE]["actions"]
-        .as_object()
-        .expect("packages.feedkit.actions");
-    let listed: BTreeSet<String> = actions.keys().cloned().collect();
-    assert_eq!(listed, action_binaries(), "manifest.yaml vs actions/*");
-    for (name, action) in actions {
-        assert_eq!(action["function"], format!("dist/{name}.zip"), "{name}");
-        assert_eq!(
-            action["native"], true,
-            "{name} must run on the native runtime"
-        );
-        let is_feed = name.ends_with("-feed");
-        assert_eq!(
-            annotation(action, "feed") == &Value::Bool(true),
-            is_feed,
-            "{name}: feed actions and only they carry `feed: true`"
-        );
-        if is_feed {
-            let documented = annotation(action, "parameters");
-            assert!(
-                documented.is_array(),
-                "{name}: document the feed's parameters"
+    let packages = manifest["packages"].as_object().expect("packages");
+    let mut listed = BTreeSet::new();
+    for (package, spec) in packages {
+        for (name, action) in spec["actions"].as_object().into_iter().flatten() {
+            assert!(listed.insert(name.clone()), "{name} is listed twice");
+            assert_eq!(action["function"], format!("dist/{name}.zip"), "{name}");
+            assert_eq!(
+                action["native"], true,
+                "{name} must run on the native runtime"
             );
+            let is_feed = name.ends_with("-feed");
+            assert_eq!(
+                annotation(action, "feed") == &Value::Bool(true),
+                is_feed,
+                "{name}: feed actions and only they carry `feed: true`"
+            );
+            if is_feed {
+                assert_eq!(package, PACKAGE, "feeds belong in the public package");
+                let documented = annotation(action, "parameters");
+                assert!(
+                    documented.is_array(),
+                    "{name}: document the feed's parameters"
+                );
+            }
         }
     }
+    assert_eq!(listed, action_binaries(), "manifest.yaml vs actions/*");
+}
+
+#[test]
+fn the_relay_and_its_keys_stay_in_a_private_package() {
+    let manifest = manifest();
+    let relay = &manifest["packages"][RELAY_PACKAGE];
+    assert_ne!(
+        relay["public"], true,
+        "{RELAY_PACKAGE} must not be published"
+    );
+    assert!(
+        relay["inputs"]["relayKeys"].is_string(),
+        "relayKeys is bound on {RELAY_PACKAGE}"
+    );
+    let action = &relay["actions"]["hook-relay"];
+    assert_eq!(action["web-export"], true);
+    assert_eq!(
+        annotation(action, "raw-http"),
+        &Value::Bool(true),
+        "the relay needs the exact body"
+    );
+    assert_eq!(
+        annotation(action, "final"),
+        &Value::Bool(true),
+        "no request may override relayKeys"
+    );
+    let text = std::fs::read_to_string(workspace_root().join("manifest.yaml")).expect("manifest");
+    assert_eq!(
+        text.matches("relayKeys:").count(),
+        1,
+        "relayKeys is bound nowhere else"
+    );
+    let public = &manifest["packages"][PACKAGE];
+    assert!(public["actions"]["hook-feed"]["inputs"]["relayUrl"].is_string());
 }
 
 #[test]
