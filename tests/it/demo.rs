@@ -1,42 +1,9 @@
 //! The README's first command: the demo program shows every pattern end to end. Run here with
 //! zips of freshly built binaries, so it needs no `./build.sh` first.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::Value;
-
-use crate::support::{action_zip, workspace_bin};
-
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `manifest.yaml` and a `dist/` of zips for every action it lists, in a fresh directory.
-fn deployable_copy() -> TempDir {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir =
-        TempDir(std::env::temp_dir().join(format!("feedkit-demo-test-{}", std::process::id())));
-    std::fs::create_dir_all(dir.0.join("dist")).expect("temp dir");
-    let text = std::fs::read_to_string(root.join("manifest.yaml")).expect("manifest.yaml");
-    let manifest: Value = serde_yaml_ng::from_str(&text).expect("YAML");
-    for package in manifest["packages"].as_object().expect("packages").values() {
-        for name in package["actions"]
-            .as_object()
-            .into_iter()
-            .flat_map(|a| a.keys())
-        {
-            std::fs::write(dir.0.join(format!("dist/{name}.zip")), action_zip(name)).expect("zip");
-        }
-    }
-    std::fs::write(dir.0.join("manifest.yaml"), text).expect("manifest copy");
-    dir
-}
+use crate::support::{deployable_copy, workspace_bin};
 
 #[test]
 fn the_demo_shows_every_pattern_end_to_end() {

@@ -9,4 +9,5 @@ mod hook_relay;
 mod manifest;
 mod poll_feed;
 mod runtime;
+mod sandbox_binary;
 mod support;

@@ -142,3 +142,43 @@ pub fn run_with_stdin(mut command: Command, stdin: &[u8]) -> ActionRun {
         stderr,
     }
 }
+
+/// A directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(what: &str) -> TempDir {
+        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("feedkit-{what}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `manifest.yaml` and a `dist/` of zips (of the freshly built binaries) for every action it
+/// lists, in a fresh directory: what `./build.sh` leaves, without a release build.
+pub fn deployable_copy() -> TempDir {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = TempDir::new("deploy");
+    std::fs::create_dir_all(dir.0.join("dist")).expect("dist");
+    let text = std::fs::read_to_string(root.join("manifest.yaml")).expect("manifest.yaml");
+    let manifest: Value = serde_yaml_ng::from_str(&text).expect("YAML");
+    for package in manifest["packages"].as_object().expect("packages").values() {
+        for name in package["actions"]
+            .as_object()
+            .into_iter()
+            .flat_map(|a| a.keys())
+        {
+            std::fs::write(dir.0.join(format!("dist/{name}.zip")), action_zip(name)).expect("zip");
+        }
+    }
+    std::fs::write(dir.0.join("manifest.yaml"), text).expect("manifest copy");
+    dir
+}
