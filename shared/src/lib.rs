@@ -17,6 +17,7 @@ mod feed;
 mod params;
 mod runtime;
 mod secret;
+mod time;
 
 pub use client::{
     ApiHost, Client, ClientError, ClientErrorKind, ClientOptions, DEFAULT_NAMESPACE, FireOutcome,
@@ -29,3 +30,4 @@ pub use feed::{Feed, FeedRequest, LifecycleEvent, dispatch_feed, run_feed};
 pub use params::{ParamError, Params, lenient};
 pub use runtime::{handle_once, run, serve_actionloop};
 pub use secret::{AuthKey, Secret};
+pub use time::{iso_utc, now_ms};

@@ -18,11 +18,12 @@ use crate::delivery::{
     relay_key_id, shown,
 };
 use crate::explain::service_error;
-use crate::read::{Observed, now_ms, render};
+use crate::read::{Observed, render};
 use crate::redact::Redactor;
 use crate::seal::seal;
 use crate::service::{Hook, HooksApi, create_body};
 use crate::settings::{self, ContentType, HookSettings, Location, PARAMETER_NAMES, Stored};
+use feedkit::now_ms;
 
 /// The hook feed: `main` hands it to [`feedkit::run_feed`].
 pub struct HookFeed;

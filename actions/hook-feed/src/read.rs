@@ -2,9 +2,7 @@
 //! "dateChanged", "dateChangedISO", "reason"}}`, plus what the service reports of the last
 //! delivery. Secrets are shown as `********`, hook URLs without their userinfo or relay token.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use feedkit::QualifiedName;
+use feedkit::{QualifiedName, iso_utc, now_ms};
 use serde_json::{Value, json};
 
 use crate::delivery::{DeliveryMode, shown};
@@ -67,7 +65,7 @@ pub fn render(observed: &Observed<'_>) -> Value {
     let mut status = json!({
         "active": active,
         "dateChanged": date_changed,
-        "dateChangedISO": iso8601(date_changed),
+        "dateChangedISO": iso_utc(date_changed),
         "last_response": hook.and_then(|hook| hook.last_response.clone()),
     });
     if !active {
@@ -101,52 +99,10 @@ fn reason(settings: &HookSettings, hook: Option<&Hook>) -> Value {
     }
 }
 
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as u64)
-}
-
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ` of epoch milliseconds (UTC).
-pub fn iso8601(ms: u64) -> String {
-    let seconds = ms / 1000;
-    let (days, in_day) = (seconds / 86_400, seconds % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        in_day / 3600,
-        in_day % 3600 / 60,
-        in_day % 60,
-        ms % 1000
-    )
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use feedkit::Params;
-
-    #[test]
-    fn formats_dates_in_utc() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso8601(951_782_400_123), "2000-02-29T00:00:00.123Z");
-        assert_eq!(iso8601(1_700_000_000_000), "2023-11-14T22:13:20.000Z");
-    }
 
     fn settings(active: bool) -> HookSettings {
         let params = Params::from_value(json!({

@@ -27,7 +27,6 @@ mod source;
 mod state;
 mod stored;
 mod tick;
-mod time;
 
 pub use alarm::Alarm;
 pub use config::{
@@ -35,6 +34,7 @@ pub use config::{
     Schedule, Secrets, StartFrom,
 };
 pub use feed::PollFeed;
+pub use feedkit::{iso_utc, now_ms};
 pub use helper::{
     CONFIG_PARAM, FEED_ANNOTATION, Helper, OWNER_ANNOTATION, SECRETS_ANNOTATION, STATE_PARAM,
 };
@@ -49,4 +49,3 @@ pub use state::{
     LastPoll, MAX_ITEMS_PER_POLL, Outcome, PollRecord, PollState, SEEN_HISTORY, Validators, id_key,
 };
 pub use tick::tick;
-pub use time::{iso_utc, now_ms};

@@ -14,7 +14,7 @@ use crate::source::{Fetched, SourceRequest, fetch};
 use crate::state::{
     KeySet, MAX_ITEMS_PER_POLL, Outcome, PollRecord, PollState, Validators, id_key,
 };
-use crate::time::now_ms;
+use feedkit::now_ms;
 
 /// Time kept back from the deadline to store the position and answer.
 pub const RESERVE: Duration = Duration::from_secs(3);

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::stored::Fields;
-use crate::time::iso_utc;
+use feedkit::iso_utc;
 
 /// Ids remembered after they dropped out of the source's response.
 pub const SEEN_HISTORY: usize = 1000;

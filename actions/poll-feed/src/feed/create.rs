@@ -11,7 +11,7 @@ use crate::helper::Helper;
 use crate::names::{Binding, Entities, PollerRef};
 use crate::poll::{PollFailure, baseline};
 use crate::state::PollState;
-use crate::time::now_ms;
+use feedkit::now_ms;
 
 pub fn create(request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
     // Every parameter is checked before anything is asked of OpenWhisk; the entity names are

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::Session;
 use crate::helper::Helper;
-use crate::time::now_ms;
+use feedkit::now_ms;
 
 pub fn read(request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
     Session::known_parameters_only(&request)?;

@@ -1,4 +1,4 @@
-//! Wall-clock instants as the state stores them (epoch milliseconds, like the alarms feed's
+//! Wall-clock instants as feeds store them (epoch milliseconds, like the alarms feed's
 //! `dateChanged`) and as READ shows them (ISO 8601, UTC).
 
 use std::time::{SystemTime, UNIX_EPOCH};
