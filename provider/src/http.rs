@@ -88,18 +88,8 @@ pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// Percent-encodes one URL path segment or query value (everything but RFC 3986's unreserved).
-pub fn encode_component(text: &str) -> String {
-    let mut encoded = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            encoded.push(byte as char);
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
-}
+/// Percent-encodes one URL path segment or query value (feedkit's, re-exported for the provider).
+pub use feedkit::percent_encode as encode_component;
 
 /// Decodes a percent-encoded path segment; `None` when it is not valid UTF-8 or malformed.
 pub fn decode_component(text: &str) -> Option<String> {

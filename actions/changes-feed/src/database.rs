@@ -14,13 +14,7 @@ fn join(url: &str, segments: &[&str]) -> String {
     let mut joined = url.trim_end_matches('/').to_owned();
     for segment in segments {
         joined.push('/');
-        for byte in segment.bytes() {
-            if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-                joined.push(byte as char);
-            } else {
-                joined.push_str(&format!("%{byte:02X}"));
-            }
-        }
+        joined.push_str(&feedkit::percent_encode(segment));
     }
     joined
 }

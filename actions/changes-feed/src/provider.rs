@@ -55,21 +55,10 @@ pub struct Provider<'a> {
 
 /// `/feeds/{namespace}/{trigger}`, each part encoded.
 fn feed_path(trigger: &QualifiedName) -> String {
-    let encode = |text: &str| {
-        let mut encoded = String::new();
-        for byte in text.bytes() {
-            if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-                encoded.push(byte as char);
-            } else {
-                encoded.push_str(&format!("%{byte:02X}"));
-            }
-        }
-        encoded
-    };
     format!(
         "/feeds/{}/{}",
-        encode(trigger.namespace()),
-        encode(trigger.name())
+        feedkit::percent_encode(trigger.namespace()),
+        feedkit::percent_encode(trigger.name())
     )
 }
 

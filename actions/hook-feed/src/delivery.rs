@@ -212,23 +212,11 @@ fn with_userinfo(url: &str, key: &AuthKey) -> String {
     match url.split_once("://") {
         Some((scheme, rest)) => format!(
             "{scheme}://{}:{}@{rest}",
-            encode_userinfo(user),
-            encode_userinfo(password)
+            feedkit::percent_encode(user),
+            feedkit::percent_encode(password)
         ),
         None => url.to_owned(),
     }
-}
-
-fn encode_userinfo(part: &str) -> String {
-    let mut encoded = String::with_capacity(part.len());
-    for byte in part.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            encoded.push(byte as char);
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
 }
 
 /// A URL reduced to what says where it delivers: lower-case scheme and host, no userinfo, no

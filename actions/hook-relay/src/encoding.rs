@@ -115,19 +115,6 @@ pub fn form_value(text: &str, name: &str) -> Option<Vec<u8>> {
     })
 }
 
-/// Percent-encodes one URL path segment.
-pub fn encode_segment(segment: &str) -> String {
-    let mut encoded = String::with_capacity(segment.len());
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +155,5 @@ mod tests {
             Some(br#"{"a":"b c"}"#.to_vec())
         );
         assert_eq!(form_value("x=1", "payload"), None);
-        assert_eq!(encode_segment("my hook@x"), "my%20hook%40x");
     }
 }

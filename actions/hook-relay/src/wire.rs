@@ -13,8 +13,9 @@ use ring::aead::{self, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::SecureRandom;
 use serde_json::{Value, json};
 
-use crate::encoding::{decode_url_safe, encode_segment, encode_url_safe};
+use crate::encoding::{decode_url_safe, encode_url_safe};
 use crate::keys::CryptoError;
+use feedkit::percent_encode;
 
 /// The relay's seal endpoint, under its web action URL.
 pub const SEAL_PATH: &str = "/seal";
@@ -32,8 +33,8 @@ pub fn delivery_url(relay_url: &str, trigger: &QualifiedName) -> String {
     format!(
         "{}{DELIVER_PATH}/{}/{}",
         relay_url.trim_end_matches('/'),
-        encode_segment(trigger.namespace()),
-        encode_segment(trigger.name())
+        percent_encode(trigger.namespace()),
+        percent_encode(trigger.name())
     )
 }
 

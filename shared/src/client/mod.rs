@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 pub use error::{ClientError, ClientErrorKind};
-use names::encode_segment;
-pub use names::{ApiHost, DEFAULT_NAMESPACE, QualifiedName, redact_userinfo};
+
+pub use names::{ApiHost, DEFAULT_NAMESPACE, QualifiedName, percent_encode, redact_userinfo};
 
 use crate::secret::AuthKey;
 
@@ -334,7 +334,7 @@ impl Client {
     /// Every rule in `namespace` (`GET /namespaces/{ns}/rules`, page by page), each as the API
     /// lists it: `trigger` and `action` are `{"path", "name"}` (see [`QualifiedName::from_path_name`]).
     pub fn list_rules(&self, namespace: &str) -> Result<Vec<Value>, ClientError> {
-        let base = format!("/namespaces/{}/rules", encode_segment(namespace));
+        let base = format!("/namespaces/{}/rules", percent_encode(namespace));
         let mut rules = Vec::new();
         for _ in 0..LIST_MAX_PAGES {
             let path = format!("{base}?limit={LIST_PAGE}&skip={}", rules.len());
@@ -494,13 +494,13 @@ impl Client {
 fn entity_path(name: &QualifiedName, collection: &str) -> String {
     let mut path = format!(
         "/namespaces/{}/{collection}/",
-        encode_segment(name.namespace())
+        percent_encode(name.namespace())
     );
     if let Some(package) = name.package() {
-        path.push_str(&encode_segment(package));
+        path.push_str(&percent_encode(package));
         path.push('/');
     }
-    path.push_str(&encode_segment(name.name()));
+    path.push_str(&percent_encode(name.name()));
     path
 }
 
@@ -508,8 +508,8 @@ fn entity_path(name: &QualifiedName, collection: &str) -> String {
 fn package_path(name: &QualifiedName) -> String {
     format!(
         "/namespaces/{}/packages/{}",
-        encode_segment(name.namespace()),
-        encode_segment(name.name())
+        percent_encode(name.namespace()),
+        percent_encode(name.name())
     )
 }
 

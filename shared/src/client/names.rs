@@ -149,8 +149,8 @@ impl ApiHost {
     pub fn trigger_url(&self, trigger: &QualifiedName) -> String {
         self.api_url(&format!(
             "/namespaces/{}/triggers/{}",
-            encode_segment(trigger.namespace()),
-            encode_segment(trigger.name())
+            percent_encode(trigger.namespace()),
+            percent_encode(trigger.name())
         ))
     }
 }
@@ -173,8 +173,9 @@ pub fn redact_userinfo(url: &str) -> String {
     }
 }
 
-/// Percent-encodes one path segment (OpenWhisk names may hold spaces and `@`).
-pub(crate) fn encode_segment(segment: &str) -> String {
+/// Percent-encodes one URL path segment, query value or userinfo part: everything but RFC 3986's
+/// unreserved characters (OpenWhisk names may hold spaces and `@`).
+pub fn percent_encode(segment: &str) -> String {
     let mut encoded = String::with_capacity(segment.len());
     for byte in segment.bytes() {
         match byte {
@@ -256,7 +257,7 @@ mod tests {
 
     #[test]
     fn encodes_segments_and_redacts_userinfo() {
-        assert_eq!(encode_segment("my trigger@x"), "my%20trigger%40x");
+        assert_eq!(percent_encode("my trigger@x"), "my%20trigger%40x");
         assert_eq!(redact_userinfo("https://u:p@h/x@y"), "https://***@h/x@y");
         assert_eq!(redact_userinfo("https://h/x@y"), "https://h/x@y");
     }
