@@ -3,8 +3,7 @@
 use std::fmt;
 
 /// A failed OpenWhisk API call: the method, the path (never a credential), and what happened.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{method} {path}: {kind}")]
+#[derive(Debug, Clone)]
 pub struct ClientError {
     pub method: &'static str,
     /// The request path, e.g. `/api/v1/namespaces/guest/triggers/t`.
@@ -35,6 +34,19 @@ impl fmt::Display for ClientErrorKind {
             Self::Deadline => f.write_str("the activation's deadline leaves no time for this call"),
             Self::Decode(reason) => write!(f, "unexpected answer ({reason})"),
             Self::Config(reason) => f.write_str(reason),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A client that could not be set up made no request: there is no method or path to name.
+        if self.path.is_empty() {
+            write!(f, "{}", self.kind)
+        } else {
+            write!(f, "{} {}: {}", self.method, self.path, self.kind)
         }
     }
 }

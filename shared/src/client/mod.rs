@@ -545,6 +545,22 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_api_host_says_so_plainly() {
+        let error = Client::new(
+            "",
+            AuthKey::parse("u:p").expect("valid"),
+            ClientOptions::default(),
+        )
+        .expect_err("no host");
+        assert!(
+            error
+                .to_string()
+                .starts_with("the OpenWhisk API host is not set"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn a_past_deadline_refuses_to_send() {
         let key = AuthKey::parse("u:p").expect("valid");
         let options = ClientOptions {
