@@ -73,6 +73,9 @@ impl FromStr for LifecycleEvent {
     }
 }
 
+/// The opt-in for development hosts with self-signed certificates.
+const IGNORE_CERTS: &str = "ignoreCerts";
+
 /// One invocation of a feed action, its protocol parameters parsed.
 #[derive(Debug, Clone)]
 pub struct FeedRequest {
@@ -83,6 +86,9 @@ pub struct FeedRequest {
     pub auth_key: AuthKey,
     /// Everything else: the feed's own parameters (and any package-bound ones).
     pub params: Params,
+    /// `ignoreCerts`: accept the OpenWhisk API host's certificate unchecked, for development
+    /// deployments with self-signed certificates (bind it on the package; off by default).
+    pub ignore_certs: bool,
 }
 
 impl FeedRequest {
@@ -123,6 +129,15 @@ impl FeedRequest {
                 ));
             }
         };
+        let ignore_certs = match params.remove(IGNORE_CERTS) {
+            None => false,
+            Some(Value::Bool(flag)) => flag,
+            Some(Value::String(text)) if text.trim().eq_ignore_ascii_case("true") => true,
+            Some(Value::String(text)) if text.trim().eq_ignore_ascii_case("false") => false,
+            Some(_) => {
+                return Err(ParamError::invalid(IGNORE_CERTS, "expected true or false"));
+            }
+        };
         for protocol in ["lifecycleEvent", "triggerName", "authKey"] {
             params.remove(protocol);
         }
@@ -131,6 +146,7 @@ impl FeedRequest {
             trigger,
             auth_key,
             params,
+            ignore_certs,
         })
     }
 
@@ -139,11 +155,13 @@ impl FeedRequest {
         self.client_with(context, ClientOptions::default())
     }
 
+    /// Like [`FeedRequest::client`] with options; `ignoreCerts` turns `insecure` on.
     pub fn client_with(
         &self,
         context: &Context,
-        options: ClientOptions,
+        mut options: ClientOptions,
     ) -> Result<Client, ActionError> {
+        options.insecure |= self.ignore_certs;
         Ok(context.client_with(self.auth_key.clone(), options)?)
     }
 
@@ -326,6 +344,28 @@ mod tests {
             assert!(error.message().contains(expected), "{name}: {error}");
             assert!(!error.message().contains("secret"), "{error}");
         }
+    }
+
+    #[test]
+    fn ignore_certs_is_an_opt_in_kept_out_of_the_feeds_parameters() {
+        let base = json!({"lifecycleEvent": "READ", "triggerName": "/g/t", "authKey": "u:k"});
+        let request = FeedRequest::parse(base.clone()).expect("parsed");
+        assert!(!request.ignore_certs);
+        for (value, expected) in [
+            (json!(true), true),
+            (json!("true"), true),
+            (json!(false), false),
+        ] {
+            let mut params = base.clone();
+            params["ignoreCerts"] = value;
+            let request = FeedRequest::parse(params).expect("parsed");
+            assert_eq!(request.ignore_certs, expected);
+            assert!(!request.params.contains("ignoreCerts"));
+        }
+        let mut params = base;
+        params["ignoreCerts"] = json!("sometimes");
+        let error = FeedRequest::parse(params).expect_err("bad");
+        assert_eq!(error.path(), "ignoreCerts");
     }
 
     #[test]
