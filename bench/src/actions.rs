@@ -100,6 +100,7 @@ impl Scenario {
 struct Figures {
     walls: Samples,
     cpus: Samples,
+    faults: Samples,
     peaks: Samples,
     error: Option<String>,
 }
@@ -297,7 +298,6 @@ impl<'k> World<'k> {
             _runtime: runtime,
             _dir: dir,
         };
-        crate::child::nodelay_listeners();
         // The standing poll feed the poller scenarios run for.
         let created = world
             .activation(Scenario::PollCreate, "poller")
@@ -308,6 +308,20 @@ impl<'k> World<'k> {
         let first = world.poller().timed(&world.scratch)?;
         succeeded(&first).context("the first poll")?;
         Ok(world)
+    }
+
+    /// Wall times of `runs` conditional polls (304) with the servers as they are, then
+    /// `TCP_NODELAY` on their listeners for every run after (see
+    /// [`crate::child::nodelay_listeners`]).
+    fn fix_nagle(&self, runs: usize) -> anyhow::Result<Samples> {
+        let mut walls = Samples::default();
+        for _ in 0..runs {
+            let ran = self.poller().timed(&self.scratch)?;
+            succeeded(&ran)?;
+            walls.push_duration(ran.wall);
+        }
+        crate::child::nodelay_listeners();
+        Ok(walls)
     }
 
     fn action(&self, program: &Path, action_name: &str, params: Value) -> Activation {
@@ -487,6 +501,7 @@ impl<'k> World<'k> {
 
 pub fn run(kit: &Kit, rounds: Rounds, table: &mut Table) -> anyhow::Result<()> {
     let mut world = World::start(kit)?;
+    let with_nagle = world.fix_nagle(rounds.traced.max(5))?;
     let scenarios: Vec<Scenario> = Scenario::ALL
         .into_iter()
         .filter(|s| *s != Scenario::NodeHookCreate || world.node.is_some())
@@ -522,6 +537,9 @@ pub fn run(kit: &Kit, rounds: Rounds, table: &mut Table) -> anyhow::Result<()> {
                 Ok(ran) => {
                     figure.walls.push_duration(ran.wall);
                     figure.cpus.push_duration(ran.cpu.unwrap_or_default());
+                    figure
+                        .faults
+                        .push(ran.page_faults.unwrap_or_default() as f64);
                 }
                 Err(error) => figure.error = Some(format!("{error:#}")),
             }
@@ -531,6 +549,18 @@ pub fn run(kit: &Kit, rounds: Rounds, table: &mut Table) -> anyhow::Result<()> {
         }
     }
     report(&world, &scenarios, &figures, table);
+    table.add(
+        "activation",
+        "context: pollMyService 304 with the servers' Nagle left on",
+        format!(
+            "{} median (n={})",
+            ms(with_nagle.median()),
+            with_nagle.len()
+        ),
+        "",
+        "tiny_http (sandbox, fakes) without TCP_NODELAY: ~40 ms per answer that needs 2 segments",
+        Verdict::Info,
+    );
     table.add(
         "activation",
         "context: one GET of a trigger over a new connection",
@@ -562,11 +592,12 @@ fn report(world: &World<'_>, scenarios: &[Scenario], figures: &[Figures], table:
             continue;
         }
         let wall = format!(
-            "{} median, p99 {} (n={}; CPU {})",
+            "{} median, p99 {} (n={}; CPU {}, {:.0} page faults)",
             ms(figure.walls.median()),
             ms(figure.walls.p99()),
             figure.walls.len(),
-            ms(figure.cpus.median())
+            ms(figure.cpus.median()),
+            figure.faults.median()
         );
         let peak = format!(
             "{} (max {}, n={})",

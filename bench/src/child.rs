@@ -46,6 +46,8 @@ pub struct Ran {
     pub wall: Duration,
     /// User plus system CPU time of the process (timed runs only).
     pub cpu: Option<Duration>,
+    /// Minor page faults of the process (timed runs only).
+    pub page_faults: Option<u64>,
     /// Peak resident set of the program's own address space, in KiB (traced runs only).
     pub peak_rss_kib: Option<u64>,
     pub stdout: String,
@@ -156,6 +158,7 @@ impl Activation {
         let cpu = timeval(usage.ru_utime) + timeval(usage.ru_stime);
         let mut ran = self.outputs(scratch, wall, None)?;
         ran.cpu = Some(cpu);
+        ran.page_faults = Some(usage.ru_minflt.max(0) as u64);
         Ok(ran)
     }
 
@@ -239,6 +242,7 @@ impl Activation {
         Ok(Ran {
             wall,
             cpu: None,
+            page_faults: None,
             peak_rss_kib: peak,
             stdout,
             stderr,

@@ -51,15 +51,16 @@ pub struct Kit {
 }
 
 impl Kit {
-    /// Finds everything `bench.sh` builds; says how to build what is missing.
-    pub fn locate() -> anyhow::Result<Kit> {
+    /// Finds everything `bench.sh` builds (the zips in `dist`, or `dist/` of the workspace);
+    /// says how to build what is missing.
+    pub fn locate(dist: Option<&Path>) -> anyhow::Result<Kit> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .context("the bench crate sits in the workspace")?
             .to_path_buf();
         let hint = "run ./bench.sh (it runs build.sh and builds the floor and the provider)";
         let mut zips = BTreeMap::new();
-        let dist = root.join("dist");
+        let dist = dist.map_or_else(|| root.join("dist"), Path::to_path_buf);
         for entry in
             fs::read_dir(&dist).with_context(|| format!("no {}: {hint}", dist.display()))?
         {
@@ -72,7 +73,7 @@ impl Kit {
         }
         for needed in ["hook-feed", "poll-feed", "pollMyService", "changes-feed"] {
             if !zips.contains_key(needed) {
-                bail!("dist/{needed}.zip is missing: {hint}");
+                bail!("{}/{needed}.zip is missing: {hint}", dist.display());
             }
         }
         let unpacked = TempDir::new("execs")?;

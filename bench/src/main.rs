@@ -39,14 +39,16 @@ use crate::load::LoadPlan;
 use crate::report::{Table, Verdict};
 
 const USAGE: &str = "\
-usage: bench [--quick] [--only SECTION,...] [--markdown FILE]
+usage: bench [--quick] [--only SECTION,...] [--markdown FILE] [--dist DIR]
 
 Runs the benchmark suite and prints one table. Build first: ./bench.sh does (it runs build.sh,
 builds the floor and the provider, then this).
 
   --quick           fewer runs and 1,000 instead of 10,000 provider feeds (about a minute)
   --only LIST       sections to run: dist, activation, burst, provider, sandbox
-  --markdown FILE   also write the machine and the table as Markdown to FILE";
+  --markdown FILE   also write the machine and the table as Markdown to FILE
+  --dist DIR        the action zips to measure [default: dist/ of the workspace]
+  --feeds N         open provider feeds [default: 10,000; --quick 1,000]";
 
 const SECTIONS: [&str; 5] = ["dist", "activation", "burst", "provider", "sandbox"];
 const ZIP_TARGET_BYTES: u64 = 1_500_000;
@@ -56,6 +58,8 @@ struct Options {
     quick: bool,
     sections: Vec<String>,
     markdown: Option<std::path::PathBuf>,
+    dist: Option<std::path::PathBuf>,
+    feeds: Option<usize>,
 }
 
 impl Options {
@@ -64,6 +68,8 @@ impl Options {
             quick: false,
             sections: SECTIONS.map(str::to_owned).to_vec(),
             markdown: None,
+            dist: None,
+            feeds: None,
         };
         let mut args = args.peekable();
         while let Some(arg) = args.next() {
@@ -85,6 +91,13 @@ impl Options {
                 }
                 "--markdown" => {
                     options.markdown = Some(args.next().context("--markdown needs a file")?.into());
+                }
+                "--feeds" => {
+                    let count = args.next().context("--feeds needs a number")?;
+                    options.feeds = Some(count.parse().context("--feeds needs a number")?);
+                }
+                "--dist" => {
+                    options.dist = Some(args.next().context("--dist needs a directory")?.into());
                 }
                 "-h" | "--help" => {
                     println!("{USAGE}");
@@ -161,7 +174,8 @@ fn zip_sizes(kit: &Kit, table: &mut Table) -> anyhow::Result<()> {
 }
 
 /// One section, at the size `--quick` asks for.
-fn run_section(name: &str, quick: bool, kit: &Kit, table: &mut Table) -> anyhow::Result<()> {
+fn run_section(name: &str, options: &Options, kit: &Kit, table: &mut Table) -> anyhow::Result<()> {
+    let quick = options.quick;
     match name {
         "dist" => zip_sizes(kit, table),
         "activation" => {
@@ -180,7 +194,7 @@ fn run_section(name: &str, quick: bool, kit: &Kit, table: &mut Table) -> anyhow:
         }
         "burst" => burst::run(kit, if quick { 1 } else { 3 }, table),
         "provider" => {
-            let plan = if quick {
+            let mut plan = if quick {
                 LoadPlan {
                     feeds: 1000,
                     latency_seconds: 3.0,
@@ -195,6 +209,9 @@ fn run_section(name: &str, quick: bool, kit: &Kit, table: &mut Table) -> anyhow:
                     refinements: 3,
                 }
             };
+            if let Some(feeds) = options.feeds {
+                plan.feeds = feeds;
+            }
             load::run(kit, plan, table)
         }
         "sandbox" => ruled::run(if quick { 50 } else { 300 }, table),
@@ -204,7 +221,7 @@ fn run_section(name: &str, quick: bool, kit: &Kit, table: &mut Table) -> anyhow:
 
 fn main() -> anyhow::Result<()> {
     let options = Options::parse(std::env::args().skip(1))?;
-    let kit = Kit::locate()?;
+    let kit = Kit::locate(options.dist.as_deref())?;
     let machine = machine();
     eprintln!("bench{}:", if options.quick { " --quick" } else { "" });
     for (key, value) in &machine {
@@ -217,7 +234,7 @@ fn main() -> anyhow::Result<()> {
             continue;
         }
         eprintln!("[{name}]");
-        if let Err(error) = run_section(name, options.quick, &kit, &mut table) {
+        if let Err(error) = run_section(name, &options, &kit, &mut table) {
             table.failed(name, "(section)", "", &format!("{error:#}"));
         }
     }
