@@ -51,9 +51,10 @@ pub struct Kit {
 }
 
 impl Kit {
-    /// Finds everything `bench.sh` builds (the zips in `dist`, or `dist/` of the workspace);
-    /// says how to build what is missing.
-    pub fn locate(dist: Option<&Path>) -> anyhow::Result<Kit> {
+    /// Finds everything `bench.sh` builds (the zips in `dist`, or `dist/` of the workspace; the
+    /// provider binary given, or the workspace's release build); says how to build what is
+    /// missing.
+    pub fn locate(dist: Option<&Path>, provider: Option<&Path>) -> anyhow::Result<Kit> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .context("the bench crate sits in the workspace")?
@@ -87,7 +88,10 @@ impl Kit {
             zip_bytes.insert(name.clone(), bytes);
         }
         let floor = root.join(format!("target/{STATIC_TARGET}/release/bench-floor"));
-        let provider = root.join("target/release/changes-provider");
+        let provider = provider.map_or_else(
+            || root.join("target/release/changes-provider"),
+            Path::to_path_buf,
+        );
         for (path, what) in [
             (&floor, "the floor binary"),
             (&provider, "the changes provider"),

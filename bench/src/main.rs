@@ -48,7 +48,8 @@ builds the floor and the provider, then this).
   --only LIST       sections to run: dist, activation, burst, provider, sandbox
   --markdown FILE   also write the machine and the table as Markdown to FILE
   --dist DIR        the action zips to measure [default: dist/ of the workspace]
-  --feeds N         open provider feeds [default: 10,000; --quick 1,000]";
+  --feeds N         open provider feeds [default: 10,000; --quick 1,000]
+  --provider FILE   the changes provider binary [default: target/release/changes-provider]";
 
 const SECTIONS: [&str; 5] = ["dist", "activation", "burst", "provider", "sandbox"];
 const ZIP_TARGET_BYTES: u64 = 1_500_000;
@@ -60,6 +61,7 @@ struct Options {
     markdown: Option<std::path::PathBuf>,
     dist: Option<std::path::PathBuf>,
     feeds: Option<usize>,
+    provider: Option<std::path::PathBuf>,
 }
 
 impl Options {
@@ -70,6 +72,7 @@ impl Options {
             markdown: None,
             dist: None,
             feeds: None,
+            provider: None,
         };
         let mut args = args.peekable();
         while let Some(arg) = args.next() {
@@ -95,6 +98,9 @@ impl Options {
                 "--feeds" => {
                     let count = args.next().context("--feeds needs a number")?;
                     options.feeds = Some(count.parse().context("--feeds needs a number")?);
+                }
+                "--provider" => {
+                    options.provider = Some(args.next().context("--provider needs a file")?.into());
                 }
                 "--dist" => {
                     options.dist = Some(args.next().context("--dist needs a directory")?.into());
@@ -221,7 +227,7 @@ fn run_section(name: &str, options: &Options, kit: &Kit, table: &mut Table) -> a
 
 fn main() -> anyhow::Result<()> {
     let options = Options::parse(std::env::args().skip(1))?;
-    let kit = Kit::locate(options.dist.as_deref())?;
+    let kit = Kit::locate(options.dist.as_deref(), options.provider.as_deref())?;
     let machine = machine();
     eprintln!("bench{}:", if options.quick { " --quick" } else { "" });
     for (key, value) in &machine {
