@@ -11,10 +11,10 @@ use feedkit::Client;
 use sandbox::{GUEST_AUTH_KEY, Sandbox};
 use serde_json::{Value, json};
 
-use crate::actions::{
+use crate::child::{Activation, Ran, Scratch};
+use crate::fixtures::{
     POLL_FEED, POLLER, YEARLY, feed_params, kit_sandbox, ow_env, poller_params, put_trigger,
 };
-use crate::child::{Activation, Ran, Scratch};
 use crate::kit::{Kit, TempDir};
 use crate::report::{Table, Verdict, mb, mb_in_kib, ms};
 use crate::stats::Samples;

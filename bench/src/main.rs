@@ -19,6 +19,7 @@ mod actions;
 mod burst;
 mod child;
 mod couch;
+mod fixtures;
 mod kit;
 mod load;
 mod net;
@@ -39,7 +40,7 @@ use crate::load::LoadPlan;
 use crate::report::{Table, Verdict};
 
 const USAGE: &str = "\
-usage: bench [--quick] [--only SECTION,...] [--markdown FILE] [--dist DIR]
+usage: bench [--quick] [--only SECTION,...] [--markdown FILE] [--dist DIR] [--feeds N] [--provider FILE]
 
 Runs the benchmark suite and prints one table. Build first: ./bench.sh does (it runs build.sh,
 builds the floor and the provider, then this).
