@@ -7,8 +7,8 @@
 //! - Latency: one more feed in the same process, changes published at a steady 1,000 a second;
 //!   publish-to-fire time of each change (`maxChangesPerFire` 1: one fire per change).
 //! - Throughput: the same feed at rising rates; a rate is sustained when every change of its
-//!   step was fired within a tenth of the step's length after it ([`catch_up`]) (a provider that falls behind builds a
-//!   backlog that only grows).
+//!   step was fired within a tenth of the step's length after it ([`catch_up`]): a provider
+//!   that falls behind builds a backlog that only grows.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

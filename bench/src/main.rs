@@ -40,7 +40,8 @@ use crate::load::LoadPlan;
 use crate::report::{Table, Verdict};
 
 const USAGE: &str = "\
-usage: bench [--quick] [--only SECTION,...] [--markdown FILE] [--dist DIR] [--feeds N] [--provider FILE]
+usage: bench [--quick] [--only SECTION,...] [--markdown FILE]
+             [--dist DIR] [--feeds N] [--provider FILE]
 
 Runs the benchmark suite and prints one table. Build first: ./bench.sh does (it runs build.sh,
 builds the floor and the provider, then this).
