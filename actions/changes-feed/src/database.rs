@@ -20,8 +20,7 @@ fn join(url: &str, segments: &[&str]) -> String {
 }
 
 fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
+    feedkit::http_agent_config()
         .timeout_global(Some(timeout))
         .build()
         .into()

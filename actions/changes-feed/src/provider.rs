@@ -64,8 +64,7 @@ fn feed_path(trigger: &QualifiedName) -> String {
 
 impl<'a> Provider<'a> {
     pub fn new(target: &'a ProviderTarget, timeout: Duration) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
+        let agent = feedkit::http_agent_config()
             .timeout_global(Some(timeout))
             .build()
             .into();

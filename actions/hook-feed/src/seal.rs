@@ -29,8 +29,7 @@ pub fn seal(
     let timeout = time_left(deadline).ok_or_else(|| {
         ActionError::new("the activation's deadline leaves no time for the call").context(doing)
     })?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
+    let agent: ureq::Agent = feedkit::http_agent_config()
         .user_agent(concat!("openwhisk-hook-feed/", env!("CARGO_PKG_VERSION")))
         // The body carries the owner's key: never follow a redirect with it.
         .max_redirects(0)

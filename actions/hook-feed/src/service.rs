@@ -129,8 +129,7 @@ pub struct HooksApi {
 
 impl HooksApi {
     pub fn new(location: &Location, deadline: Option<SystemTime>) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
+        let agent = feedkit::http_agent_config()
             .user_agent(concat!("openwhisk-hook-feed/", env!("CARGO_PKG_VERSION")))
             // The token may follow a redirect only to the same host, over https.
             .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)

@@ -54,8 +54,7 @@ pub struct SourceRequest<'a> {
 
 /// GETs the configured URL once.
 pub fn fetch(request: SourceRequest<'_>) -> Result<Fetched, SourceError> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
+    let agent: ureq::Agent = feedkit::http_agent_config()
         .timeout_global(Some(request.timeout))
         .user_agent(concat!("feedkit-poll-feed/", env!("CARGO_PKG_VERSION")))
         .build()
