@@ -92,6 +92,8 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<FrontShared>) {
             break;
         }
         let Ok(client) = client else { continue };
+        // Relayed bytes go on at once, as they would without a relay in between.
+        let _ = client.set_nodelay(true);
         if let Err(client) = relay(client, shared) {
             // Down (or the inner server is gone): close without a word.
             let _ = client.shutdown(Shutdown::Both);
@@ -108,6 +110,7 @@ fn relay(client: TcpStream, shared: &Arc<FrontShared>) -> Result<(), TcpStream> 
     let Ok(inner) = TcpStream::connect(shared.inner) else {
         return Err(client);
     };
+    let _ = inner.set_nodelay(true);
     let clones = (
         client.try_clone(),
         client.try_clone(),
