@@ -32,7 +32,13 @@ RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
     cargo build --release --locked --target "$target" "${bins[@]}"
 
 mkdir -p dist
-rm -f dist/*.zip
+# Zips of actions that no longer exist go; the others are replaced one by one, atomically, so a
+# reader (a running sandbox, the benchmarks) never sees a half-written zip.
+for stale in dist/*.zip; do
+    [ -e "$stale" ] || continue
+    name=$(basename "$stale" .zip)
+    [[ " ${actions[*]} " == *" $name "* ]] || rm -f "$stale"
+done
 for action in "${actions[@]}"; do
     binary="$out/$action"
     # A static(-pie) binary has no program interpreter and no shared-library dependencies.
@@ -40,7 +46,7 @@ for action in "${actions[@]}"; do
         echo "build.sh: $binary is dynamically linked; refusing to pack it" >&2
         exit 1
     fi
-    python3 - "$binary" "dist/$action.zip" <<'PY'
+    python3 - "$binary" "dist/.$action.zip.tmp" <<'PY'
 import sys, zipfile
 binary, archive = sys.argv[1], sys.argv[2]
 entry = zipfile.ZipInfo("exec")  # fixed 1980 timestamp: the same binary gives the same zip
@@ -49,6 +55,7 @@ entry.compress_type = zipfile.ZIP_DEFLATED
 with open(binary, "rb") as f, zipfile.ZipFile(archive, "w") as z:
     z.writestr(entry, f.read(), compresslevel=9)
 PY
+    mv -f "dist/.$action.zip.tmp" "dist/$action.zip"
 done
 
 echo "built (static, $target):"

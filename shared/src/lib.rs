@@ -21,7 +21,7 @@ mod time;
 
 pub use client::{
     ApiHost, Client, ClientError, ClientErrorKind, ClientOptions, DEFAULT_NAMESPACE, FireOutcome,
-    KeyValue, QualifiedName, entity_annotation, http_agent_config, key_value_get,
+    KeyValue, QualifiedName, entity_annotation, http_agent, http_agent_config, key_value_get,
     key_values_from_map, percent_encode, redact_userinfo,
 };
 pub use context::Context;

@@ -20,10 +20,11 @@ fn join(url: &str, segments: &[&str]) -> String {
 }
 
 fn agent(timeout: Duration) -> ureq::Agent {
-    feedkit::http_agent_config()
-        .timeout_global(Some(timeout))
-        .build()
-        .into()
+    feedkit::http_agent(
+        feedkit::http_agent_config()
+            .timeout_global(Some(timeout))
+            .build(),
+    )
 }
 
 /// GETs `url` as the database's user; answers the status and the JSON body (`Null` if none).

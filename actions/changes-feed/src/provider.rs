@@ -64,10 +64,11 @@ fn feed_path(trigger: &QualifiedName) -> String {
 
 impl<'a> Provider<'a> {
     pub fn new(target: &'a ProviderTarget, timeout: Duration) -> Self {
-        let agent = feedkit::http_agent_config()
-            .timeout_global(Some(timeout))
-            .build()
-            .into();
+        let agent = feedkit::http_agent(
+            feedkit::http_agent_config()
+                .timeout_global(Some(timeout))
+                .build(),
+        );
         Self { target, agent }
     }
 

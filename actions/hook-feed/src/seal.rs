@@ -29,13 +29,14 @@ pub fn seal(
     let timeout = time_left(deadline).ok_or_else(|| {
         ActionError::new("the activation's deadline leaves no time for the call").context(doing)
     })?;
-    let agent: ureq::Agent = feedkit::http_agent_config()
-        .user_agent(concat!("openwhisk-hook-feed/", env!("CARGO_PKG_VERSION")))
-        // The body carries the owner's key: never follow a redirect with it.
-        .max_redirects(0)
-        .timeout_global(Some(timeout))
-        .build()
-        .into();
+    let agent: ureq::Agent = feedkit::http_agent(
+        feedkit::http_agent_config()
+            .user_agent(concat!("openwhisk-hook-feed/", env!("CARGO_PKG_VERSION")))
+            // The body carries the owner's key: never follow a redirect with it.
+            .max_redirects(0)
+            .timeout_global(Some(timeout))
+            .build(),
+    );
     let url = format!("{relay}{SEAL_PATH}");
     let body = wire::seal_request(trigger, auth_key, &reply_key);
     let mut response = agent

@@ -129,12 +129,13 @@ pub struct HooksApi {
 
 impl HooksApi {
     pub fn new(location: &Location, deadline: Option<SystemTime>) -> Self {
-        let agent = feedkit::http_agent_config()
-            .user_agent(concat!("openwhisk-hook-feed/", env!("CARGO_PKG_VERSION")))
-            // The token may follow a redirect only to the same host, over https.
-            .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)
-            .build()
-            .into();
+        let agent = feedkit::http_agent(
+            feedkit::http_agent_config()
+                .user_agent(concat!("openwhisk-hook-feed/", env!("CARGO_PKG_VERSION")))
+                // The token may follow a redirect only to the same host, over https.
+                .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)
+                .build(),
+        );
         Self {
             agent,
             base_url: location.base_url.clone(),

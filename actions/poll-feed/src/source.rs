@@ -54,11 +54,12 @@ pub struct SourceRequest<'a> {
 
 /// GETs the configured URL once.
 pub fn fetch(request: SourceRequest<'_>) -> Result<Fetched, SourceError> {
-    let agent: ureq::Agent = feedkit::http_agent_config()
-        .timeout_global(Some(request.timeout))
-        .user_agent(concat!("feedkit-poll-feed/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
+    let agent: ureq::Agent = feedkit::http_agent(
+        feedkit::http_agent_config()
+            .timeout_global(Some(request.timeout))
+            .user_agent(concat!("feedkit-poll-feed/", env!("CARGO_PKG_VERSION")))
+            .build(),
+    );
     let mut call = agent
         .get(&request.config.url)
         .header("Accept", "application/json");

@@ -48,6 +48,50 @@ pub fn http_agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::Agent
         .output_buffer_size(BUFFER_SIZE)
 }
 
+/// An agent from a configuration made with [`http_agent_config`], with a resolver that takes
+/// IP-literal hosts as they are. (ureq's default resolver starts a thread per request to bound
+/// the name lookup by the timeout, even when there is no name to look up; an OpenWhisk API host
+/// inside a cluster is often an address.)
+pub fn http_agent(config: ureq::config::Config) -> ureq::Agent {
+    ureq::Agent::with_parts(
+        config,
+        ureq::unversioned::transport::DefaultConnector::new(),
+        LiteralFirstResolver::default(),
+    )
+}
+
+#[derive(Debug, Default)]
+struct LiteralFirstResolver(ureq::unversioned::resolver::DefaultResolver);
+
+impl ureq::unversioned::resolver::Resolver for LiteralFirstResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let literal = uri.host().and_then(|host| {
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse()
+                .ok()
+        });
+        let port = uri.port_u16().or(match uri.scheme_str() {
+            Some("https") => Some(443),
+            Some("http") => Some(80),
+            _ => None,
+        });
+        match (literal, port) {
+            (Some(ip), Some(port)) => {
+                let mut addresses = self.empty();
+                addresses.push(std::net::SocketAddr::new(ip, port));
+                Ok(addresses)
+            }
+            _ => self.0.resolve(uri, config, timeout),
+        }
+    }
+}
+
 /// One `{"key": ..., "value": ...}` entry of an entity's `parameters` or `annotations`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyValue {
@@ -111,11 +155,12 @@ impl Client {
         let user_agent = options
             .user_agent
             .unwrap_or_else(|| concat!("feedkit/", env!("CARGO_PKG_VERSION")).to_owned());
-        let agent = http_agent_config()
-            .tls_config(tls)
-            .user_agent(user_agent)
-            .build()
-            .into();
+        let agent = http_agent(
+            http_agent_config()
+                .tls_config(tls)
+                .user_agent(user_agent)
+                .build(),
+        );
         Ok(Self {
             host,
             auth,
