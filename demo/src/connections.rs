@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::world::{World, say, step};
 
@@ -144,7 +144,6 @@ impl Connections {
         )?;
         world.create_rule("show-orders", "orders")?;
 
-        let before = world.shown_events().len();
         let orders = [("o-1", "3 apples"), ("o-2", "1 pear"), ("o-3", "12 plums")];
         for (id, what) in orders {
             say(&format!("a document is written: {id} ({what})"));
@@ -152,8 +151,9 @@ impl Connections {
                 .send_json(json!({"what": what}))
                 .with_context(|| format!("writing {id}"))?;
         }
-        let events = world.wait_for_shown_events(before + orders.len())?;
-        for event in &events[before..] {
+        let changed = |event: &Value| event["dbname"] == DATABASE;
+        let events = world.wait_for_shown(changed, orders.len())?;
+        for event in &events {
             say(&format!(
                 "show-event ran with: change {} of {} ({})",
                 event["seq"]

@@ -182,17 +182,27 @@ impl World {
         shown(&self.sandbox.activations(NAMESPACE))
     }
 
-    /// Waits until show-event has shown `count` events in all.
-    pub fn wait_for_shown_events(&self, count: usize) -> Result<Vec<Value>> {
+    /// Waits until show-event has shown `count` events of the kind `wanted` picks, and returns
+    /// those, oldest first. (Picking by kind keeps a late event of another source, such as
+    /// GitHub's creation ping, out of the count.)
+    pub fn wait_for_shown(
+        &self,
+        wanted: impl Fn(&Value) -> bool,
+        count: usize,
+    ) -> Result<Vec<Value>> {
         let deadline = Instant::now() + WAIT;
         loop {
-            let events = self.shown_events();
+            let events: Vec<Value> = self
+                .shown_events()
+                .into_iter()
+                .filter(|e| wanted(e))
+                .collect();
             if events.len() >= count {
                 return Ok(events);
             }
             if Instant::now() > deadline {
                 bail!(
-                    "show-event ran {} times, expected {count}, within {WAIT:?}",
+                    "show-event showed {} such events, expected {count}, within {WAIT:?}",
                     events.len()
                 );
             }
