@@ -72,7 +72,9 @@ pub fn tick(params: Value, context: &Context) -> Result<Value, ActionError> {
         }
     }
     let summary = summary(&helper.config.url, &trigger, &record);
-    eprintln!("pollMyService: {summary}");
+    // One write: stderr is unbuffered, and formatting a Value into it writes token by token.
+    let line = format!("pollMyService: {summary}\n");
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
     let generation = helper.config.generation;
     let outcome = record.outcome;
     let detail = record.detail.clone();
