@@ -3,7 +3,8 @@
 use feedkit::{ParamError, Params, Secret};
 use serde_json::{Map, Value, json};
 
-/// Every parameter this feed reads; anything else is a typo worth reporting.
+/// Every parameter this feed reads; anything else is a typo worth reporting. The feed's own come
+/// first, the provider's (package-bound) last.
 pub const PARAMETER_NAMES: [&str; 11] = [
     "dbUrl",
     "dbName",
@@ -19,17 +20,7 @@ pub const PARAMETER_NAMES: [&str; 11] = [
 ];
 
 /// The feed's own parameters (not the provider's), for UPDATE's "nothing to change" check.
-const FEED_PARAMETERS: [&str; 9] = [
-    "dbUrl",
-    "dbName",
-    "username",
-    "password",
-    "filter",
-    "selector",
-    "includeDocs",
-    "since",
-    "maxChangesPerFire",
-];
+const FEED_PARAMETERS: &[&str] = PARAMETER_NAMES.split_at(9).0;
 
 /// The provider's bound: OpenWhisk refuses events over 1 MB.
 const MAX_CHANGES_PER_FIRE: u64 = 1000;
