@@ -3,20 +3,7 @@
 use fakes::FakeGitHub;
 use serde_json::{Value, json};
 
-use crate::support::{TestResult, gh, gh_raw, gh_with_auth};
-
-const REPO: &str = "octo/hello";
-const TOKEN: &str = "ghp_admin_token";
-
-fn github() -> Result<FakeGitHub, std::io::Error> {
-    let github = FakeGitHub::start()?;
-    github.add_repo(REPO, TOKEN);
-    Ok(github)
-}
-
-fn hooks_url(github: &FakeGitHub) -> String {
-    format!("{}/repos/{REPO}/hooks", github.url())
-}
+use crate::support::{REPO, TOKEN, TestResult, gh, gh_raw, gh_with_auth, github, hooks_url};
 
 /// A hook body pointing at a closed port: API tests do not care about deliveries.
 fn body(url_path: &str, events: &[&str]) -> Value {

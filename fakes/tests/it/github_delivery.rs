@@ -7,20 +7,10 @@ use base64::Engine;
 use fakes::FakeGitHub;
 use serde_json::{Value, json};
 
-use crate::support::{Receiver, TestResult, form_value, gh, hmac_sha1_hex, hmac_sha256_hex};
-
-const REPO: &str = "octo/hello";
-const TOKEN: &str = "ghp_admin_token";
-
-fn github() -> Result<FakeGitHub, std::io::Error> {
-    let github = FakeGitHub::start()?;
-    github.add_repo(REPO, TOKEN);
-    Ok(github)
-}
-
-fn hooks_url(github: &FakeGitHub) -> String {
-    format!("{}/repos/{REPO}/hooks", github.url())
-}
+use crate::support::{
+    REPO, Receiver, TOKEN, TestResult, form_value, gh, github, hmac_sha1_hex, hmac_sha256_hex,
+    hooks_url,
+};
 
 fn create(github: &FakeGitHub, body: &Value) -> Result<u64, String> {
     let answer = gh("POST", &hooks_url(github), Some(TOKEN), Some(body));

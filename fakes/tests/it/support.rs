@@ -4,7 +4,23 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use fakes::FakeGitHub;
 use serde_json::Value;
+
+/// The repository and admin token every GitHub test starts with.
+pub const REPO: &str = "octo/hello";
+pub const TOKEN: &str = "ghp_admin_token";
+
+/// A fake GitHub holding [`REPO`], administered with [`TOKEN`].
+pub fn github() -> Result<FakeGitHub, std::io::Error> {
+    let github = FakeGitHub::start()?;
+    github.add_repo(REPO, TOKEN);
+    Ok(github)
+}
+
+pub fn hooks_url(github: &FakeGitHub) -> String {
+    format!("{}/repos/{REPO}/hooks", github.url())
+}
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
