@@ -51,7 +51,7 @@ fn main() -> Result<()> {
     }
 
     step("Cleaning up");
-    let left = world.leftovers()?;
+    let left = world.leftovers();
     if !left.is_empty() {
         bail!("entities left behind after every feed's DELETE: {left:?}");
     }

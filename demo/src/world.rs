@@ -211,7 +211,7 @@ impl World {
     }
 
     /// Entities in the namespace besides the kit's package and show-event.
-    pub fn leftovers(&self) -> Result<Vec<String>> {
+    pub fn leftovers(&self) -> Vec<String> {
         let mut left = Vec::new();
         for kind in [
             EntityKind::Trigger,
@@ -228,7 +228,7 @@ impl World {
                 }
             }
         }
-        Ok(left)
+        left
     }
 }
 
