@@ -179,22 +179,40 @@ impl Deployer<'_> {
     }
 
     fn exec(&self, action: &str, spec: &Value) -> Result<Value, Error> {
-        let native = matches!(
-            truthy_flag(spec.get("native")).as_deref(),
-            Some("true" | "yes")
-        ) || matches!(
-            spec.get("runtime")
-                .or_else(|| spec.get("kind"))
-                .and_then(Value::as_str),
-            Some("native" | "blackbox")
-        );
+        // `docker: IMAGE` makes a blackbox action of that image (wskdeploy and aio alike); only
+        // the native runtime's image runs here.
+        let docker = spec
+            .get("docker")
+            .and_then(Value::as_str)
+            .filter(|image| !image.is_empty());
+        if let Some(image) = docker {
+            let name = image.split_once(':').map_or(image, |(name, _tag)| name);
+            if name != crate::entities::SKELETON_IMAGE {
+                return Err(self.fail(format!(
+                    "action {action}: docker image {image} cannot run here: this sandbox runs zips the way {} does",
+                    crate::entities::SKELETON_IMAGE
+                )));
+            }
+        }
+        let native = docker.is_some()
+            || matches!(
+                truthy_flag(spec.get("native")).as_deref(),
+                Some("true" | "yes")
+            )
+            || matches!(
+                spec.get("runtime")
+                    .or_else(|| spec.get("kind"))
+                    .and_then(Value::as_str),
+                Some("native" | "blackbox")
+            );
         if !native {
             let runtime = spec
                 .get("runtime")
                 .and_then(Value::as_str)
                 .unwrap_or("none given");
             return Err(self.fail(format!(
-                "action {action}: runtime {runtime} is not supported by this sandbox: only native actions (native: true, a zip with an `exec`) run here"
+                "action {action}: runtime {runtime} is not supported by this sandbox: only native actions (docker: {}, or native: true; a zip with an `exec`) run here",
+                crate::entities::SKELETON_IMAGE
             )));
         }
         let function = spec
@@ -229,7 +247,7 @@ impl Deployer<'_> {
         };
         let mut exec = json!({
             "kind": "blackbox",
-            "image": crate::entities::SKELETON_IMAGE,
+            "image": docker.unwrap_or(crate::entities::SKELETON_IMAGE),
             "code": code,
             "binary": binary,
         });
@@ -239,6 +257,45 @@ impl Deployer<'_> {
         Ok(exec)
     }
 
+    /// `web:` (or, when it is absent, `web-export:`) as wskdeploy applies it (`GetWeb`, then
+    /// `webaction.SetWebActionAnnotations`): the three web annotations are set from it and
+    /// override the same keys under `annotations:`, so `web-export: true` means raw-http false
+    /// whatever `annotations:` says. Without either key, `annotations:` are kept as given.
+    fn apply_web_mode(
+        &self,
+        action: &str,
+        spec: &Value,
+        notes: &mut Map<String, Value>,
+    ) -> Result<(), Error> {
+        let given = match spec.get("web") {
+            None | Some(Value::Null) => spec.get("web-export"),
+            Some(Value::String(s)) if s.is_empty() => spec.get("web-export"),
+            web => web,
+        };
+        let mode = match given {
+            None | Some(Value::Null) => return Ok(()),
+            // wskdeploy reads the YAML scalar as text: `true`, `yes`, `raw` in any case.
+            Some(Value::Bool(b)) => b.to_string(),
+            Some(Value::String(s)) if s.is_empty() => return Ok(()),
+            Some(Value::String(s)) => s.to_ascii_lowercase(),
+            Some(other) => other.to_string(),
+        };
+        let (export, raw, fixed) = match mode.as_str() {
+            "true" | "yes" => (true, false, true),
+            "raw" => (true, true, true),
+            "false" | "no" => (false, false, false),
+            _ => {
+                return Err(self.fail(format!(
+                    "action {action}: web {mode:?} is not a web mode: give true or yes (a web action), raw (a raw HTTP web action), or false or no"
+                )));
+            }
+        };
+        notes.insert("web-export".into(), json!(export));
+        notes.insert("raw-http".into(), json!(raw));
+        notes.insert("final".into(), json!(fixed));
+        Ok(())
+    }
+
     fn action(&mut self, package: &str, name: &str, spec: &Value) -> Result<(), Error> {
         let key = if package == DEFAULT_PACKAGE {
             name.to_string()
@@ -246,21 +303,7 @@ impl Deployer<'_> {
             format!("{package}/{name}")
         };
         let mut notes = annotations(spec);
-        match truthy_flag(spec.get("web-export").or_else(|| spec.get("web"))).as_deref() {
-            Some("true" | "yes") => {
-                notes.insert("web-export".into(), json!(true));
-                notes.insert("final".into(), json!(true));
-            }
-            Some("raw") => {
-                notes.insert("web-export".into(), json!(true));
-                notes.insert("raw-http".into(), json!(true));
-                notes.insert("final".into(), json!(true));
-            }
-            Some(_) => {
-                notes.insert("web-export".into(), json!(false));
-            }
-            None => {}
-        }
+        self.apply_web_mode(&key, spec, &mut notes)?;
         let mut limits = Map::new();
         for (from, to) in [
             ("timeout", "timeout"),

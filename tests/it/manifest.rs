@@ -6,6 +6,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::support::deployable_copy;
+
 /// The public package users create triggers with, and the private one holding the relay's keys.
 const PACKAGE: &str = "feedkit";
 const RELAY_PACKAGE: &str = "feedkit-relay";
@@ -97,16 +99,21 @@ fn the_relay_and_its_keys_stay_in_a_private_package() {
         "relayKeys is bound on {RELAY_PACKAGE}"
     );
     let action = &relay["actions"]["hook-relay"];
-    assert_eq!(action["web-export"], true);
+    // The relay needs the exact body: a raw web action. `web: raw` is the one spelling both
+    // deployers turn into raw-http true (wskdeploy turns an action-level `web-export: true` into
+    // raw-http false, overriding annotations; aio ignores `web-export:` altogether).
     assert_eq!(
-        annotation(action, "raw-http"),
-        &Value::Bool(true),
-        "the relay needs the exact body"
+        action["web"], "raw",
+        "the relay is deployed with `web: raw`"
+    );
+    assert!(
+        action.get("web-export").is_none(),
+        "no action-level web-export: aio ignores it"
     );
     assert_eq!(
         annotation(action, "final"),
         &Value::Bool(true),
-        "no request may override relayKeys"
+        "no request may override relayKeys (aio sets final only from annotations)"
     );
     let text = std::fs::read_to_string(workspace_root().join("manifest.yaml")).expect("manifest");
     assert_eq!(
@@ -125,4 +132,42 @@ fn actions_that_call_openwhisk_without_an_auth_key_get_their_own() {
     if let Some(poller) = actions.get("pollMyService") {
         assert_eq!(annotation(poller, "provide-api-key"), &Value::Bool(true));
     }
+}
+
+/// `manifest.yaml` deployed as wskdeploy deploys it (the sandbox's `deploy_manifest` applies
+/// `web:` as wskdeploy's `addWebAnnotations` does): the relay is a raw, final web action.
+#[test]
+fn the_relay_deploys_as_a_raw_web_action() {
+    let dir = deployable_copy();
+    let sandbox = sandbox::Sandbox::start(sandbox::Config::default()).expect("sandbox");
+    let vars = |name: &str| match name {
+        "FEEDKIT_RELAY_KEYS" => Some(
+            r#"[{"id": "k1", "key": "bWFuaWZlc3QtdGVzdC1yZWxheS1rZXktMzItYnl0ZXMh"}]"#.to_owned(),
+        ),
+        _ => Some(format!("http://127.0.0.1:9/{name}")),
+    };
+    sandbox::deploy_manifest_with_vars(&sandbox, "guest", dir.0.join("manifest.yaml"), &vars)
+        .expect("manifest.yaml deploys");
+    let url = format!(
+        "{}/api/v1/namespaces/guest/actions/{RELAY_PACKAGE}/hook-relay?code=false",
+        sandbox.url()
+    );
+    let key = feedkit::AuthKey::parse(sandbox::GUEST_AUTH_KEY).expect("key");
+    let mut response = ureq::get(&url)
+        .header("Authorization", key.basic_authorization())
+        .call()
+        .expect("GET the relay action");
+    let action: Value = response.body_mut().read_json().expect("action JSON");
+    let deployed = |key: &str| {
+        action["annotations"]
+            .as_array()
+            .and_then(|list| list.iter().find(|a| a["key"] == key))
+            .map(|a| a["value"].clone())
+    };
+    for key in ["web-export", "raw-http", "final"] {
+        assert_eq!(deployed(key), Some(Value::Bool(true)), "{key}: {action}");
+    }
+    let exec = &action["exec"];
+    assert_eq!(exec["kind"], "blackbox", "{exec}");
+    assert_eq!(exec["image"], "openwhisk/dockerskeleton", "{exec}");
 }

@@ -1,7 +1,7 @@
 //! `deploy_manifest`: a wskdeploy manifest with native zips, a custom feed, an alarms feed,
 //! plain triggers and rules, deployed and deployed again; and the errors it names.
 
-use crate::support::{PATIENCE, echo_action, sandbox, script};
+use crate::support::{Api, PATIENCE, echo_action, kv, sandbox, script};
 use sandbox::{DeployReport, EntityKind, deploy_manifest};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -234,6 +234,163 @@ fn deployment_errors_name_the_manifest_and_the_entity() {
         .to_string();
     assert!(
         err.contains("absent.yaml") && err.contains("cannot read"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The deployed action's annotations, as `GET /actions/{name}` answers them.
+fn annotations_of(sb: &sandbox::Sandbox, action: &str) -> serde_json::Value {
+    let r = Api::new(sb, "guest").get(&format!("/namespaces/guest/actions/{action}"));
+    assert_eq!(r.status, 200, "{action}: {}", r.text);
+    r.body["annotations"].clone()
+}
+
+fn web_annotations(sb: &sandbox::Sandbox, action: &str) -> [Option<serde_json::Value>; 3] {
+    let notes = annotations_of(sb, action);
+    ["web-export", "raw-http", "final"].map(|key| kv(&notes, key).cloned())
+}
+
+#[test]
+fn web_and_web_export_set_the_web_annotations_as_wskdeploy_does() {
+    let dir = scratch("deploy-web");
+    std::fs::write(dir.join("dist/echo.zip"), echo_action()).unwrap();
+    let manifest = dir.join("manifest.yaml");
+    // wskdeploy (webaction.go): `web:` wins over `web-export:`; its value sets web-export,
+    // raw-http and final, overriding those keys under `annotations:`.
+    std::fs::write(
+        &manifest,
+        r#"packages:
+  kit:
+    actions:
+      old-relay-shape:
+        function: dist/echo.zip
+        docker: openwhisk/dockerskeleton
+        web-export: true
+        annotations: {raw-http: true, final: true}
+      raw:
+        function: dist/echo.zip
+        docker: openwhisk/dockerskeleton
+        web: raw
+      yes:
+        function: dist/echo.zip
+        native: true
+        web: YES
+        annotations: {web-export: false, raw-http: true, final: false}
+      web-wins:
+        function: dist/echo.zip
+        native: true
+        web: raw
+        web-export: false
+      off:
+        function: dist/echo.zip
+        native: true
+        web: no
+        annotations: {web-export: true, raw-http: true, final: true, description: kept}
+      as-annotated:
+        function: dist/echo.zip
+        native: true
+        annotations: {web-export: true, raw-http: true}
+"#,
+    )
+    .unwrap();
+    let sb = sandbox();
+    deploy_manifest(&sb, "guest", &manifest).unwrap();
+    let (t, f) = (Some(json!(true)), Some(json!(false)));
+    assert_eq!(
+        web_annotations(&sb, "kit/old-relay-shape"),
+        [t.clone(), f.clone(), t.clone()],
+        "web-export: true means raw-http false, whatever annotations: says"
+    );
+    assert_eq!(
+        web_annotations(&sb, "kit/raw"),
+        [t.clone(), t.clone(), t.clone()]
+    );
+    assert_eq!(
+        web_annotations(&sb, "kit/yes"),
+        [t.clone(), f.clone(), t.clone()]
+    );
+    assert_eq!(
+        web_annotations(&sb, "kit/web-wins"),
+        [t.clone(), t.clone(), t.clone()]
+    );
+    assert_eq!(
+        web_annotations(&sb, "kit/off"),
+        [f.clone(), f.clone(), f.clone()]
+    );
+    assert_eq!(
+        kv(&annotations_of(&sb, "kit/off"), "description"),
+        Some(&json!("kept"))
+    );
+    assert_eq!(
+        web_annotations(&sb, "kit/as-annotated"),
+        [t.clone(), t.clone(), None],
+        "without web: or web-export: the annotations are as given"
+    );
+
+    // What that means for a request: the old relay shape no longer gets the raw body.
+    let web = Api::with_key(&sb, None);
+    let post = |action: &str| {
+        web.post(
+            &format!("/web/guest/kit/{action}.json"),
+            json!({"signed": "body"}),
+        )
+    };
+    let raw = post("raw");
+    assert_eq!(raw.status, 200, "{}", raw.text);
+    assert!(raw.body["__ow_body"].is_string(), "{}", raw.text);
+    let old = post("old-relay-shape");
+    assert_eq!(old.status, 200, "{}", old.text);
+    assert!(old.body.get("__ow_body").is_none(), "{}", old.text);
+    assert_eq!(old.body["signed"], "body", "{}", old.text);
+    assert_eq!(post("off").status, 404, "not a web action");
+
+    let bad = dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "packages:\n  p:\n    actions:\n      a:\n        function: dist/echo.zip\n        native: true\n        web: maybe\n",
+    )
+    .unwrap();
+    let err = deploy_manifest(&sb, "guest", &bad).unwrap_err().to_string();
+    assert!(
+        err.contains("action p/a") && err.contains("\"maybe\"") && err.contains("raw"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn docker_dockerskeleton_deploys_a_native_action_and_other_images_are_refused() {
+    let dir = scratch("deploy-docker");
+    std::fs::write(dir.join("dist/echo.zip"), echo_action()).unwrap();
+    let manifest = dir.join("manifest.yaml");
+    std::fs::write(
+        &manifest,
+        "packages:\n  p:\n    actions:\n      a:\n        function: dist/echo.zip\n        docker: openwhisk/dockerskeleton\n        inputs: {greeting: hi}\n",
+    )
+    .unwrap();
+    let sb = sandbox();
+    deploy_manifest(&sb, "guest", &manifest).unwrap();
+    let api = Api::new(&sb, "guest");
+    let action = api.get("/namespaces/guest/actions/p/a");
+    assert_eq!(action.body["exec"]["kind"], "blackbox", "{}", action.text);
+    assert_eq!(action.body["exec"]["image"], "openwhisk/dockerskeleton");
+    let run = api.post(
+        "/namespaces/guest/actions/p/a?blocking=true&result=true",
+        json!({"n": 1}),
+    );
+    assert_eq!(run.body, json!({"greeting": "hi", "n": 1}), "{}", run.text);
+
+    std::fs::write(
+        &manifest,
+        "packages:\n  p:\n    actions:\n      a:\n        function: dist/echo.zip\n        docker: someone/node-image\n",
+    )
+    .unwrap();
+    let err = deploy_manifest(&sb, "guest", &manifest)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("action p/a") && err.contains("someone/node-image"),
         "{err}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
