@@ -6,9 +6,10 @@ use sandbox::served_routes;
 use serde_json::{Value, json};
 
 fn swagger() -> Value {
+    // Apache OpenWhisk's own description, kept in the repository (see the NOTICE beside it).
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/openwhisk/apiv1swagger.json"
+        "/tests/fixtures/openwhisk/apiv1swagger.json"
     );
     let text = std::fs::read_to_string(path).expect("the swagger file is readable");
     serde_json::from_str(&text).expect("the swagger file is JSON")
