@@ -4,14 +4,16 @@
 //! created and its feed invoked with `CREATE`; one that exists gets `DELETE` first), then rules
 //! (created and set active).
 
-use crate::api::request::ApiRequest;
-use crate::api::{actions, packages, rules, triggers};
 use crate::controller::Controller;
-use crate::error::Error;
-use crate::names::EntityName;
-use crate::params::to_kv_list;
-use crate::server::Sandbox;
-use base64::Engine;
+use crate::model::entities::{Code, Exec, NativeCode, SKELETON_IMAGE};
+use crate::model::error::Error;
+use crate::model::identity::Identity;
+use crate::model::names::{EntityName, check_name, check_namespace};
+use crate::ops::CommonPut;
+use crate::ops::actions::{ActionPut, Invoked, LimitsPut};
+use crate::ops::packages::PackagePut;
+use crate::ops::rules::RulePut;
+use crate::ops::triggers::TriggerPut;
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -39,6 +41,8 @@ const DEFAULT_PACKAGE: &str = "default";
 struct Deployer<'a> {
     c: &'a Controller,
     ns: String,
+    /// The namespace's owner, who deploys.
+    owner: Identity,
     manifest: PathBuf,
     dir: PathBuf,
     report: DeployReport,
@@ -48,7 +52,7 @@ struct Deployer<'a> {
 /// Where `${NAME}` in manifest values is looked up.
 type Vars<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-fn process_env(name: &str) -> Option<String> {
+pub(crate) fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
@@ -144,12 +148,6 @@ impl Deployer<'_> {
         Error::BadRequest(format!("manifest {}: {what}", self.manifest.display()))
     }
 
-    fn request(&self, params: Vec<(&'static str, String)>, body: &Value) -> ApiRequest {
-        let mut all = vec![("namespace", self.ns.clone())];
-        all.extend(params);
-        ApiRequest::internal(self.c.owner_of(&self.ns), all, body)
-    }
-
     fn context(&self, what: String) -> impl FnOnce(Error) -> Error + '_ {
         move |e| self.fail(format!("{what}: {e}"))
     }
@@ -162,23 +160,23 @@ impl Deployer<'_> {
             truthy_flag(spec.get("public").or_else(|| spec.get("publish"))).as_deref(),
             Some("true" | "yes")
         );
-        let body = json!({
-            "parameters": to_kv_list(&inputs(spec, self.vars)),
-            "annotations": to_kv_list(&annotations(spec)),
-            "publish": publish,
-        });
-        let target = EntityName::new(&self.ns, None, name);
-        let req = self.request(vec![("packageName", name.to_string())], &Value::Null);
-        let Value::Object(body) = body else {
-            return Err(self.fail("internal: package body"));
+        let put = PackagePut {
+            common: CommonPut {
+                publish: Some(publish),
+                annotations: Some(annotations(spec)),
+                ..CommonPut::default()
+            },
+            binding: None,
+            parameters: Some(inputs(spec, self.vars)),
         };
-        packages::store_package(self.c, &req, &target, true, body)
+        let target = EntityName::new(&self.ns, None, name);
+        crate::ops::packages::put(self.c, &self.owner, &target, put, true)
             .map_err(self.context(format!("package {name}")))?;
         self.report.packages.push(name.to_string());
         Ok(())
     }
 
-    fn exec(&self, action: &str, spec: &Value) -> Result<Value, Error> {
+    fn exec(&self, action: &str, spec: &Value) -> Result<Exec, Error> {
         // `docker: IMAGE` makes a blackbox action of that image (wskdeploy and aio alike); only
         // the native runtime's image runs here.
         let docker = spec
@@ -187,10 +185,10 @@ impl Deployer<'_> {
             .filter(|image| !image.is_empty());
         if let Some(image) = docker {
             let name = image.split_once(':').map_or(image, |(name, _tag)| name);
-            if name != crate::entities::SKELETON_IMAGE {
+            if name != SKELETON_IMAGE {
                 return Err(self.fail(format!(
                     "action {action}: docker image {image} cannot run here: this sandbox runs zips the way {} does",
-                    crate::entities::SKELETON_IMAGE
+                    SKELETON_IMAGE
                 )));
             }
         }
@@ -212,7 +210,7 @@ impl Deployer<'_> {
                 .unwrap_or("none given");
             return Err(self.fail(format!(
                 "action {action}: runtime {runtime} is not supported by this sandbox: only native actions (docker: {}, or native: true; a zip with an `exec`) run here",
-                crate::entities::SKELETON_IMAGE
+                SKELETON_IMAGE
             )));
         }
         let function = spec
@@ -231,11 +229,8 @@ impl Deployer<'_> {
                 path.display()
             ))
         })?;
-        let (code, binary) = if bytes.starts_with(b"PK\x03\x04") {
-            (
-                base64::engine::general_purpose::STANDARD.encode(&bytes),
-                true,
-            )
+        let code = if bytes.starts_with(b"PK\x03\x04") {
+            Code::Zip(bytes.into())
         } else {
             let text = String::from_utf8(bytes).map_err(|_| {
                 self.fail(format!(
@@ -243,18 +238,11 @@ impl Deployer<'_> {
                     path.display()
                 ))
             })?;
-            (text, false)
+            Code::Text(text.into())
         };
-        let mut exec = json!({
-            "kind": "blackbox",
-            "image": docker.unwrap_or(crate::entities::SKELETON_IMAGE),
-            "code": code,
-            "binary": binary,
-        });
-        if let (Some(main), Some(fields)) = (spec.get("main"), exec.as_object_mut()) {
-            fields.insert("main".into(), main.clone());
-        }
-        Ok(exec)
+        let main = spec.get("main").and_then(Value::as_str).map(str::to_string);
+        let image = docker.unwrap_or(SKELETON_IMAGE);
+        Ok(Exec::Native(NativeCode::new(image, code, main)))
     }
 
     /// `web:` (or, when it is absent, `web-export:`) as wskdeploy applies it (`GetWeb`, then
@@ -304,55 +292,64 @@ impl Deployer<'_> {
         };
         let mut notes = annotations(spec);
         self.apply_web_mode(&key, spec, &mut notes)?;
-        let mut limits = Map::new();
-        for (from, to) in [
-            ("timeout", "timeout"),
-            ("memorySize", "memory"),
-            ("logSize", "logs"),
-            ("concurrentActivations", "concurrency"),
-        ] {
-            if let Some(v) = spec.get("limits").and_then(|l| l.get(from)) {
-                limits.insert(to.into(), v.clone());
+        let limit = |from: &str| -> Result<Option<u64>, Error> {
+            match spec.get("limits").and_then(|l| l.get(from)) {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+                    self.fail(format!(
+                        "action {key}: limits.{from} must be a whole number, not {v}"
+                    ))
+                }),
             }
-        }
-        let body = json!({
-            "exec": self.exec(&key, spec)?,
-            "parameters": to_kv_list(&inputs(spec, self.vars)),
-            "annotations": to_kv_list(&notes),
-            "limits": limits,
-        });
-        let mut params = vec![("actionName", name.to_string())];
-        if package != DEFAULT_PACKAGE {
-            params.push(("packageName", package.to_string()));
-        }
-        let req = self.request(params, &body);
-        actions::put(self.c, &req).map_err(self.context(format!("action {key}")))?;
+        };
+        let put = ActionPut {
+            limits: LimitsPut {
+                timeout_ms: limit("timeout")?,
+                memory_mb: limit("memorySize")?,
+                logs_mb: limit("logSize")?,
+                concurrency: limit("concurrentActivations")?,
+            },
+            common: CommonPut {
+                annotations: Some(notes),
+                ..CommonPut::default()
+            },
+            exec: Some(self.exec(&key, spec)?),
+            parameters: Some(inputs(spec, self.vars)),
+        };
+        let target = EntityName::new(
+            &self.ns,
+            (package != DEFAULT_PACKAGE).then_some(package),
+            name,
+        );
+        crate::ops::actions::put(self.c, &self.owner, &target, put, true)
+            .map_err(self.context(format!("action {key}")))?;
         self.report.actions.push(key);
         Ok(())
     }
 
     /// Invokes a feed action blocking, as the namespace's owner; its error text on failure.
     fn invoke_feed(&self, feed: &EntityName, params: Map<String, Value>) -> Result<(), String> {
-        let owner = self.c.owner_of(&self.ns);
-        let id = crate::invoke::invoke_async(self.c, &owner, feed, params, None)
-            .map_err(|e| e.to_string())?;
-        match self
-            .c
-            .activations
-            .wait_for_id(&id, FEED_WAIT, &self.c.shutdown)
-        {
-            Ok(Some(a)) if a.success => Ok(()),
-            Ok(Some(a)) => Err(a
+        let invoked =
+            crate::ops::actions::invoke(self.c, &self.owner, feed, params, Some(FEED_WAIT))
+                .map_err(|e| e.to_string())?;
+        match invoked {
+            Invoked::Finished(a) if a.success => Ok(()),
+            Invoked::Finished(a) => Err(a
                 .result
                 .get("error")
                 .map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_string))
                 .unwrap_or_else(|| a.status.clone())),
-            Ok(None) => Err(format!(
+            Invoked::Started(_) => Err(format!(
                 "the feed did not answer within {} s",
                 FEED_WAIT.as_secs()
             )),
-            Err(e) => Err(e.to_string()),
         }
+    }
+
+    fn put_trigger(&self, name: &EntityName, put: TriggerPut) -> Result<(), Error> {
+        crate::ops::triggers::put(self.c, &self.owner, name, put, true)
+            .map(drop)
+            .map_err(self.context(format!("trigger {}", name.name)))
     }
 
     fn trigger(&mut self, name: &str, spec: &Value) -> Result<(), Error> {
@@ -361,20 +358,23 @@ impl Deployer<'_> {
             .or_else(|| spec.get("source"))
             .and_then(Value::as_str);
         let mut notes = annotations(spec);
-        let trigger_path = vec![("triggerName", name.to_string())];
+        let trigger = EntityName::new(&self.ns, None, name);
         let Some(feed) = feed else {
-            let body = json!({
-                "parameters": to_kv_list(&inputs(spec, self.vars)),
-                "annotations": to_kv_list(&notes),
-            });
-            triggers::put(self.c, &self.request(trigger_path, &body))
-                .map_err(self.context(format!("trigger {name}")))?;
+            let put = TriggerPut {
+                common: CommonPut {
+                    annotations: Some(notes),
+                    ..CommonPut::default()
+                },
+                parameters: Some(inputs(spec, self.vars)),
+                limits: None,
+            };
+            self.put_trigger(&trigger, put)?;
             self.report.triggers.push(name.to_string());
             return Ok(());
         };
         let feed_name = EntityName::parse_reference(feed, &self.ns)
             .map_err(|e| self.fail(format!("trigger {name}: feed {feed:?}: {e}")))?;
-        let auth_key = self.c.owner_of(&self.ns).auth_key.ok_or_else(|| {
+        let auth_key = self.owner.auth_key.clone().ok_or_else(|| {
             self.fail(format!(
                 "namespace {} has no key in this sandbox to run feeds with",
                 self.ns
@@ -383,22 +383,27 @@ impl Deployer<'_> {
         let mut params = inputs(spec, self.vars);
         params.insert("authKey".into(), json!(auth_key));
         params.insert("triggerName".into(), json!(format!("/{}/{name}", self.ns)));
-        let trigger = EntityName::new(&self.ns, None, name);
         // As wskdeploy: feeds do not update, so an existing trigger's feed is deleted first
         // (its answer does not matter), and so is the trigger.
-        if self.c.store().trigger(&trigger).is_ok() {
+        if crate::ops::triggers::get(self.c, &self.owner, &trigger).is_ok() {
             let mut delete = params.clone();
             delete.insert("lifecycleEvent".into(), json!("DELETE"));
             let _ = self.invoke_feed(&feed_name, delete);
-            let _ = triggers::delete(self.c, &self.request(trigger_path.clone(), &Value::Null));
+            let _ = crate::ops::triggers::delete(self.c, &self.owner, &trigger);
         }
         notes.insert("feed".into(), json!(feed));
-        let body = json!({"annotations": to_kv_list(&notes), "publish": true});
-        triggers::put(self.c, &self.request(trigger_path.clone(), &body))
-            .map_err(self.context(format!("trigger {name}")))?;
+        let put = TriggerPut {
+            common: CommonPut {
+                publish: Some(true),
+                annotations: Some(notes),
+                ..CommonPut::default()
+            },
+            ..TriggerPut::default()
+        };
+        self.put_trigger(&trigger, put)?;
         params.insert("lifecycleEvent".into(), json!("CREATE"));
         if let Err(why) = self.invoke_feed(&feed_name, params) {
-            let _ = triggers::delete(self.c, &self.request(trigger_path, &Value::Null));
+            let _ = crate::ops::triggers::delete(self.c, &self.owner, &trigger);
             return Err(self.fail(format!(
                 "trigger {name}: the feed {} refused CREATE: {why}",
                 feed_name.with_slash()
@@ -422,22 +427,20 @@ impl Deployer<'_> {
         if !action.contains('/') && package != DEFAULT_PACKAGE {
             action = format!("{package}/{action}");
         }
-        let qualify = |n: &str| {
-            if n.starts_with('/') {
-                n.to_string()
-            } else {
-                format!("/{}/{n}", self.ns)
-            }
+        let reference = |text: &str| {
+            EntityName::parse_reference(text, &self.ns)
+                .map_err(|e| self.fail(format!("rule {name}: {text:?}: {e}")))
         };
-        let body = json!({"name": name, "trigger": qualify(trigger), "action": qualify(&action)});
-        let rule_path = vec![("ruleName", name.to_string())];
-        rules::put(self.c, &self.request(rule_path.clone(), &body))
+        let put = RulePut {
+            common: CommonPut::default(),
+            trigger: Some(reference(trigger)?),
+            action: Some(reference(&action)?),
+        };
+        let rule = EntityName::new(&self.ns, None, name);
+        crate::ops::rules::put(self.c, &self.owner, &rule, put, true)
             .map_err(self.context(format!("rule {name}")))?;
-        rules::set_state(
-            self.c,
-            &self.request(rule_path, &json!({"status": "active"})),
-        )
-        .map_err(self.context(format!("rule {name}")))?;
+        crate::ops::rules::set_active(self.c, &self.owner, &rule, true)
+            .map_err(self.context(format!("rule {name}")))?;
         self.report.rules.push(name.to_string());
         Ok(())
     }
@@ -460,35 +463,27 @@ fn packages_of(manifest: &Value) -> Vec<(String, Value)> {
         .collect()
 }
 
-/// Deploys a wskdeploy manifest into `namespace` (which must have a key: feeds run with it).
-/// Paths in the manifest are relative to its directory. Errors name the manifest and the
-/// entity; a trigger whose feed refuses `CREATE` is removed again, as wskdeploy does.
-pub fn deploy_manifest(
-    sandbox: &Sandbox,
+/// Deploys a wskdeploy manifest into `namespace` (which must have a key: feeds run with it),
+/// with `${NAME}` looked up in `vars`. Paths in the manifest are relative to its directory.
+/// Errors name the manifest and the entity; a trigger whose feed refuses `CREATE` is removed
+/// again, as wskdeploy does.
+pub(crate) fn deploy(
+    c: &Controller,
     namespace: &str,
-    manifest_path: impl AsRef<Path>,
-) -> Result<DeployReport, Error> {
-    deploy_manifest_with_vars(sandbox, namespace, manifest_path, &process_env)
-}
-
-/// [`deploy_manifest`] with `${NAME}` looked up in `vars` instead of the process environment
-/// (a program that starts the services a manifest refers to knows their addresses itself).
-pub fn deploy_manifest_with_vars(
-    sandbox: &Sandbox,
-    namespace: &str,
-    manifest_path: impl AsRef<Path>,
+    manifest_path: &Path,
     vars: &dyn Fn(&str) -> Option<String>,
 ) -> Result<DeployReport, Error> {
-    let manifest = manifest_path.as_ref().to_path_buf();
+    let manifest = manifest_path.to_path_buf();
     let mut deployer = Deployer {
         vars,
-        c: sandbox.controller(),
+        c,
         ns: namespace.to_string(),
+        owner: c.owner_of(namespace),
         dir: manifest.parent().map(Path::to_path_buf).unwrap_or_default(),
         manifest,
         report: DeployReport::default(),
     };
-    crate::names::check_namespace(namespace)?;
+    check_namespace(namespace)?;
     let text = std::fs::read_to_string(&deployer.manifest)
         .map_err(|e| deployer.fail(format!("cannot read it: {e}")))?;
     let document: Value = serde_yaml_ng::from_str(&text)
@@ -498,8 +493,7 @@ pub fn deploy_manifest_with_vars(
         return Err(deployer.fail("no packages (expected `packages: {name: {actions: ...}}`)"));
     }
     for (name, spec) in &packages {
-        crate::names::check_name(name)
-            .map_err(|e| deployer.fail(format!("package {name:?}: {e}")))?;
+        check_name(name).map_err(|e| deployer.fail(format!("package {name:?}: {e}")))?;
         deployer.package(name, spec)?;
     }
     for (package, spec) in &packages {

@@ -1,12 +1,14 @@
 //! The feed actions `/whisk.system/alarms/{interval,alarm,once}`: the lifecycle events, with the
 //! parameters checked as the alarms package checks them (and its messages).
 
-use super::registry::{Alarm, AlarmStatus, key};
-use super::schedule::{CronProblem, CronSchedule, Schedule, js_text, parse_date};
-use crate::builtin::{ActionContext, ActionOutput, BuiltinAction};
 use crate::clock::now_ms;
 use crate::controller::Controller;
-use crate::names::{EntityName, is_valid_name};
+use crate::controller::alarm_table::alarm_key as key;
+use crate::controller::{ActionContext, ActionOutput, BuiltinAction};
+use crate::model::alarm::{Alarm, AlarmStatus};
+use crate::model::identity::Identity;
+use crate::model::names::{EntityName, is_valid_name};
+use crate::model::schedule::{CronProblem, CronSchedule, Schedule, js_text, parse_date};
 use serde_json::{Map, Value, json};
 
 /// Which of the three feeds.
@@ -86,10 +88,12 @@ fn verify_trigger_auth(
             "authKey does not belong to namespace {ns} of the trigger (403)"
         ));
     }
-    let exists = c
-        .store()
-        .trigger(&EntityName::new(ns, None, trigger))
-        .is_ok();
+    let identity = Identity {
+        namespace: owner.namespace.clone(),
+        auth_key: Some(owner.auth_key.clone()),
+    };
+    let exists =
+        crate::ops::triggers::get(c, &identity, &EntityName::new(ns, None, trigger)).is_ok();
     if !exists && !is_delete {
         return failed(format!("the trigger /{ns}/{trigger} does not exist (404)"));
     }

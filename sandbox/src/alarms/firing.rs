@@ -1,15 +1,14 @@
 //! Firing alarms: the scheduler thread, one fire with the provider's retries and disabling rules,
 //! and what happens after a fire (once alarms end, stop dates and `maxTriggers` are honoured).
 
-use super::registry::{AlarmKey, AlarmStatus, key};
-use super::schedule::Schedule;
-use crate::api::triggers::fire_in_process;
 use crate::clock::now_ms;
 use crate::controller::Controller;
-use crate::entities::Entity;
-use crate::error::Error;
-use crate::fires::Fire;
-use crate::names::EntityName;
+use crate::controller::alarm_table::{AlarmKey, alarm_key as key};
+use crate::model::alarm::AlarmStatus;
+use crate::model::error::Error;
+use crate::model::fire::Fire;
+use crate::model::schedule::Schedule;
+use crate::ops::fire::FirePayload;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -57,7 +56,15 @@ pub(crate) fn fire_alarm(c: &Controller, id: &AlarmKey) -> Option<Fire> {
     let mut throttled = 0u32;
     let mut retries = 0;
     let (fire, succeeded) = loop {
-        let fire = fire_in_process(c, ns, trigger, payload.clone());
+        let owner = c.owner_of(ns);
+        let fired = crate::ops::fire::fire(
+            c,
+            &owner,
+            ns,
+            trigger,
+            FirePayload::from_value(payload.clone()),
+        );
+        let fire = fired.record;
         if fire.status < 400 {
             break (fire, true);
         }
@@ -152,25 +159,10 @@ fn after_fire(c: &Controller, id: &AlarmKey, succeeded: bool) {
 
 /// `deleteAfterFire`: the trigger goes, and with `rules` its rules first.
 fn delete_trigger(c: &Controller, (ns, trigger): &AlarmKey, with_rules: bool) {
-    let name = EntityName::new(ns, None, trigger);
-    let mut store = c.store();
-    let Ok(found) = store.trigger(&name) else {
-        return;
-    };
-    let rules: Vec<String> = found.rules.keys().cloned().collect();
-    store.remove(&name);
-    if with_rules {
-        for rule in rules {
-            if let Some((rule_ns, rule_name)) = rule.split_once('/') {
-                let rule_name = EntityName::new(rule_ns, None, rule_name);
-                if matches!(store.get(&rule_name), Some(Entity::Rule(_))) {
-                    store.remove(&rule_name);
-                }
-            }
-        }
+    let owner = c.owner_of(ns);
+    if crate::ops::triggers::delete_with_rules(c, &owner, ns, trigger, with_rules).is_ok() {
+        c.echo(|| format!("alarm /{ns}/{trigger} fired once: trigger deleted"));
     }
-    drop(store);
-    c.echo(|| format!("alarm /{ns}/{trigger} fired once: trigger deleted"));
 }
 
 /// The scheduler: sleeps until the earliest active alarm is due, then fires every due alarm on

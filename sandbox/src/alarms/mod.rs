@@ -5,60 +5,51 @@
 
 mod feed;
 mod firing;
-mod registry;
-mod schedule;
 
 pub(crate) use firing::{run_scheduler, tick};
-pub(crate) use registry::{Alarm, AlarmRegistry, key as alarm_key};
 
-use crate::api::actions::put_builtin;
 use crate::controller::Controller;
-use crate::error::Error;
-use crate::names::EntityName;
+use crate::model::entities::Exec;
+use crate::model::error::Error;
+use crate::model::names::{EntityName, SYSTEM_NAMESPACE};
+use crate::model::params::Params;
+use crate::ops::CommonPut;
+use crate::ops::actions::ActionPut;
+use crate::ops::packages::PackagePut;
 use feed::{AlarmFeed, FeedKind};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::sync::Arc;
 
-/// The namespace and package the feeds live in, as on a real OpenWhisk.
-pub(crate) const SYSTEM_NAMESPACE: &str = "whisk.system";
+/// The package the feeds live in, as on a real OpenWhisk.
 const PACKAGE: &str = "alarms";
 
-fn annotations(description: &str, parameters: Value) -> Map<String, Value> {
-    let mut map = Map::new();
+fn annotations(description: &str, parameters: Value) -> Params {
+    let mut map = Params::new();
     map.insert("feed".into(), json!(true));
     map.insert("description".into(), json!(description));
     map.insert("parameters".into(), parameters);
     map
 }
 
-fn kv_body(annotations: Map<String, Value>) -> Map<String, Value> {
-    let mut body = Map::new();
-    body.insert(
-        "annotations".into(),
-        crate::params::to_kv_list(&annotations),
-    );
-    body.insert("parameters".into(), json!([]));
-    body
-}
-
 /// Creates the published `/whisk.system/alarms` package and its three feed actions.
 pub(crate) fn install(c: &Controller) -> Result<(), Error> {
+    let system = c.owner_of(SYSTEM_NAMESPACE);
     let package = EntityName::new(SYSTEM_NAMESPACE, None, PACKAGE);
-    let mut body = Map::new();
-    body.insert("publish".into(), json!(true));
-    body.insert(
-        "annotations".into(),
-        json!([
-            {"key": "description", "value": "Alarms and periodic utility"},
-            {"key": "parameters", "value": [{"name": "trigger_payload", "required": false}]}
-        ]),
+    let mut package_annotations = Params::new();
+    package_annotations.insert("description".into(), json!("Alarms and periodic utility"));
+    package_annotations.insert(
+        "parameters".into(),
+        json!([{"name": "trigger_payload", "required": false}]),
     );
-    let req = crate::api::request::ApiRequest::internal(
-        c.owner_of(SYSTEM_NAMESPACE),
-        vec![("namespace", SYSTEM_NAMESPACE.to_string())],
-        &Value::Null,
-    );
-    crate::api::packages::store_package(c, &req, &package, true, body)?;
+    let put = PackagePut {
+        common: CommonPut {
+            publish: Some(true),
+            annotations: Some(package_annotations),
+            ..CommonPut::default()
+        },
+        ..PackagePut::default()
+    };
+    crate::ops::packages::put(c, &system, &package, put, true)?;
     let feeds = [
         (
             "interval",
@@ -93,17 +84,25 @@ pub(crate) fn install(c: &Controller) -> Result<(), Error> {
     ];
     for (name, kind, description, parameters) in feeds {
         let action = EntityName::new(SYSTEM_NAMESPACE, Some(PACKAGE), name);
-        put_builtin(
-            c,
-            &action,
-            Arc::new(AlarmFeed(kind)),
-            kv_body(annotations(description, parameters)),
-        )?;
+        let put = ActionPut {
+            common: CommonPut {
+                annotations: Some(annotations(description, parameters)),
+                ..CommonPut::default()
+            },
+            exec: Some(Exec::Builtin(c.register_builtin(Arc::new(AlarmFeed(kind))))),
+            parameters: Some(Params::new()),
+            ..ActionPut::default()
+        };
+        crate::ops::actions::put(c, &system, &action, put, true)?;
     }
     Ok(())
 }
 
 /// Every registered alarm, as [`crate::Sandbox::alarms`] shows them.
 pub(crate) fn list(c: &Controller) -> Vec<Value> {
-    c.alarms.lock().values().map(Alarm::summary_json).collect()
+    c.alarms
+        .lock()
+        .values()
+        .map(crate::model::alarm::Alarm::summary_json)
+        .collect()
 }

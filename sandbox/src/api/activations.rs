@@ -1,9 +1,10 @@
-//! Activation records: list, one, its logs, its result.
+//! `/activations`: list, one, its logs, its result.
 
 use super::request::{ApiRequest, Reply};
-use crate::activation::Activation;
 use crate::controller::Controller;
-use crate::error::{Error, messages};
+use crate::model::error::Error;
+use crate::ops;
+use crate::ops::activations::ActivationQuery;
 use serde_json::{Value, json};
 
 /// Newest first; `name` filters on `action`, `pkg/action` or a trigger's name; `since`/`upto`
@@ -19,35 +20,23 @@ pub(crate) fn list(c: &Controller, req: &ApiRequest) -> Result<Reply, Error> {
             "Parameter may be a 'simple' name or 'package-name/simple' name: {name}"
         )));
     }
-    let since = req.query_u64("since", "activations")?.unwrap_or(0);
-    let upto = req.query_u64("upto", "activations")?.unwrap_or(u64::MAX);
-    let mut records: Vec<Activation> = c
-        .activations
-        .list(req.namespace())
-        .into_iter()
-        .filter(|a| name.is_none_or(|n| a.relative_path() == n))
-        .filter(|a| a.start >= since && a.start <= upto)
-        .collect();
-    // Newest first; records are kept in completion order, so equal starts stay stable.
-    records.reverse();
-    records.sort_by_key(|a| std::cmp::Reverse(a.start));
+    let query = ActivationQuery {
+        name: name.map(str::to_string),
+        since: req.query_u64("since", "activations")?.unwrap_or(0),
+        upto: req.query_u64("upto", "activations")?.unwrap_or(u64::MAX),
+        skip,
+        limit,
+    };
+    let records = ops::activations::list(c, &req.identity, req.namespace(), &query)?;
     let page = records
         .iter()
-        .skip(skip)
-        .take(limit)
         .map(|a| if docs { a.to_json() } else { a.summary_json() })
         .collect();
     Ok(Reply::ok(Value::Array(page)))
 }
 
-fn find(c: &Controller, req: &ApiRequest) -> Result<Activation, Error> {
-    let id = req.param("activationid");
-    if id.len() != 32 || !id.chars().all(|ch| ch.is_ascii_hexdigit()) {
-        return Err(Error::bad(messages::ACTIVATION_ID_ILLEGAL));
-    }
-    c.activations
-        .get(req.namespace(), id)
-        .ok_or_else(Error::not_found)
+fn find(c: &Controller, req: &ApiRequest) -> Result<crate::model::activation::Activation, Error> {
+    ops::activations::get(c, &req.identity, req.namespace(), req.param("activationid"))
 }
 
 pub(crate) fn get(c: &Controller, req: &ApiRequest) -> Result<Reply, Error> {

@@ -9,9 +9,12 @@ pub(crate) mod request;
 pub(crate) mod rules;
 pub(crate) mod triggers;
 
-use crate::auth::authenticate;
 use crate::controller::Controller;
-use crate::error::Error;
+use crate::model::error::Error;
+use crate::model::identity::{Identity, authenticate, own_namespace};
+use crate::model::names::check_namespace;
+use crate::ops::fire::{FirePayload, MAX_PAYLOAD_BYTES};
+use crate::url::{parse_query, percent_decode};
 use request::{ApiRequest, Reply};
 
 /// The base path of the API.
@@ -48,6 +51,7 @@ const fn shared(method: &'static str, path: &'static str, handler: Handler) -> R
 }
 
 const NS: &str = "/namespaces/{namespace}";
+const FIRE_ROUTE: (&str, &str) = ("POST", "/namespaces/{namespace}/triggers/{triggerName}");
 
 const ROUTES: &[Route] = &[
     route("GET", "/namespaces", namespaces::list),
@@ -173,15 +177,9 @@ const ROUTES: &[Route] = &[
     ),
 ];
 
-/// Every `(method, path)` the sandbox serves, paths as in the swagger (relative to `/api/v1`).
-pub fn served_routes() -> Vec<(&'static str, &'static str)> {
-    // Web actions also answer HEAD, OPTIONS and PATCH, which the swagger does not list.
-    let web = ["GET", "PUT", "DELETE", "POST"].map(|m| (m, crate::web::WEB_ROUTE));
-    ROUTES
-        .iter()
-        .map(|r| (r.method, r.path))
-        .chain(web)
-        .collect()
+/// Every `(method, path)` of the REST API, paths as in the swagger (relative to `/api/v1`).
+pub(crate) fn routes() -> impl Iterator<Item = (&'static str, &'static str)> {
+    ROUTES.iter().map(|r| (r.method, r.path))
 }
 
 /// Matches `segments` against a route path; the captured path parameters on success.
@@ -202,90 +200,103 @@ fn capture(path: &'static str, segments: &[String]) -> Option<Vec<(&'static str,
     Some(params)
 }
 
-/// Decodes `%XX` escapes (and nothing else: `+` stays `+` in paths).
-pub(crate) fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Parses a query string (`+` is a space there).
-pub(crate) fn parse_query(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (
-                percent_decode(&k.replace('+', " ")),
-                percent_decode(&v.replace('+', " ")),
-            )
-        })
-        .collect()
-}
-
-/// An incoming request before routing.
-pub(crate) struct RawRequest<'a> {
-    pub method: &'a str,
-    /// The path below the host, without the query.
-    pub path: &'a str,
-    pub query: &'a str,
-    pub authorization: Option<&'a str>,
-    pub body: Vec<u8>,
-}
-
 fn not_found_route() -> Error {
     Error::NotFound("The requested resource could not be found.".into())
 }
 
-/// Authenticates, routes and runs one request.
-pub(crate) fn dispatch(controller: &Controller, raw: RawRequest<'_>) -> Result<Reply, Error> {
-    let rest = raw
-        .path
+/// The largest body of an entity PUT other than an action's (parameters and annotations).
+pub(crate) const MAX_ENTITY_BYTES: usize = 2 * 1024 * 1024;
+/// The largest action PUT: 48 MiB of code is 64 MiB as base64, plus the rest of the body.
+pub(crate) const MAX_ACTION_BYTES: usize = 72 * 1024 * 1024;
+
+/// A request routed and authenticated, before its body is read.
+pub(crate) struct Prepared {
+    route: &'static Route,
+    params: Vec<(&'static str, String)>,
+    identity: Identity,
+}
+
+impl Prepared {
+    /// The largest body this route takes: an action's code, a fire or invoke payload (1 MiB,
+    /// as the controller), or an entity.
+    pub fn body_limit(&self) -> usize {
+        match (self.route.method, self.route.path.contains("/actions/")) {
+            ("PUT", true) => MAX_ACTION_BYTES,
+            ("POST", _) if !self.route.path.contains("/rules/") => MAX_PAYLOAD_BYTES,
+            _ => MAX_ENTITY_BYTES,
+        }
+    }
+
+    /// The answer to a body over [`Prepared::body_limit`] (a refused fire is recorded as one).
+    pub fn too_large(&self, c: &Controller, size: usize) -> Error {
+        let limit = self.body_limit();
+        let refused = Error::TooLarge(format!(
+            "Request larger than allowed: {size} > {limit} bytes."
+        ));
+        if (self.route.method, self.route.path) == FIRE_ROUTE {
+            let request = self.request(Vec::new(), Vec::new());
+            let fired = crate::ops::fire::fire(
+                c,
+                &request.identity,
+                request.namespace(),
+                request.param("triggerName"),
+                FirePayload::too_large(size),
+            );
+            return fired.outcome.err().unwrap_or(refused);
+        }
+        refused
+    }
+
+    fn request(&self, query: Vec<(String, String)>, body: Vec<u8>) -> ApiRequest {
+        ApiRequest {
+            identity: self.identity.clone(),
+            params: self.params.clone(),
+            query,
+            body,
+        }
+    }
+}
+
+/// Routes and authenticates a request from its method, path (without the query) and
+/// `Authorization` header: 404 for no route, 401 for a missing or wrong key, 405 for a route
+/// without that method, 403 for another namespace's entities.
+pub(crate) fn prepare(
+    c: &Controller,
+    method: &str,
+    path: &str,
+    authorization: Option<&str>,
+) -> Result<Prepared, Error> {
+    let rest = path
         .strip_prefix(BASE_PATH)
         .filter(|rest| rest.starts_with("/namespaces"))
         .ok_or_else(not_found_route)?;
-    let identity = authenticate(raw.authorization, &controller.config.namespaces)?;
+    let identity = authenticate(authorization, &c.config.namespaces)?;
     let segments: Vec<String> = rest.split('/').skip(1).map(percent_decode).collect();
     let mut allowed = Vec::new();
     for route in ROUTES {
         let Some(params) = capture(route.path, &segments) else {
             continue;
         };
-        if route.method != raw.method {
+        if route.method != method {
             allowed.push(route.method);
             continue;
         }
-        let request = ApiRequest {
-            identity,
+        let prepared = Prepared {
+            route,
             params,
-            query: parse_query(raw.query),
-            body: raw.body,
+            identity,
         };
         if route.path.starts_with(NS) {
-            crate::names::check_namespace(request.namespace())?;
+            let namespace = prepared
+                .request(Vec::new(), Vec::new())
+                .namespace()
+                .to_string();
+            check_namespace(&namespace)?;
             if !route.shared {
-                crate::auth::own_namespace(&request.identity, request.namespace())?;
+                own_namespace(&prepared.identity, &namespace)?;
             }
         }
-        return (route.handler)(controller, &request);
+        return Ok(prepared);
     }
     if allowed.is_empty() {
         Err(not_found_route())
@@ -295,6 +306,17 @@ pub(crate) fn dispatch(controller: &Controller, raw: RawRequest<'_>) -> Result<R
             allowed.join(", ")
         )))
     }
+}
+
+/// Runs a prepared request with its query string and body.
+pub(crate) fn run(
+    c: &Controller,
+    prepared: &Prepared,
+    query: &str,
+    body: Vec<u8>,
+) -> Result<Reply, Error> {
+    let request = prepared.request(parse_query(query), body);
+    (prepared.route.handler)(c, &request)
 }
 
 #[cfg(test)]
@@ -318,18 +340,5 @@ mod tests {
         let plain = "/namespaces/{namespace}/actions/{actionName}";
         assert!(capture(plain, &segs("/namespaces/_/actions/")).is_none());
         assert!(capture(plain, &segs("/namespaces/_/triggers/t")).is_none());
-    }
-
-    #[test]
-    fn decodes_percent_escapes() {
-        assert_eq!(percent_decode("a%20b%2Fc%zz"), "a b/c%zz");
-        assert_eq!(
-            parse_query("name=pkg%2Fa&docs=true&x"),
-            vec![
-                ("name".to_string(), "pkg/a".to_string()),
-                ("docs".to_string(), "true".to_string()),
-                ("x".to_string(), String::new())
-            ]
-        );
     }
 }

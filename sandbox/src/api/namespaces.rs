@@ -2,8 +2,9 @@
 
 use super::request::{ApiRequest, Reply};
 use crate::controller::Controller;
-use crate::entities::ActionLimits;
-use crate::error::Error;
+use crate::model::entities::ActionLimits;
+use crate::model::error::Error;
+use crate::ops::actions::{MAX_TIMEOUT_MS, MIN_TIMEOUT_MS};
 use serde_json::json;
 
 /// The namespaces of the caller's key: exactly one.
@@ -16,8 +17,8 @@ pub(crate) fn limits(c: &Controller, _: &ApiRequest) -> Result<Reply, Error> {
     let defaults = ActionLimits::default();
     Ok(Reply::ok(json!({
         "firesPerMinute": c.config.fire_limit_per_minute,
-        "maxActionTimeout": crate::api::actions::MAX_TIMEOUT_MS,
-        "minActionTimeout": crate::api::actions::MIN_TIMEOUT_MS,
+        "maxActionTimeout": MAX_TIMEOUT_MS,
+        "minActionTimeout": MIN_TIMEOUT_MS,
         "maxActionMemory": 512,
         "minActionMemory": 128,
         "maxActionLogs": defaults.logs_mb,

@@ -1,12 +1,12 @@
 //! One API request as the handlers see it (already authenticated and routed), their reply, and
-//! the parsing helpers they share.
+//! the parsing of bodies into the typed inputs of the operations.
 
-use crate::auth::Identity;
-use crate::clock::now_ms;
-use crate::entities::{Common, SemVer};
-use crate::error::Error;
-use crate::names::EntityName;
-use crate::params::{Params, optional_kv_field};
+use crate::model::entities::SemVer;
+use crate::model::error::Error;
+use crate::model::identity::Identity;
+use crate::model::names::{EntityName, check_name};
+use crate::model::params::{Params, optional_kv_field};
+use crate::ops::CommonPut;
 use serde_json::{Value, json};
 
 pub(crate) struct ApiRequest {
@@ -22,16 +22,6 @@ const DEFAULT_LIST_LIMIT: usize = 30;
 const MAX_LIST_LIMIT: usize = 200;
 
 impl ApiRequest {
-    /// A request made in-process on behalf of `identity` (the library API's deploy calls).
-    pub fn internal(identity: Identity, params: Vec<(&'static str, String)>, body: &Value) -> Self {
-        ApiRequest {
-            identity,
-            params,
-            query: vec![("overwrite".into(), "true".into())],
-            body: body.to_string().into_bytes(),
-        }
-    }
-
     pub fn param(&self, name: &str) -> &str {
         self.params
             .iter()
@@ -47,7 +37,7 @@ impl ApiRequest {
     /// `ns/name` of the entity named by path parameter `param` (validated).
     pub fn entity(&self, param: &str) -> Result<EntityName, Error> {
         let name = self.param(param);
-        crate::names::check_name(name)?;
+        check_name(name)?;
         Ok(EntityName::new(self.namespace(), None, name))
     }
 
@@ -130,11 +120,18 @@ impl ApiRequest {
     }
 }
 
+/// What a reply carries.
+#[derive(Debug)]
+pub(crate) enum ReplyBody {
+    Json(Value),
+    Empty,
+}
+
 /// What a handler answers.
 #[derive(Debug)]
 pub(crate) struct Reply {
     pub status: u16,
-    pub body: Option<Value>,
+    pub body: ReplyBody,
     /// Sent as `x-openwhisk-activation-id`.
     pub activation_id: Option<String>,
 }
@@ -147,7 +144,7 @@ impl Reply {
     pub fn with_status(status: u16, body: Value) -> Self {
         Reply {
             status,
-            body: Some(body),
+            body: ReplyBody::Json(body),
             activation_id: None,
         }
     }
@@ -155,7 +152,7 @@ impl Reply {
     pub fn empty(status: u16) -> Self {
         Reply {
             status,
-            body: None,
+            body: ReplyBody::Empty,
             activation_id: None,
         }
     }
@@ -164,45 +161,28 @@ impl Reply {
     pub fn accepted(activation_id: String) -> Self {
         Reply {
             status: 202,
-            body: Some(json!({ "activationId": activation_id })),
+            body: ReplyBody::Json(json!({ "activationId": activation_id })),
             activation_id: Some(activation_id),
         }
     }
 }
 
-/// The common fields of a PUT: taken from the body, else kept from the existing entity.
-pub(crate) fn put_common(body: &Params, existing: Option<&Common>) -> Result<Common, Error> {
-    let body = Value::Object(body.clone());
+/// The common fields of a PUT body.
+pub(crate) fn common_put(body: &Params) -> Result<CommonPut, Error> {
     let version = match body.get("version") {
-        None | Some(Value::Null) => existing.map_or(SemVer::INITIAL, |c| c.version.up_patch()),
-        Some(v) => v.as_str().and_then(SemVer::parse).ok_or_else(|| {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_str().and_then(SemVer::parse).ok_or_else(|| {
             Error::bad("'version' must be a semantic version string such as \"0.0.1\"")
-        })?,
+        })?),
     };
     let publish = match body.get("publish") {
-        None | Some(Value::Null) => existing.is_some_and(|c| c.publish),
-        Some(Value::Bool(b)) => *b,
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
         Some(_) => return Err(Error::bad("'publish' must be true or false")),
     };
-    let annotations = match optional_kv_field(&body, "annotations")? {
-        Some(a) => a,
-        None => existing.map(|c| c.annotations.clone()).unwrap_or_default(),
-    };
-    Ok(Common {
+    Ok(CommonPut {
         version,
         publish,
-        annotations,
-        updated: now_ms(),
+        annotations: optional_kv_field(body, "annotations")?,
     })
-}
-
-/// One page of a list, newest first.
-pub(crate) fn page<T>(mut items: Vec<(u64, T)>, skip: usize, limit: usize) -> Vec<T> {
-    items.sort_by_key(|item| std::cmp::Reverse(item.0));
-    items
-        .into_iter()
-        .skip(skip)
-        .take(limit)
-        .map(|(_, v)| v)
-        .collect()
 }

@@ -8,14 +8,17 @@
 mod request;
 mod response;
 
-use crate::api::percent_decode;
-use crate::auth::{Identity, authenticate};
+pub(crate) use request::WebRequest;
+pub(crate) use response::WebReply;
+
 use crate::controller::Controller;
-use crate::entities::Action;
-use crate::error::{Error, messages};
-use crate::invoke::{resolve, start};
-use crate::names::{EntityName, is_valid_name};
-use crate::params::merged;
+use crate::model::entities::Action;
+use crate::model::error::{Error, messages};
+use crate::model::identity::{Identity, authenticate};
+use crate::model::names::{EntityName, is_valid_name};
+use crate::model::params::merged;
+use crate::ops::invoke::{resolve, start};
+use crate::url::percent_decode;
 use response::Extension;
 use serde_json::Value;
 use std::time::Duration;
@@ -31,67 +34,6 @@ const MAX_WAIT: Duration = Duration::from_secs(60);
 const ALLOWED_METHODS: &str = "OPTIONS, GET, DELETE, POST, PUT, HEAD, PATCH";
 const DEFAULT_ALLOWED_HEADERS: &str =
     "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent";
-
-/// One HTTP request for a web action, as read off the socket.
-pub(crate) struct WebRequest<'a> {
-    pub method: &'a str,
-    /// The path after [`WEB_PREFIX`].
-    pub path: &'a str,
-    pub query: &'a str,
-    /// Header names as sent (matched case-insensitively).
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl WebRequest<'_> {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .rev()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// What goes back: status, headers, body bytes.
-#[derive(Debug)]
-pub(crate) struct WebReply {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl WebReply {
-    pub fn new(status: u16) -> Self {
-        WebReply {
-            status,
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
-    }
-
-    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.headers.push((name.to_string(), value.into()));
-        self
-    }
-
-    pub fn with_body(mut self, content_type: &str, body: Vec<u8>) -> Self {
-        self.headers
-            .retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
-        self.headers
-            .push(("Content-Type".to_string(), content_type.to_string()));
-        self.body = body;
-        self
-    }
-
-    /// The controller's error body `{"error", "code"}`.
-    pub fn error(error: &Error, transaction_id: &str) -> Self {
-        WebReply::new(error.status()).with_body(
-            "application/json",
-            error.body(transaction_id).to_string().into_bytes(),
-        )
-    }
-}
 
 /// An annotation that is the JSON boolean `true` (the controller reads these as booleans).
 fn annotation_true(action: &Action, name: &str) -> bool {

@@ -2,12 +2,11 @@
 //! names), `__ow_path`, `__ow_user` (with a valid key), then the query and the body, merged
 //! (JSON object, form) or, for raw actions and opaque bodies, as `__ow_query` and `__ow_body`.
 
-use super::WebRequest;
-use crate::api::actions::MAX_PAYLOAD_BYTES;
-use crate::api::parse_query;
-use crate::auth::Identity;
-use crate::error::{Error, messages};
-use crate::params::Params;
+use crate::model::error::{Error, messages};
+use crate::model::identity::Identity;
+use crate::model::params::Params;
+use crate::ops::fire::MAX_PAYLOAD_BYTES;
+use crate::url::parse_query;
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
@@ -20,6 +19,27 @@ const RESERVED: [&str; 6] = [
     "__ow_query",
     "__ow_body",
 ];
+
+/// One HTTP request for a web action, as read off the socket.
+pub(crate) struct WebRequest<'a> {
+    pub method: &'a str,
+    /// The path after [`WEB_PREFIX`].
+    pub path: &'a str,
+    pub query: &'a str,
+    /// Header names as sent (matched case-insensitively).
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl WebRequest<'_> {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .rev()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
 
 /// `type/subtype` of a `Content-Type`, lower-cased, without parameters.
 pub(crate) fn media_type(content_type: &str) -> String {

@@ -1,11 +1,50 @@
 //! The action's result as the HTTP response its extension asks for: `.http` (`statusCode`,
 //! `headers`, `body`, binary bodies base64-decoded), `.json`, `.html`, `.svg`, `.text`.
 
-use super::WebReply;
 use super::request::{is_json_family, is_text, media_type};
-use crate::error::{Error, messages};
+use crate::model::error::{Error, messages};
 use base64::Engine;
 use serde_json::Value;
+
+/// What goes back: status, headers, body bytes.
+#[derive(Debug)]
+pub(crate) struct WebReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl WebReply {
+    pub fn new(status: u16) -> Self {
+        WebReply {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    pub fn with_body(mut self, content_type: &str, body: Vec<u8>) -> Self {
+        self.headers
+            .retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+        self.headers
+            .push(("Content-Type".to_string(), content_type.to_string()));
+        self.body = body;
+        self
+    }
+
+    /// The controller's error body `{"error", "code"}`.
+    pub fn error(error: &Error, transaction_id: &str) -> Self {
+        WebReply::new(error.status()).with_body(
+            "application/json",
+            error.body(transaction_id).to_string().into_bytes(),
+        )
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Extension {

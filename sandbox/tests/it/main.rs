@@ -7,6 +7,7 @@ mod alarms;
 mod auth;
 mod deploy;
 mod library;
+mod modules;
 mod packages;
 mod program;
 mod rules;

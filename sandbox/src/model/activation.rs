@@ -1,11 +1,7 @@
-//! Activation records: what one run of an action or one fire of a trigger left behind, the
-//! in-memory activation store, and their JSON as the API shows them.
+//! Activation records: what one run of an action or one fire of a trigger left behind, and
+//! their JSON as the API shows them.
 
-use crate::error::Error;
 use serde_json::{Map, Value, json};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex};
-use std::time::{Duration, Instant};
 
 /// What was activated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,109 +172,6 @@ impl Activation {
     /// filters on.
     pub(crate) fn relative_path(&self) -> &str {
         self.path.split_once('/').map_or("", |(_, rest)| rest)
-    }
-}
-
-/// The most records kept; the oldest are dropped beyond it.
-const MAX_RECORDS: usize = 100_000;
-
-/// Every finished activation, oldest first, with a condition variable for waiters.
-#[derive(Debug, Default)]
-pub(crate) struct ActivationLog {
-    records: Mutex<Vec<Activation>>,
-    changed: Condvar,
-}
-
-impl ActivationLog {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Activation>> {
-        self.records.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub fn record(&self, activation: Activation) {
-        let mut records = self.lock();
-        if records.len() >= MAX_RECORDS {
-            records.remove(0);
-        }
-        records.push(activation);
-        drop(records);
-        self.changed.notify_all();
-    }
-
-    /// Wakes every waiter (at shutdown).
-    pub fn wake_all(&self) {
-        self.changed.notify_all();
-    }
-
-    pub fn list(&self, ns: &str) -> Vec<Activation> {
-        self.lock()
-            .iter()
-            .filter(|a| a.namespace == ns)
-            .cloned()
-            .collect()
-    }
-
-    pub fn get(&self, ns: &str, id: &str) -> Option<Activation> {
-        self.lock()
-            .iter()
-            .rev()
-            .find(|a| a.activation_id == id && a.namespace == ns)
-            .cloned()
-    }
-
-    /// Waits until `pred` holds for the namespace's records (or timeout, or shutdown).
-    pub fn wait_until(
-        &self,
-        ns: &str,
-        pred: impl Fn(&[Activation]) -> bool,
-        timeout: Duration,
-        shutdown: &AtomicBool,
-    ) -> Vec<Activation> {
-        let deadline = Instant::now() + timeout;
-        let mut records = self.lock();
-        loop {
-            let mine: Vec<Activation> = records
-                .iter()
-                .filter(|a| a.namespace == ns)
-                .cloned()
-                .collect();
-            let now = Instant::now();
-            if pred(&mine) || now >= deadline || shutdown.load(Ordering::SeqCst) {
-                return mine;
-            }
-            records = self
-                .changed
-                .wait_timeout(records, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-    }
-
-    /// Waits for one activation to be recorded; `Err(ShutDown)` when the sandbox stops first.
-    pub fn wait_for_id(
-        &self,
-        id: &str,
-        timeout: Duration,
-        shutdown: &AtomicBool,
-    ) -> Result<Option<Activation>, Error> {
-        let deadline = Instant::now() + timeout;
-        let mut records = self.lock();
-        loop {
-            if let Some(a) = records.iter().rev().find(|a| a.activation_id == id) {
-                return Ok(Some(a.clone()));
-            }
-            if shutdown.load(Ordering::SeqCst) {
-                return Err(Error::ShutDown);
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(None);
-            }
-            records = self
-                .changed
-                .wait_timeout(records, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
     }
 }
 

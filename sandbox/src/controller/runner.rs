@@ -2,12 +2,11 @@
 //! upload, one `exec` process per activation, parameters on stdin and argv[1], the last stdout line
 //! as the result, everything else as logs, killed at the time limit.
 
-use crate::activation::Response;
-use crate::archive;
+use super::archive;
 use crate::clock::log_timestamp;
-use crate::entities::NativeCode;
-use crate::error::messages;
-use base64::Engine;
+use crate::model::activation::Response;
+use crate::model::entities::{Code, NativeCode};
+use crate::model::error::messages;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -126,17 +125,15 @@ impl Runner {
     }
 }
 
-fn unpack(code: &NativeCode, dir: &Path) -> Result<(), String> {
-    if code.binary {
-        let zip = base64::engine::general_purpose::STANDARD
-            .decode(code.code.trim())
-            .map_err(|e| e.to_string())?;
-        archive::extract(&zip, dir)
-    } else {
-        // Plain code is written over the image's executable `exec`, so it stays executable.
-        let exec = dir.join("exec");
-        std::fs::write(&exec, code.code.as_bytes()).map_err(|e| e.to_string())?;
-        archive::make_executable(&exec)
+fn unpack(native: &NativeCode, dir: &Path) -> Result<(), String> {
+    match &native.code {
+        Code::Zip(zip) => archive::extract(zip, dir),
+        Code::Text(text) => {
+            // Plain code is written over the image's executable `exec`, so it stays executable.
+            let exec = dir.join("exec");
+            std::fs::write(&exec, text.as_bytes()).map_err(|e| e.to_string())?;
+            archive::make_executable(&exec)
+        }
     }
 }
 

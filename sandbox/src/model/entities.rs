@@ -1,11 +1,12 @@
 //! The four kinds of entity the controller stores, and their JSON as the API shows them.
 
-use crate::builtin::BuiltinAction;
-use crate::names::EntityName;
-use crate::params::{Params, to_kv_list};
+use crate::model::names::EntityName;
+use crate::model::params::{Params, to_kv_list};
+use base64::Engine;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The kinds of entity a namespace holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,31 +85,65 @@ pub(crate) struct Package {
     pub binding: Option<EntityName>,
 }
 
+/// The code of a native (blackbox) action, as uploaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Code {
+    /// A zip holding `exec` at its root (`binary: true` in the API, base64 on the wire).
+    Zip(Arc<[u8]>),
+    /// The text of the `exec` file itself (a script).
+    Text(Arc<str>),
+}
+
+impl Code {
+    /// Whether the API shows the code as a binary (base64) attachment.
+    pub fn is_binary(&self) -> bool {
+        matches!(self, Code::Zip(_))
+    }
+
+    /// The code as the API shows it: base64 of a zip, or the script's text.
+    pub fn to_api_string(&self) -> String {
+        match self {
+            Code::Zip(bytes) => base64::engine::general_purpose::STANDARD.encode(bytes),
+            Code::Text(text) => text.to_string(),
+        }
+    }
+}
+
 /// The code of a native (blackbox) action.
 #[derive(Debug, Clone)]
 pub(crate) struct NativeCode {
     pub image: String,
-    /// Base64 of a zip when `binary`, else the text of the `exec` file itself.
-    pub code: Arc<String>,
-    pub binary: bool,
+    pub code: Code,
     pub main: Option<String>,
     /// Distinct for every code upload; names the extracted copy.
     pub code_id: u64,
 }
 
-#[derive(Clone)]
-pub(crate) enum Exec {
-    Native(NativeCode),
-    Builtin(Arc<dyn BuiltinAction>),
+static CODE_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// A new id for uploaded (or reloaded) code, or for a registered built-in action.
+pub(crate) fn next_code_id() -> u64 {
+    CODE_IDS.fetch_add(1, Ordering::Relaxed)
 }
 
-impl std::fmt::Debug for Exec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Exec::Native(code) => f.debug_tuple("Native").field(&code.code_id).finish(),
-            Exec::Builtin(_) => f.write_str("Builtin"),
+impl NativeCode {
+    /// Code uploaded now (it gets a fresh [`NativeCode::code_id`]).
+    pub fn new(image: impl Into<String>, code: Code, main: Option<String>) -> NativeCode {
+        NativeCode {
+            image: image.into(),
+            code,
+            main,
+            code_id: next_code_id(),
         }
     }
+}
+
+/// What an action runs: native code, or a built-in action registered with the controller under
+/// this id (its implementation lives in the controller, not in the entity).
+#[derive(Debug, Clone)]
+pub(crate) enum Exec {
+    Native(NativeCode),
+    Builtin(u64),
 }
 
 pub(crate) const BLACKBOX: &str = "blackbox";
@@ -246,20 +281,20 @@ pub(crate) fn rule_json(name: &EntityName, r: &Rule, active: bool) -> Value {
 }
 
 fn exec_is_binary(exec: &Exec) -> bool {
-    matches!(exec, Exec::Native(code) if code.binary)
+    matches!(exec, Exec::Native(native) if native.code.is_binary())
 }
 
 pub(crate) fn exec_json(exec: &Exec, include_code: bool) -> Value {
     match exec {
-        Exec::Native(code) => {
+        Exec::Native(native) => {
             let mut m = Map::new();
             m.insert("kind".into(), json!(BLACKBOX));
-            m.insert("image".into(), json!(code.image));
-            m.insert("binary".into(), json!(code.binary));
+            m.insert("image".into(), json!(native.image));
+            m.insert("binary".into(), json!(native.code.is_binary()));
             if include_code {
-                m.insert("code".into(), json!(code.code.as_str()));
+                m.insert("code".into(), json!(native.code.to_api_string()));
             }
-            if let Some(main) = &code.main {
+            if let Some(main) = &native.main {
                 m.insert("main".into(), json!(main));
             }
             Value::Object(m)

@@ -1,7 +1,7 @@
 //! Who is calling: Basic auth against the configured namespace keys, and what a key may reach.
 
-use crate::config::NamespaceKey;
-use crate::error::{Error, messages};
+use crate::model::config::NamespaceKey;
+use crate::model::error::{Error, messages};
 use base64::Engine;
 
 /// The namespace a request acts as, with its key (absent for namespaces without one, such as
@@ -23,7 +23,7 @@ impl std::fmt::Debug for Identity {
 impl Identity {
     /// The namespace a path segment names: `_` is the caller's own.
     pub fn resolve<'a>(&'a self, path_namespace: &'a str) -> &'a str {
-        if path_namespace == crate::names::DEFAULT_NAMESPACE {
+        if path_namespace == crate::model::names::DEFAULT_NAMESPACE {
             &self.namespace
         } else {
             path_namespace

@@ -1,17 +1,18 @@
 //! Invoking actions: resolving a name through packages and bindings (with what the caller may
 //! reach), merging parameters, and running the activation on its own thread.
 
-use crate::activation::{Activation, ActivationKind, Response};
-use crate::auth::Identity;
-use crate::builtin::{ActionContext, ActionOutput, BuiltinAction};
 use crate::clock::{log_timestamp, new_id, now_ms};
 use crate::controller::Controller;
-use crate::entities::{Action, Exec, Package};
-use crate::error::{Error, messages};
-use crate::names::EntityName;
-use crate::params::{Params, is_true, merged, to_kv_list};
-use crate::runner::RunOutcome;
-use crate::store::Store;
+use crate::controller::SandboxHandle;
+use crate::controller::runner::RunOutcome;
+use crate::controller::store::Store;
+use crate::controller::{ActionContext, ActionOutput, BuiltinAction};
+use crate::model::activation::{Activation, ActivationKind, Response};
+use crate::model::entities::{Action, BLACKBOX, Exec, Package};
+use crate::model::error::{Error, messages};
+use crate::model::identity::{Identity, own_namespace};
+use crate::model::names::EntityName;
+use crate::model::params::{Params, is_true, merged, to_kv_list};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -52,7 +53,7 @@ pub(crate) fn resolve(
     target: &EntityName,
 ) -> Result<Resolved, Error> {
     let Some(pkg) = &target.pkg else {
-        crate::auth::own_namespace(identity, &target.ns)?;
+        own_namespace(identity, &target.ns)?;
         return Ok(Resolved {
             name: target.clone(),
             action: store.action(target)?.clone(),
@@ -169,7 +170,7 @@ fn run(
         api_key: is_true(&action.common.annotations, "provide-api-key")
             .then(|| identity.auth_key.clone())
             .flatten(),
-        sandbox: c.handle(),
+        sandbox: SandboxHandle::new(c),
     };
     let outcome = match &action.exec {
         Exec::Native(code) => c.runner.run(
@@ -179,12 +180,20 @@ fn run(
             timeout,
             &c.shutdown,
         ),
-        Exec::Builtin(builtin) => run_builtin(c, builtin.clone(), ctx, params, timeout),
+        Exec::Builtin(id) => match c.builtin(*id) {
+            Some(builtin) => run_builtin(c, builtin, ctx, params, timeout),
+            None => RunOutcome {
+                response: Response::whisk_error(messages::INTERNAL),
+                logs: Vec::new(),
+                init_ms: None,
+                timed_out: false,
+            },
+        },
     };
     let end = now_ms().max(start);
     let mut annotations = Params::new();
     annotations.insert("path".into(), json!(resolved.name.qualified()));
-    annotations.insert("kind".into(), json!(crate::entities::BLACKBOX));
+    annotations.insert("kind".into(), json!(BLACKBOX));
     annotations.insert("limits".into(), action.limits.to_json());
     annotations.insert("waitTime".into(), json!(start.saturating_sub(requested)));
     if let Some(init) = outcome.init_ms {

@@ -1,6 +1,6 @@
 //! Entity names: validation and fully qualified names (`/namespace[/package]/name`).
 
-use crate::error::{Error, messages};
+use crate::model::error::{Error, messages};
 use serde_json::{Value, json};
 
 /// The longest entity name or namespace the controller accepts.
@@ -8,6 +8,9 @@ const MAX_NAME_LEN: usize = 256;
 
 /// `_` in a path or reference means "the namespace of the caller's key".
 pub(crate) const DEFAULT_NAMESPACE: &str = "_";
+
+/// The namespace of the packages OpenWhisk installs (here: the alarms package).
+pub(crate) const SYSTEM_NAMESPACE: &str = "whisk.system";
 
 fn is_word(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'

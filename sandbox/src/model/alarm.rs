@@ -1,13 +1,10 @@
-//! The registered alarms (the alarms provider's database), keyed by trigger, with a condition
-//! variable the scheduler sleeps on and a generation counter that tells the state file to save.
+//! One alarm of the built-in alarms package (a record of the alarms provider's database): its
+//! schedule, payload and status, and its READ answer.
 
-use super::schedule::{Schedule, parse_date};
 use crate::clock::{log_timestamp, now_ms};
+use crate::model::schedule::{Schedule, parse_date};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, UNIX_EPOCH};
 
 /// Why an alarm is not active (the provider's `status.reason`).
@@ -165,64 +162,6 @@ impl Alarm {
             fields.insert("fired".into(), json!(self.fired));
         }
         view
-    }
-}
-
-/// `(namespace, trigger)`.
-pub(crate) type AlarmKey = (String, String);
-
-pub(crate) fn key(namespace: &str, trigger: &str) -> AlarmKey {
-    (namespace.to_string(), trigger.to_string())
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct AlarmRegistry {
-    alarms: Mutex<BTreeMap<AlarmKey, Alarm>>,
-    changed: Condvar,
-    generation: AtomicU64,
-}
-
-impl AlarmRegistry {
-    pub fn lock(&self) -> MutexGuard<'_, BTreeMap<AlarmKey, Alarm>> {
-        self.alarms.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Runs `change` on the alarms, then wakes the scheduler and marks the state dirty.
-    pub fn update<T>(&self, change: impl FnOnce(&mut BTreeMap<AlarmKey, Alarm>) -> T) -> T {
-        let mut alarms = self.lock();
-        let outcome = change(&mut alarms);
-        // Counted under the lock, so the scheduler never misses a change between its looks.
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        drop(alarms);
-        self.changed.notify_all();
-        outcome
-    }
-
-    pub fn get(&self, key: &AlarmKey) -> Option<Alarm> {
-        self.lock().get(key).cloned()
-    }
-
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
-    }
-
-    /// Wakes the scheduler (at shutdown). Taking the lock first means a scheduler that has just
-    /// checked the shutdown flag is already waiting when the notification comes.
-    pub fn wake(&self) {
-        let _alarms = self.lock();
-        self.changed.notify_all();
-    }
-
-    /// Sleeps until woken or `timeout` passes.
-    pub fn wait<'a>(
-        &self,
-        guard: MutexGuard<'a, BTreeMap<AlarmKey, Alarm>>,
-        timeout: Duration,
-    ) -> MutexGuard<'a, BTreeMap<AlarmKey, Alarm>> {
-        self.changed
-            .wait_timeout(guard, timeout)
-            .unwrap_or_else(|e| e.into_inner())
-            .0
     }
 }
 

@@ -1,9 +1,9 @@
 //! The entity store: per namespace, one map of names to entities. Triggers, rules, actions and
 //! packages share that name space, as they share document ids in OpenWhisk's database.
 
-use crate::entities::{Action, Entity, EntityKind, Package, Rule, Trigger};
-use crate::error::{Error, messages};
-use crate::names::EntityName;
+use crate::model::entities::{Action, Entity, EntityKind, Package, Rule, Trigger};
+use crate::model::error::{Error, messages};
+use crate::model::names::EntityName;
 use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Default)]

@@ -4,19 +4,20 @@
 //! it) shortly after each change; activation records and fire logs are not kept. Built-in
 //! actions are not saved: they live in code (the alarms package is installed at every start).
 
-use crate::alarms::{Alarm, SYSTEM_NAMESPACE};
-use crate::controller::Controller;
-use crate::entities::{
-    Action, ActionLimits, Common, Entity, Exec, NativeCode, Package, Rule, RuleLink, SemVer,
+use super::Controller;
+use super::alarm_table::alarm_key;
+use crate::model::alarm::Alarm;
+use crate::model::entities::{
+    Action, ActionLimits, Code, Common, Entity, Exec, NativeCode, Package, Rule, RuleLink, SemVer,
     Trigger,
 };
-use crate::names::EntityName;
-use crate::params::Params;
+use crate::model::names::{EntityName, SYSTEM_NAMESPACE};
+use crate::model::params::Params;
+use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 const FORMAT_VERSION: u32 = 1;
@@ -112,17 +113,17 @@ fn save_entity(name: &EntityName, entity: &Entity) -> Option<SavedEntity> {
             action: r.action.with_slash(),
         },
         Entity::Action(a) => {
-            let Exec::Native(code) = &a.exec else {
+            let Exec::Native(native) = &a.exec else {
                 return None;
             };
             SavedKind::Action {
                 parameters: a.parameters.clone(),
                 limits: a.limits.to_json(),
                 exec: SavedExec {
-                    image: code.image.clone(),
-                    code: code.code.as_str().to_string(),
-                    binary: code.binary,
-                    main: code.main.clone(),
+                    image: native.image.clone(),
+                    code: native.code.to_api_string(),
+                    binary: native.code.is_binary(),
+                    main: native.main.clone(),
                 },
             }
         }
@@ -193,16 +194,18 @@ fn load_entity(saved: SavedEntity, path: &Path) -> std::io::Result<(EntityName, 
                 limits.get(key).and_then(Value::as_u64).unwrap_or(default)
             };
             let defaults = ActionLimits::default();
+            let code = if exec.binary {
+                let zip = base64::engine::general_purpose::STANDARD
+                    .decode(exec.code.trim())
+                    .map_err(|e| problem(path, format!("the code of {}: {e}", name.key())))?;
+                Code::Zip(zip.into())
+            } else {
+                Code::Text(exec.code.into())
+            };
             Entity::Action(Action {
                 common,
                 parameters,
-                exec: Exec::Native(NativeCode {
-                    image: exec.image,
-                    code: Arc::new(exec.code),
-                    binary: exec.binary,
-                    main: exec.main,
-                    code_id: crate::api::actions::next_code_id(),
-                }),
+                exec: Exec::Native(NativeCode::new(exec.image, code, exec.main)),
                 limits: ActionLimits {
                     timeout_ms: number("timeout", defaults.timeout_ms),
                     memory_mb: number("memory", defaults.memory_mb),
@@ -242,19 +245,18 @@ pub(crate) fn load(c: &Controller, path: &Path) -> std::io::Result<()> {
     for saved in state.entities {
         entities.push(load_entity(saved, path)?);
     }
-    let mut store = c.store();
-    for (name, entity) in entities {
-        store.insert(&name, entity);
-    }
-    drop(store);
+    c.write(|store| {
+        for (name, entity) in entities {
+            store.insert(&name, entity);
+        }
+        Ok(())
+    })
+    .map_err(|e| problem(path, e))?;
     let now = crate::clock::now_ms();
     c.alarms.update(|alarms| {
         for mut alarm in state.alarms {
             alarm.reschedule(now);
-            alarms.insert(
-                crate::alarms::alarm_key(&alarm.namespace, &alarm.trigger),
-                alarm,
-            );
+            alarms.insert(alarm_key(&alarm.namespace, &alarm.trigger), alarm);
         }
     });
     Ok(())

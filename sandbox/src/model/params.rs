@@ -1,7 +1,7 @@
 //! Parameters and annotations: OpenWhisk sends them as lists of `{"key", "value"}`; inside the
 //! sandbox they are JSON maps, merged layer over layer.
 
-use crate::error::Error;
+use crate::model::error::Error;
 use serde_json::{Map, Value, json};
 
 pub(crate) type Params = Map<String, Value>;
@@ -33,7 +33,7 @@ pub(crate) fn from_kv_list(v: &Value, field: &str) -> Result<Params, Error> {
 }
 
 /// An optional `KeyValue` list field of a PUT body: `None` when absent.
-pub(crate) fn optional_kv_field(body: &Value, field: &str) -> Result<Option<Params>, Error> {
+pub(crate) fn optional_kv_field(body: &Params, field: &str) -> Result<Option<Params>, Error> {
     match body.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => from_kv_list(v, field).map(Some),
