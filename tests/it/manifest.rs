@@ -63,9 +63,19 @@ fn lists_exactly_the_actions_that_exist() {
         for (name, action) in spec["actions"].as_object().into_iter().flatten() {
             assert!(listed.insert(name.clone()), "{name} is listed twice");
             assert_eq!(action["function"], format!("dist/{name}.zip"), "{name}");
+            // aio refuses a zip without `runtime:` or `docker:` and ignores `native:`; wskdeploy
+            // reads both as the native runtime's image.
+            assert_eq!(
+                action["docker"], "openwhisk/dockerskeleton",
+                "{name} must name the native runtime's image for aio"
+            );
             assert_eq!(
                 action["native"], true,
                 "{name} must run on the native runtime"
+            );
+            assert!(
+                action.get("runtime").is_none(),
+                "{name}: a runtime kind would not run a static binary"
             );
             let is_feed = name.ends_with("-feed");
             assert_eq!(
