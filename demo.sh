@@ -6,11 +6,7 @@ cd "$(dirname "$0")"
 
 ./build.sh
 
-# The Connections part needs a CouchDB-compatible server: pouchdb-server, from npm.
-if command -v npm >/dev/null && [ ! -d provider/testdb/node_modules/pouchdb-server ]; then
-    npm ci --prefix provider/testdb --no-audit --no-fund --loglevel=error ||
-        echo "demo.sh: could not install pouchdb-server; the Connections part will be skipped" >&2
-fi
-
+# The Connections part needs a CouchDB-compatible server: the demo installs pouchdb-server from
+# npm on first use (or says why it skips that part).
 cargo build --quiet --bin demo --bin changes-provider
 exec target/debug/demo

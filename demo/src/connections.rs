@@ -13,7 +13,9 @@ use crate::world::{World, say, step};
 
 const SECRET: &str = "demo-provider-secret-0123456789";
 const DATABASE: &str = "demo-orders";
-const POUCHDB: &str = "provider/testdb/node_modules/pouchdb-server/bin/pouchdb-server";
+/// The npm packages folder of the CouchDB-compatible server, and the server in it.
+const PACKAGES: &str = "provider/testdb";
+const POUCHDB: &str = "node_modules/pouchdb-server/bin/pouchdb-server";
 
 /// A child process killed when dropped.
 struct Running(Child);
@@ -42,17 +44,21 @@ impl Drop for Connections {
 impl Connections {
     /// Starts the database and the provider; `Ok(Err(why))` when this machine cannot run them.
     pub fn start(root: &Path) -> Result<std::result::Result<Connections, String>> {
-        if Command::new("node").arg("--version").output().is_err() {
-            return Ok(Err(
-                "node is not installed, so there is no CouchDB-compatible server".into(),
-            ));
+        // pouchdb-server, from npm: installed in provider/testdb on first use.
+        let packages = root.join(PACKAGES);
+        if !npm_packages::is_installed(&packages) {
+            say("installing pouchdb-server (npm ci in provider/testdb, once; about a minute)");
         }
-        let pouchdb = root.join(POUCHDB);
-        if !pouchdb.is_file() {
-            return Ok(Err(
-                "pouchdb-server is not installed (npm ci --prefix provider/testdb)".into(),
-            ));
+        match npm_packages::install(&packages) {
+            Ok(()) => {}
+            Err(npm_packages::InstallError::NodeMissing(why)) => {
+                return Ok(Err(format!(
+                    "{why}, so there is no CouchDB-compatible server"
+                )));
+            }
+            Err(error) => return Ok(Err(error.to_string())),
         }
+        let pouchdb = packages.join(POUCHDB);
         let provider_bin = std::env::current_exe()?.with_file_name("changes-provider");
         if !provider_bin.is_file() {
             return Ok(Err(format!("{} is not built", provider_bin.display())));

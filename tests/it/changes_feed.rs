@@ -1,8 +1,8 @@
 //! The Connections pattern end to end: the `changes-provider` binary, the `changes-feed` action
 //! binary run as the native runtime runs it, a Sandbox OpenWhisk, and a real CouchDB-compatible
-//! server (pouchdb-server, in memory, from provider/testdb; `npm ci --prefix provider/testdb`).
+//! server (pouchdb-server, in memory: `crate::couchdb`).
 //!
-//! Without node these tests say so and skip; with node but without pouchdb-server they fail.
+//! Without node these tests say so and skip.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -19,6 +19,7 @@ use feedkit::{AuthKey, Client, ClientOptions, QualifiedName};
 use sandbox::{Config, NamespaceKey, Sandbox};
 use serde_json::{Value, json};
 
+use crate::couchdb::PouchDb;
 use crate::support::{ActionRun, action_zip, run_action, workspace_bin};
 
 const PATIENCE: Duration = Duration::from_secs(40);
@@ -108,77 +109,6 @@ fn now_millis() -> u128 {
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| elapsed.as_millis())
         .unwrap_or_default()
-}
-
-// --- pouchdb-server ---
-
-/// A pouchdb-server in memory on a free loopback port; killed on drop.
-struct PouchDb {
-    child: Child,
-    port: u16,
-    _dir: TempDir,
-}
-
-impl PouchDb {
-    /// `None` (with a message) when node is missing; a panic when pouchdb-server is.
-    fn start() -> Option<Self> {
-        if Command::new("node").arg("--version").output().is_err() {
-            eprintln!(
-                "SKIPPED: node is not installed, so there is no CouchDB-compatible server for the changes-feed tests"
-            );
-            return None;
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("provider/testdb/node_modules/pouchdb-server/bin/pouchdb-server");
-        assert!(
-            script.is_file(),
-            "pouchdb-server is not installed: run `npm ci --prefix provider/testdb`"
-        );
-        let dir = TempDir::new("pouchdb");
-        let port = free_port();
-        let log = File::create(dir.0.join("server.log")).expect("log file");
-        let child = Command::new("node")
-            .arg(&script)
-            .args(["--in-memory", "--no-stdout-logs", "--host", "127.0.0.1"])
-            .arg("--port")
-            .arg(port.to_string())
-            .arg("--config")
-            .arg(dir.0.join("config.json"))
-            .current_dir(&dir.0)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .spawn()
-            .expect("start pouchdb-server");
-        let server = Self {
-            child,
-            port,
-            _dir: dir,
-        };
-        let url = server.url();
-        wait_until(
-            "pouchdb-server to answer",
-            || {
-                agent()
-                    .get(&url)
-                    .call()
-                    .is_ok_and(|response| response.status() == 200)
-            },
-            || std::fs::read_to_string(server._dir.0.join("server.log")).unwrap_or_default(),
-        );
-        Some(server)
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for PouchDb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A database on the server, written to as `credentials` (if any).

@@ -39,7 +39,7 @@ fn the_demo_shows_every_pattern_end_to_end() {
     if node {
         assert!(
             summary.contains("Connections: the provider kept a _changes connection open and fired the trigger with each of 3 changes"),
-            "with node installed the Connections part must run (npm ci --prefix provider/testdb):\n{summary}"
+            "with node installed the Connections part must run (the demo installs pouchdb-server):\n{summary}"
         );
     } else {
         eprintln!("SKIPPED part: node is not installed, so the demo skips Connections");

@@ -1,8 +1,10 @@
 //! End-to-end tests: the real action binaries driven over stdin/stdout and real HTTP, as the
 //! native runtime and OpenWhisk drive them.
 
+mod aio;
 mod changes_feed;
 mod client;
+mod couchdb;
 mod demo;
 mod hook_feed;
 mod hook_relay;

@@ -2,32 +2,23 @@
 //! only: the manifest deployed by `--deploy`, feeds created as the CLI creates them, events
 //! flowing from local sources, and the alarms feed ticking on its own real timers.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fakes::{FakeGitHub, JsonSource};
 use feedkit::{AuthKey, Client, ClientOptions, QualifiedName};
 use serde_json::{Value, json};
 
-use crate::support::{TempDir, deployable_copy, workspace_bin};
+use crate::support::{SandboxProgram, TempDir, deployable_copy};
 
 const WAIT: Duration = Duration::from_secs(30);
 /// The show-event action: answers with the event it got.
 const SHOW_EVENT: &[u8] = b"#!/bin/sh\nprintf '{\"event\": %s}\\n' \"$(cat)\"\n";
 
-/// The sandbox program, killed when dropped.
+/// The sandbox program with the kit deployed by `--deploy`.
 struct Program {
-    child: Child,
+    _program: SandboxProgram,
     url: String,
     _deployed: TempDir,
-}
-
-impl Drop for Program {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Program {
@@ -41,35 +32,25 @@ impl Program {
             .port();
         let relay_url =
             format!("http://127.0.0.1:{port}/api/v1/web/guest/feedkit-relay/hook-relay.http");
-        let mut child = Command::new(workspace_bin("sandbox"))
-            .args(["serve", "--port", &port.to_string(), "--deploy"])
-            .arg(deployed.0.join("manifest.yaml"))
-            .env("FEEDKIT_RELAY_URL", relay_url)
-            .env(
-                "FEEDKIT_RELAY_KEYS",
-                r#"[{"id": "t1", "key": "c2FuZGJveC1iaW5hcnktdGVzdC1yZWxheS1rZXktMzJieXRlcyE="}]"#,
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the sandbox program");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut url = String::new();
-        stdout.read_line(&mut url).expect("the URL line");
-        // Wait for the deploy to finish: the program says `ready` when it has.
-        let mut line = String::new();
-        while !line.starts_with("ready") {
-            line.clear();
-            if stdout.read_line(&mut line).expect("stdout") == 0 {
-                panic!("the sandbox program ended before it was ready");
-            }
-        }
-        // Keep draining stdout so the program never blocks on a full pipe.
-        std::thread::spawn(move || for _ in stdout.lines() {});
+        let manifest = deployed.0.join("manifest.yaml");
+        let program = SandboxProgram::start(
+            [
+                "--port".as_ref(),
+                port.to_string().as_ref(),
+                "--deploy".as_ref(),
+                manifest.as_os_str(),
+            ],
+            &[
+                ("FEEDKIT_RELAY_URL", relay_url.as_str()),
+                (
+                    "FEEDKIT_RELAY_KEYS",
+                    r#"[{"id": "t1", "key": "c2FuZGJveC1iaW5hcnktdGVzdC1yZWxheS1rZXktMzJieXRlcyE="}]"#,
+                ),
+            ],
+        );
         Program {
-            child,
-            url: url.trim().to_owned(),
+            url: program.url.clone(),
+            _program: program,
             _deployed: deployed,
         }
     }

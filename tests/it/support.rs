@@ -2,9 +2,10 @@
 //! the way `openwhisk/dockerskeleton` does.
 
 use std::collections::BTreeSet;
-use std::io::Write;
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
 use serde_json::Value;
@@ -181,4 +182,67 @@ pub fn deployable_copy() -> TempDir {
     }
     std::fs::write(dir.0.join("manifest.yaml"), text).expect("manifest copy");
     dir
+}
+
+/// The sandbox program users run (`sandbox serve ...`), its stderr kept in a log file; killed
+/// when dropped.
+pub struct SandboxProgram {
+    child: Child,
+    /// `http://127.0.0.1:PORT`, from the program's first line.
+    pub url: String,
+    dir: TempDir,
+}
+
+impl SandboxProgram {
+    /// `sandbox serve ARGS...` with `env` added, once it says it is `ready` (after any
+    /// `--deploy` finished).
+    pub fn start<S: AsRef<OsStr>>(
+        args: impl IntoIterator<Item = S>,
+        env: &[(&str, &str)],
+    ) -> SandboxProgram {
+        let dir = TempDir::new("sandbox-program");
+        let log = std::fs::File::create(dir.0.join("stderr.log")).expect("log file");
+        let mut child = Command::new(workspace_bin("sandbox"))
+            .arg("serve")
+            .args(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start the sandbox program");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut program = SandboxProgram {
+            child,
+            url: String::new(),
+            dir,
+        };
+        stdout.read_line(&mut program.url).expect("the URL line");
+        program.url = program.url.trim().to_owned();
+        let mut line = String::new();
+        while !line.starts_with("ready") {
+            line.clear();
+            if stdout.read_line(&mut line).expect("stdout") == 0 {
+                panic!(
+                    "the sandbox program ended before it was ready:\n{}",
+                    program.log()
+                );
+            }
+        }
+        // Keep draining stdout so the program never blocks on a full pipe.
+        std::thread::spawn(move || for _ in stdout.lines() {});
+        program
+    }
+
+    /// What the program wrote to stderr so far (one line per fire, rule and activation).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("stderr.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for SandboxProgram {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
