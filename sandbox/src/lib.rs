@@ -16,7 +16,10 @@
 //!   are published feed actions, and a scheduler thread fires their triggers in process
 //!   ([`Sandbox::tick_alarm`] fires one now, [`Sandbox::alarms`] lists them);
 //! - web actions under `/api/v1/web/{namespace}/{package}/{action}.{extension}` for actions
-//!   annotated `web-export: true` (raw HTTP, `require-whisk-auth`, `.http`/`.json`/... results).
+//!   annotated `web-export: true` (raw HTTP, `require-whisk-auth`, `.http`/`.json`/... results);
+//! - an HTTP/1.1 server on hyper with limits ([`ServerLimits`]): headers (431), bodies capped
+//!   per route and refused before they are read, the key checked before the body, idle and
+//!   stalled clients dropped, other HTTP versions answered 505.
 //!
 //! [`deploy_manifest`] installs a wskdeploy `manifest.yaml` (native zips, triggers with feeds,
 //! rules) as `wskdeploy` would, and [`Config::state_file`] keeps entities and alarms across
@@ -45,7 +48,9 @@ pub use controller::archive::zip_executable;
 pub use controller::{ActionContext, ActionOutput, BuiltinAction};
 pub use deploy::DeployReport;
 pub use model::activation::{Activation, ActivationKind};
-pub use model::config::{Config, DEFAULT_FIRES_PER_MINUTE, GUEST_AUTH_KEY, NamespaceKey};
+pub use model::config::{
+    Config, DEFAULT_FIRES_PER_MINUTE, GUEST_AUTH_KEY, NamespaceKey, ServerLimits,
+};
 pub use model::entities::EntityKind;
 pub use model::error::Error;
 pub use model::fire::Fire;

@@ -100,7 +100,7 @@ impl Sandbox {
     /// Binds 127.0.0.1:`config.port` and starts serving `/api/v1`.
     pub fn start(config: Config) -> io::Result<Sandbox> {
         check_config(&config)?;
-        let listener = nodelay_listener(config.port)?;
+        let listener = listener(config.port)?;
         let port = listener.local_addr()?.port();
         let controller =
             Controller::new(config, format!("http://127.0.0.1:{port}"), Runner::new()?);
@@ -379,14 +379,12 @@ pub fn served_routes() -> Vec<(&'static str, &'static str)> {
     crate::api::routes().chain(web).collect()
 }
 
-/// A listening socket on 127.0.0.1:`port` whose connections have Nagle's algorithm off (Linux
-/// passes TCP_NODELAY on to accepted sockets). tiny_http leaves it on, and a response written in
-/// two pieces then waits for the client's delayed ACK: about 40 ms per request on loopback.
-fn nodelay_listener(port: u16) -> io::Result<std::net::TcpListener> {
+/// A listening socket on 127.0.0.1:`port`, reusable at once after a restart (`SO_REUSEADDR`:
+/// connections of the previous run may still be in TIME_WAIT).
+fn listener(port: u16) -> io::Result<std::net::TcpListener> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
-    socket.set_tcp_nodelay(true)?;
     socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())?;
     socket.listen(1024)?;
     Ok(socket.into())

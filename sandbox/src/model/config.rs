@@ -1,5 +1,7 @@
 //! How a sandbox is started: port, namespaces and their keys, limits.
 
+use std::time::Duration;
+
 /// The key of the `guest` namespace of OpenWhisk's standalone server: a well-known development
 /// key, never a secret.
 pub const GUEST_AUTH_KEY: &str = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP";
@@ -21,6 +23,35 @@ pub struct Config {
     /// Keep entities (actions with their code, packages, triggers, rules) and alarms in this
     /// file: loaded at start, rewritten atomically after every change. `None`: memory only.
     pub state_file: Option<std::path::PathBuf>,
+    /// What the HTTP server accepts from a client.
+    pub limits: ServerLimits,
+}
+
+/// What the HTTP server accepts from a client before it answers with an error or hangs up.
+/// Bodies have fixed caps by route (answered 413 before they are read): an action's code
+/// 72 MiB (48 MiB of code as base64), a fire, invoke or web request 1 MiB (as OpenWhisk), any
+/// other entity 2 MiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// The request line and headers, in bytes (at least 8192); more is answered 431.
+    pub max_header_bytes: usize,
+    /// A connection is closed when a request's line and headers have not all arrived this long
+    /// after it opened or after the previous answer (so also when it idles this long).
+    pub idle_timeout: Duration,
+    /// The longest a request body may pause (answered 408) or the client may leave an answer
+    /// unread before the connection is dropped.
+    pub read_timeout: Duration,
+}
+
+impl Default for ServerLimits {
+    /// 64 KiB of headers, 60 s idle (as akka-http, OpenWhisk's server), 30 s read pauses.
+    fn default() -> Self {
+        ServerLimits {
+            max_header_bytes: 64 * 1024,
+            idle_timeout: Duration::from_secs(60),
+            read_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 /// A namespace and the `uuid:key` auth key that owns it.
@@ -62,6 +93,7 @@ impl Default for Config {
             fire_limit_per_minute: DEFAULT_FIRES_PER_MINUTE,
             echo_events: false,
             state_file: None,
+            limits: ServerLimits::default(),
         }
     }
 }

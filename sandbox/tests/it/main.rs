@@ -11,6 +11,7 @@ mod modules;
 mod packages;
 mod program;
 mod rules;
+mod server;
 mod support;
 mod swagger;
 mod triggers;

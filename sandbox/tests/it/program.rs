@@ -77,6 +77,11 @@ impl Program {
         program
     }
 
+    /// The program's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the program with SIGTERM (as Ctrl-C would) and checks that it exits cleanly.
     pub fn terminate(mut self) {
         let pid = self.child.id().to_string();
