@@ -3,6 +3,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::client::{Client, ClientError, ClientOptions};
+use crate::error::ActionError;
 use crate::secret::AuthKey;
 
 /// The `__OW_*` values of one activation, typed. In one-shot mode they come from the environment;
@@ -13,6 +14,9 @@ pub struct Context {
     pub api_host: Option<String>,
     /// `__OW_API_KEY`: the action's own key, present only with `provide-api-key: true`.
     pub api_key: Option<AuthKey>,
+    /// `__OW_API_KEY` was set but is not a key `uuid:key` (kept apart from "not set", so that
+    /// [`Context::own_api_key`] can say which).
+    pub api_key_malformed: bool,
     /// `__OW_NAMESPACE`: the namespace the activation runs in.
     pub namespace: Option<String>,
     /// `__OW_ACTION_NAME`: `/namespace/package/action`.
@@ -27,22 +31,42 @@ pub struct Context {
 impl Context {
     /// The context of a one-shot activation, from the process environment.
     pub fn from_env() -> Self {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(crate::runtime::env_var)
     }
 
     /// Builds a context from any lookup of `__OW_*` names (the environment, or an actionloop
     /// message layered over it). Empty values count as absent.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let api_key = get("__OW_API_KEY").map(|key| AuthKey::parse(&key));
         Self {
             api_host: get("__OW_API_HOST"),
-            api_key: get("__OW_API_KEY").and_then(|key| AuthKey::parse(&key).ok()),
+            api_key_malformed: matches!(api_key, Some(Err(_))),
+            api_key: api_key.and_then(Result::ok),
             namespace: get("__OW_NAMESPACE"),
             action_name: get("__OW_ACTION_NAME"),
             action_version: get("__OW_ACTION_VERSION"),
             activation_id: get("__OW_ACTIVATION_ID"),
             transaction_id: get("__OW_TRANSACTION_ID"),
             deadline: get("__OW_DEADLINE").and_then(|ms| parse_epoch_millis(&ms)),
+        }
+    }
+
+    /// The action's own key (`__OW_API_KEY`), or an error that says why there is none: not
+    /// passed (the action lacks the annotation `provide-api-key: true`), or not a key.
+    pub fn own_api_key(&self) -> Result<AuthKey, ActionError> {
+        match (&self.api_key, self.api_key_malformed) {
+            (Some(key), _) => Ok(key.clone()),
+            (None, true) => Err(ActionError::new(
+                "__OW_API_KEY is set but is not an OpenWhisk key of the form `uuid:key`; \
+                 OpenWhisk passes the invoking subject's key there, so the platform (or the \
+                 proxy running this action) passed something else: check how it is deployed",
+            )),
+            (None, false) => Err(ActionError::new(
+                "__OW_API_KEY is not set: this action needs the annotation \
+                 provide-api-key: true (OpenWhisk passes its key only to actions that carry \
+                 it; redeploy with the kit's manifest)",
+            )),
         }
     }
 
@@ -123,9 +147,23 @@ mod tests {
     }
 
     #[test]
+    fn a_key_without_its_colon_is_not_reported_as_missing() {
+        let context = Context::from_lookup(|name| {
+            (name == "__OW_API_KEY").then(|| "uuid-and-no-colon-secretpart".to_owned())
+        });
+        assert!(context.api_key.is_none() && context.api_key_malformed);
+        let error = context.own_api_key().expect_err("malformed");
+        assert!(error.message().contains("is set but is not"), "{error}");
+        assert!(!error.message().contains("secretpart"), "{error}");
+        let unset = Context::default().own_api_key().expect_err("unset");
+        assert!(unset.message().contains("is not set"), "{unset}");
+    }
+
+    #[test]
     fn absent_and_empty_values_are_none() {
         let context = Context::from_lookup(|name| (name == "__OW_API_KEY").then(String::new));
         assert!(context.api_key.is_none());
+        assert!(!context.api_key_malformed);
         assert!(context.deadline.is_none());
         assert!(context.remaining().is_none());
     }

@@ -27,7 +27,7 @@ pub use client::{
 pub use context::Context;
 pub use error::ActionError;
 pub use feed::{Feed, FeedRequest, LifecycleEvent, dispatch_feed, run_feed};
-pub use params::{ParamError, Params, lenient};
+pub use params::{ParamError, Params, kind as json_kind, lenient};
 pub use runtime::{handle_once, run, serve_actionloop};
 pub use secret::{AuthKey, Secret};
 pub use time::{iso_utc, now_ms};

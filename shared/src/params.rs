@@ -180,7 +180,7 @@ fn read_value<T: DeserializeOwned>(name: &str, value: &Value) -> Result<T, Param
 }
 
 /// What a JSON value is, for error messages ("expected a string, found an array").
-pub(crate) fn kind(value: &Value) -> &'static str {
+pub fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

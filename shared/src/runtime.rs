@@ -11,6 +11,7 @@
 //! writer so they are tested with in-memory buffers.
 
 use std::io::{self, BufRead, Read, Write};
+use std::os::unix::ffi::OsStringExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde::Serialize;
@@ -42,16 +43,14 @@ where
         Some(results) => serve_actionloop(
             stdin.lock(),
             results,
-            |name| std::env::var(name).ok(),
+            env_var,
             &handler,
         ),
         None => {
-            let result = handle_once(
-                stdin.lock(),
-                std::env::args().nth(1),
-                &Context::from_env(),
-                &handler,
-            );
+            // `args_os`, not `args`: the latter panics on an argument that is not UTF-8, and its
+            // panic message prints the whole argument (the parameters, keys included).
+            let argv1 = std::env::args_os().nth(1).map(OsStringExt::into_vec);
+            let result = handle_once(stdin.lock(), argv1, &Context::from_env(), &handler);
             write_line(io::stdout().lock(), &result)
         }
     };
@@ -61,12 +60,23 @@ where
     }
 }
 
+/// An environment variable; one that is not UTF-8 is read lossily (its use then fails with an
+/// error that names it, instead of the variable looking unset).
+pub(crate) fn env_var(name: &str) -> Option<String> {
+    match std::env::var(name) {
+        Ok(value) => Some(value),
+        Err(std::env::VarError::NotPresent) => None,
+        Err(std::env::VarError::NotUnicode(value)) => Some(value.to_string_lossy().into_owned()),
+    }
+}
+
 /// One one-shot activation: reads the parameters from `input` to its end (or from `argv1` when
 /// `input` is empty, as when the proxy only passes them on the command line) and returns the
-/// result JSON, always an object or array.
+/// result JSON, always an object or array. Input that is too large, not UTF-8 or not JSON is
+/// answered with an error naming the cause, never echoed.
 pub fn handle_once<H, Req, Resp, E>(
-    mut input: impl Read,
-    argv1: Option<String>,
+    input: impl Read,
+    argv1: Option<Vec<u8>>,
     context: &Context,
     handler: &H,
 ) -> Value
@@ -76,23 +86,28 @@ where
     Resp: Serialize,
     E: Into<ActionError>,
 {
-    let mut text = String::new();
-    if let Err(error) = input.read_to_string(&mut text) {
-        eprintln!("feedkit: could not read stdin ({error}); using argv[1]");
-        text.clear();
+    let bytes = match read_bounded(input, MAX_INPUT_BYTES) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return too_large("the parameters are").to_json(),
+        Err(error) => {
+            eprintln!("feedkit: could not read stdin ({error}); using argv[1]");
+            Vec::new()
+        }
+    };
+    let bytes = if is_blank(&bytes) {
+        argv1.unwrap_or_default()
+    } else {
+        bytes
+    };
+    if bytes.len() > MAX_INPUT_BYTES {
+        return too_large("the parameters are").to_json();
     }
-    if text.trim().is_empty() {
-        text = argv1.unwrap_or_default();
-    }
-    let params = if text.trim().is_empty() {
+    let params = if is_blank(&bytes) {
         Value::Object(Map::new())
     } else {
-        match serde_json::from_str::<Value>(&text) {
+        match parse_json(&bytes, "the parameters are") {
             Ok(value) => value,
-            Err(error) => {
-                return ActionError::new(format!("the parameters are not valid JSON: {error}"))
-                    .to_json();
-            }
+            Err(error) => return error.to_json(),
         }
     };
     activate(handler, params, context)
@@ -116,40 +131,141 @@ where
     if env("__OW_WAIT_FOR_ACK").is_some_and(|value| !value.is_empty()) {
         write_line(&mut results, &serde_json::json!({ "ok": true }))?;
     }
-    for line in input.lines() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let result = match serde_json::from_str::<Value>(&line) {
-            Ok(Value::Object(mut message)) => {
-                let params = message.remove("value").unwrap_or(Value::Null);
-                let context = Context::from_lookup(|name| {
-                    let field = name
-                        .strip_prefix("__OW_")
-                        .unwrap_or(name)
-                        .to_ascii_lowercase();
-                    match message.get(&field) {
-                        Some(Value::String(text)) => Some(text.clone()),
-                        Some(Value::Number(number)) => Some(number.to_string()),
-                        _ => env(name),
-                    }
-                });
-                activate(handler, params, &context)
-            }
-            Ok(other) => ActionError::new(format!(
-                "the activation message must be a JSON object, found {}",
-                kind(&other)
-            ))
-            .to_json(),
-            Err(error) => {
-                ActionError::new(format!("the activation message is not valid JSON: {error}"))
-                    .to_json()
-            }
+    let mut input = input;
+    while let Some(line) = read_line_bounded(&mut input, MAX_INPUT_BYTES)? {
+        let result = match line {
+            Line::TooLong => too_large("the activation message is").to_json(),
+            Line::Complete(bytes) if is_blank(&bytes) => continue,
+            Line::Complete(bytes) => match parse_json(&bytes, "the activation message is") {
+                Ok(Value::Object(mut message)) => {
+                    let params = message.remove("value").unwrap_or(Value::Null);
+                    let context = Context::from_lookup(|name| {
+                        let field = name
+                            .strip_prefix("__OW_")
+                            .unwrap_or(name)
+                            .to_ascii_lowercase();
+                        match message.get(&field) {
+                            Some(Value::String(text)) => Some(text.clone()),
+                            Some(Value::Number(number)) => Some(number.to_string()),
+                            _ => env(name),
+                        }
+                    });
+                    activate(handler, params, &context)
+                }
+                Ok(other) => ActionError::new(format!(
+                    "the activation message must be a JSON object, found {}",
+                    kind(&other)
+                ))
+                .to_json(),
+                Err(error) => error.to_json(),
+            },
         };
         write_line(&mut results, &result)?;
     }
     Ok(())
+}
+
+/// The most bytes one activation's input may have (stdin in one-shot mode, one line in
+/// actionloop mode). OpenWhisk itself refuses parameters over 1 MiB by default; this bound only
+/// keeps a runaway input from exhausting the container's memory before it is refused.
+pub const MAX_INPUT_BYTES: usize = 16 * 1024 * 1024;
+
+/// JSON nesting deeper than this is refused by the parser (serde_json's recursion limit).
+const MAX_JSON_DEPTH: usize = 128;
+
+fn is_blank(bytes: &[u8]) -> bool {
+    bytes.iter().all(u8::is_ascii_whitespace)
+}
+
+fn too_large(what: &str) -> ActionError {
+    ActionError::new(format!(
+        "{what} larger than the runtime's limit of {} MiB; OpenWhisk passes at most 1 MiB \
+         of parameters by default, so this input did not come from it as sent",
+        MAX_INPUT_BYTES / (1024 * 1024)
+    ))
+}
+
+/// Parses input that must be JSON text (`what` says what it is, e.g. "the parameters are"), naming the cause of a failure without quoting any of
+/// the input (it holds keys and tokens).
+fn parse_json(bytes: &[u8], what: &str) -> Result<Value, ActionError> {
+    let text = std::str::from_utf8(bytes).map_err(|error| {
+        ActionError::new(format!(
+            "{what} not valid UTF-8 (invalid bytes at offset {}); OpenWhisk sends JSON, \
+             which is UTF-8 text",
+            error.valid_up_to()
+        ))
+    })?;
+    serde_json::from_str(text).map_err(|error| {
+        let detail = if error.to_string().starts_with("recursion limit exceeded") {
+            format!(" (nested deeper than {MAX_JSON_DEPTH} levels)")
+        } else {
+            String::new()
+        };
+        ActionError::new(format!("{what} not valid JSON: {error}{detail}"))
+    })
+}
+
+/// Reads `input` to its end; `None` when it holds more than `limit` bytes (the rest is read
+/// and dropped, so the writer is not left blocked on a full pipe).
+fn read_bounded(input: impl Read, limit: usize) -> io::Result<Option<Vec<u8>>> {
+    let mut input = input;
+    let mut bytes = Vec::new();
+    let bound = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    (&mut input).take(bound).read_to_end(&mut bytes)?;
+    if bytes.len() > limit {
+        io::copy(&mut input, &mut io::sink())?;
+        return Ok(None);
+    }
+    Ok(Some(bytes))
+}
+
+/// One line of actionloop input.
+enum Line {
+    /// The line's bytes, without its newline.
+    Complete(Vec<u8>),
+    /// Longer than the limit: its bytes were dropped up to the newline.
+    TooLong,
+}
+
+/// Reads one `\n`-terminated line of at most `limit` bytes as bytes (a line that is not UTF-8
+/// is the handler's to report, not a reason to stop serving); `None` at the end of input.
+fn read_line_bounded(input: &mut impl BufRead, limit: usize) -> io::Result<Option<Line>> {
+    let mut line = Vec::new();
+    let mut too_long = false;
+    let mut read_any = false;
+    loop {
+        let available = match input.fill_buf() {
+            Ok(available) => available,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        if available.is_empty() {
+            break;
+        }
+        read_any = true;
+        let (chunk, done) = match available.iter().position(|byte| *byte == b'\n') {
+            Some(end) => (&available[..end], Some(end + 1)),
+            None => (available, None),
+        };
+        if !too_long {
+            if line.len() + chunk.len() > limit {
+                too_long = true;
+                line = Vec::new();
+            } else {
+                line.extend_from_slice(chunk);
+            }
+        }
+        let used = done.unwrap_or(available.len());
+        input.consume(used);
+        if done.is_some() {
+            break;
+        }
+    }
+    Ok(match (read_any, too_long) {
+        (false, _) => None,
+        (true, true) => Some(Line::TooLong),
+        (true, false) => Some(Line::Complete(line)),
+    })
 }
 
 /// Runs the handler on one activation's parameters; whatever happens, the answer is a JSON

@@ -8,6 +8,7 @@ mod couchdb;
 mod demo;
 mod hook_feed;
 mod hook_relay;
+mod hostile;
 mod manifest;
 mod poll_feed;
 mod runtime;

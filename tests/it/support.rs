@@ -88,6 +88,8 @@ pub struct ActionRun {
     pub result: Value,
     pub stdout: String,
     pub stderr: String,
+    /// How the process ended (the runtime ignores it, but a crash shows here).
+    pub status: std::process::ExitStatus,
 }
 
 impl ActionRun {
@@ -141,6 +143,7 @@ pub fn run_with_stdin(mut command: Command, stdin: &[u8]) -> ActionRun {
         result,
         stdout,
         stderr,
+        status: output.status,
     }
 }
 

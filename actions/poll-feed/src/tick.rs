@@ -5,7 +5,7 @@
 //! parameters are the helper trigger's (merged with the alarm's empty payload); they name the
 //! helper trigger, which is read afresh for the current settings and position.
 
-use feedkit::{ActionError, Context, QualifiedName, redact_userinfo};
+use feedkit::{ActionError, Context, QualifiedName, json_kind, redact_userinfo};
 use serde_json::{Value, json};
 
 use crate::helper::{CONFIG_PARAM, Helper};
@@ -14,25 +14,13 @@ use crate::state::{Outcome, PollRecord};
 
 /// One tick: poll, fire, record.
 pub fn tick(params: Value, context: &Context) -> Result<Value, ActionError> {
-    let poll_trigger = params
-        .get(CONFIG_PARAM)
-        .and_then(|config| config.get("pollTrigger"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
-            ActionError::new(format!(
-                "missing parameter `{CONFIG_PARAM}`: pollMyService runs from a poll feed's rule, whose helper trigger passes it"
-            ))
-        })?;
+    let poll_trigger = poll_trigger_of(&params)?;
     let poll_trigger = QualifiedName::parse(poll_trigger).map_err(|problem| {
         ActionError::new(format!(
             "invalid parameter `{CONFIG_PARAM}.pollTrigger`: {problem}"
         ))
     })?;
-    let key = context.api_key.clone().ok_or_else(|| {
-        ActionError::new(
-            "__OW_API_KEY is not set: pollMyService needs the annotation provide-api-key: true",
-        )
-    })?;
+    let key = context.own_api_key()?;
     let client = context.client(key)?;
     let Some(helper) = Helper::load(&client, &poll_trigger)? else {
         return Ok(
@@ -96,6 +84,34 @@ pub fn tick(params: Value, context: &Context) -> Result<Value, ActionError> {
             Err(ActionError::new(message))
         }
         _ => Ok(summary),
+    }
+}
+
+/// `pollConfig.pollTrigger`: the helper trigger this tick is for, with an error that says what
+/// is wrong when it is absent or of the wrong type.
+fn poll_trigger_of(params: &Value) -> Result<&str, ActionError> {
+    let origin = "pollMyService runs from a poll feed's rule, whose helper trigger passes it; \
+                  invoked by hand, pass the helper trigger's own `pollConfig`";
+    match params.get(CONFIG_PARAM) {
+        None | Some(Value::Null) => Err(ActionError::new(format!(
+            "missing parameter `{CONFIG_PARAM}`: {origin}"
+        ))),
+        Some(Value::Object(config)) => match config.get("pollTrigger") {
+            Some(Value::String(name)) => Ok(name),
+            None | Some(Value::Null) => Err(ActionError::new(format!(
+                "invalid parameter `{CONFIG_PARAM}`: it has no `pollTrigger`; {origin}"
+            ))),
+            Some(other) => Err(ActionError::new(format!(
+                "invalid parameter `{CONFIG_PARAM}.pollTrigger`: expected the helper trigger's \
+                 name as a string, found {}",
+                json_kind(other)
+            ))),
+        },
+        Some(other) => Err(ActionError::new(format!(
+            "invalid parameter `{CONFIG_PARAM}`: expected the poll feed's configuration object, \
+             found {}; {origin}",
+            json_kind(other)
+        ))),
     }
 }
 
