@@ -385,3 +385,36 @@ fn relay_takes_form_deliveries_too() {
     );
     assert_quiet(&world, &[t.secret], &[t.token]);
 }
+
+/// A delivery body of exactly 512 KiB is relayed; one byte more is refused with 413 (the relay
+/// computes the decoded size of the base64 body OpenWhisk hands it exactly, padding included).
+#[test]
+fn relay_body_limit_is_exact_at_512_kib() {
+    let world = World::start();
+    let t = install(&world, "t", world.create_params(json!("push")));
+    assert!(world.github.wait_idle(WAIT));
+    let sized = |len: usize, tag: &str| {
+        let empty = json!({"ref": tag, "blob": ""}).to_string().len();
+        let payload = json!({"ref": tag, "blob": "x".repeat(len - empty)});
+        assert_eq!(payload.to_string().len(), len);
+        payload
+    };
+    let at_limit = sized(RELAY_BODY_LIMIT, "at-limit");
+    let sent = world.github.deliver(REPO, "push", &at_limit);
+    assert!(
+        status_for(&sent, t.id).is_some_and(|s| (200..300).contains(&s)),
+        "{sent:?}"
+    );
+    assert_eq!(world.fires_with("t", &at_limit), 1);
+
+    let over = sized(RELAY_BODY_LIMIT + 1, "over");
+    let sent = world.github.deliver(REPO, "push", &over);
+    let refused = sent.iter().find(|d| d.hook_id == t.id).expect("delivered");
+    assert_eq!(refused.status, Some(413), "{refused:?}");
+    assert!(
+        refused.response_body.contains("limit of 524288 bytes"),
+        "{refused:?}"
+    );
+    assert_eq!(world.fires_with("t", &over), 0);
+    assert_quiet(&world, &[t.secret], &[t.token]);
+}

@@ -47,9 +47,15 @@ pub fn decode_standard(text: &str) -> Option<Vec<u8>> {
     STANDARD_LENIENT.decode(compact).ok()
 }
 
-/// How many bytes a base64 text decodes to at most, without decoding it.
+/// How many bytes a base64 text decodes to, without decoding it: every four significant
+/// characters are three bytes, and a final group of two or three characters is one or two
+/// bytes. Padding and whitespace are not significant (as [`decode_standard`] reads them).
 pub fn base64_decoded_len(text: &str) -> usize {
-    text.len().div_ceil(4) * 3
+    let significant = text
+        .bytes()
+        .filter(|byte| *byte != b'=' && !byte.is_ascii_whitespace())
+        .count();
+    significant / 4 * 3 + (significant % 4).saturating_sub(1)
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -144,6 +150,24 @@ mod tests {
         assert!(decode_url_safe(&format!("{url}=")).is_none());
         assert!(decode_base64_lenient("not base64!").is_none());
         assert!(base64_decoded_len(&standard) >= bytes.len());
+    }
+
+    #[test]
+    fn decoded_lengths_are_exact_with_or_without_padding() {
+        for len in 0..50 {
+            let bytes = vec![7u8; len];
+            let padded = base64::engine::general_purpose::STANDARD.encode(&bytes);
+            let bare = padded.trim_end_matches('=');
+            let (head, tail) = padded.split_at(padded.len() / 2);
+            let wrapped = format!("{head}\n{tail}");
+            for text in [padded.as_str(), bare, wrapped.as_str()] {
+                assert_eq!(base64_decoded_len(text), len, "{text:?}");
+                assert_eq!(decode_standard(text).map(|d| d.len()), Some(len), "{text:?}");
+            }
+        }
+        let limit = 512 * 1024;
+        let at_limit = base64::engine::general_purpose::STANDARD.encode(vec![0u8; limit]);
+        assert_eq!(base64_decoded_len(&at_limit), limit);
     }
 
     #[test]
