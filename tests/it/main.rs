@@ -6,6 +6,7 @@ mod changes_feed;
 mod client;
 mod couchdb;
 mod demo;
+mod error_causes;
 mod hook_feed;
 mod hook_relay;
 mod hostile;
