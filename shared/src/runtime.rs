@@ -40,12 +40,7 @@ where
 {
     let stdin = io::stdin();
     let outcome = match actionloop_output() {
-        Some(results) => serve_actionloop(
-            stdin.lock(),
-            results,
-            env_var,
-            &handler,
-        ),
+        Some(results) => serve_actionloop(stdin.lock(), results, env_var, &handler),
         None => {
             // `args_os`, not `args`: the latter panics on an argument that is not UTF-8, and its
             // panic message prints the whole argument (the parameters, keys included).
@@ -363,7 +358,7 @@ mod tests {
     fn once(stdin: &str, argv: Option<&str>) -> Value {
         handle_once(
             stdin.as_bytes(),
-            argv.map(str::to_owned),
+            argv.map(|text| text.as_bytes().to_vec()),
             &Context::default(),
             &greet,
         )

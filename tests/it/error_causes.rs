@@ -58,7 +58,11 @@ fn poll_config_of_the_wrong_type_is_not_called_missing() {
 fn an_api_key_without_its_colon_is_not_called_unset() {
     let params = json!({"pollConfig": {"pollTrigger": "/guest/t-poll-alarm"}});
     let run = poller(&params, &[("__OW_API_KEY", "uuid-without-colon-s3cr3t")]);
-    assert_error(&run, "__OW_API_KEY is set but is not an OpenWhisk key", "malformed");
+    assert_error(
+        &run,
+        "__OW_API_KEY is set but is not an OpenWhisk key",
+        "malformed",
+    );
     assert!(!run.logs().contains("s3cr3t"), "{}", run.logs());
     let run = poller(&params, &[]);
     assert_error(&run, "__OW_API_KEY is not set", "unset");

@@ -29,8 +29,8 @@ const INPUT_LIMIT: usize = 16 * 1024 * 1024;
 
 /// Parameters with the planted secret and a byte that is not UTF-8.
 fn not_utf8() -> Vec<u8> {
-    let mut bytes = format!(r#"{{"lifecycleEvent":"READ","authKey":"uuid:{PLANTED}","x":""#)
-        .into_bytes();
+    let mut bytes =
+        format!(r#"{{"lifecycleEvent":"READ","authKey":"uuid:{PLANTED}","x":""#).into_bytes();
     bytes.extend_from_slice(&[0xff, 0xfe, b'"', b'}']);
     bytes
 }
@@ -102,7 +102,10 @@ fn huge_deep_and_non_object_parameters_get_one_error_each() {
         (deep.as_bytes(), "nested deeper than 128 levels"),
         (b"42", "must be a JSON object, found a number"),
         (br#""uuid:key""#, "must be a JSON object, found a string"),
-        (br#"[{"authKey": "x"}]"#, "must be a JSON object, found an array"),
+        (
+            br#"[{"authKey": "x"}]"#,
+            "must be a JSON object, found an array",
+        ),
     ];
     for binary in BINARIES {
         for (input, expected) in cases {

@@ -162,7 +162,11 @@ mod tests {
             let wrapped = format!("{head}\n{tail}");
             for text in [padded.as_str(), bare, wrapped.as_str()] {
                 assert_eq!(base64_decoded_len(text), len, "{text:?}");
-                assert_eq!(decode_standard(text).map(|d| d.len()), Some(len), "{text:?}");
+                assert_eq!(
+                    decode_standard(text).map(|d| d.len()),
+                    Some(len),
+                    "{text:?}"
+                );
             }
         }
         let limit = 512 * 1024;
