@@ -9,6 +9,8 @@
 //!   validation errors, and real, signed webhook deliveries to the registered URLs.
 //! - [`JsonSource`]: a polled JSON endpoint for the Polling pattern, with ETag / Last-Modified
 //!   conditional requests, header-based auth and injectable faults.
+//! - [`ScriptedServer`]: answers what the test scripts (redirects elsewhere, bodies that are
+//!   not what the caller expects, bodies that drip in) and records what reached it.
 //!
 //! Secrets (API tokens, webhook secrets, passwords in hook URLs) are never printed: hook URLs are
 //! shown with their userinfo replaced by `***` and secrets masked the way GitHub masks them.
@@ -16,6 +18,8 @@
 pub mod github;
 mod http;
 pub mod json_source;
+pub mod scripted;
 
 pub use github::{Delivery, FakeGitHub};
 pub use json_source::{Fault, JsonSource, Shape, SourceRequest};
+pub use scripted::{Body, Recorded, Reply, ScriptedServer};

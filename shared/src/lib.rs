@@ -14,6 +14,7 @@ mod client;
 mod context;
 mod error;
 mod feed;
+pub mod outbound;
 mod params;
 mod runtime;
 mod secret;

@@ -59,8 +59,19 @@ pub struct AuthKey {
 }
 
 impl AuthKey {
+    /// The longest key accepted. OpenWhisk's keys are about 100 characters (a uuid, `:`, 64
+    /// characters); a far longer value is not a key, and as an `Authorization` header it could
+    /// not even be sent.
+    pub const MAX_CHARS: usize = 4096;
+
     /// Splits at the first `:` as OpenWhisk does; both halves must be non-empty.
     pub fn parse(value: &str) -> Result<Self, &'static str> {
+        if value.trim().len() > Self::MAX_CHARS {
+            return Err(
+                "expected an OpenWhisk API key `uuid:key` (about 100 characters); this value is \
+                 over 4096 characters long, so it is not a key: check what is passed as the key",
+            );
+        }
         match value.trim().split_once(':') {
             Some((user, password)) if !user.is_empty() && !password.is_empty() => Ok(Self {
                 user: user.to_owned(),
@@ -118,6 +129,9 @@ mod tests {
         for bad in ["", "abc", ":def", "abc:", "   "] {
             assert!(AuthKey::parse(bad).is_err(), "{bad:?}");
         }
+        let huge = format!("uuid:{}", "k".repeat(AuthKey::MAX_CHARS));
+        let error = AuthKey::parse(&huge).expect_err("too long");
+        assert!(error.contains("over 4096 characters"), "{error}");
     }
 
     #[test]

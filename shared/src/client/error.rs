@@ -23,6 +23,28 @@ pub enum ClientErrorKind {
     Decode(String),
     /// The client could not be set up (bad API host).
     Config(String),
+    /// The API host redirected elsewhere (another origin, or from https to http): the key is
+    /// not sent there.
+    Redirect(String),
+    /// The request could not be sent as it is (e.g. headers far too large).
+    Request(String),
+}
+
+impl ClientErrorKind {
+    /// What [`crate::outbound::send`] reported, as the client's kind of error.
+    pub(crate) fn from_send(error: crate::outbound::SendError) -> Self {
+        use crate::outbound::SendError;
+        match error {
+            SendError::Redirect { .. } | SendError::TooManyRedirects | SendError::BadLocation => {
+                Self::Redirect(error.to_string())
+            }
+            SendError::RequestTooLarge | SendError::BadUrl => Self::Request(error.to_string()),
+            SendError::Timeout(after) => {
+                Self::Transport(format!("timed out after {} ms", after.as_millis()))
+            }
+            SendError::Transport(reason) => Self::Transport(reason),
+        }
+    }
 }
 
 impl fmt::Display for ClientErrorKind {
@@ -34,6 +56,12 @@ impl fmt::Display for ClientErrorKind {
             Self::Deadline => f.write_str("the activation's deadline leaves no time for this call"),
             Self::Decode(reason) => write!(f, "unexpected answer ({reason})"),
             Self::Config(reason) => f.write_str(reason),
+            Self::Redirect(reason) => write!(
+                f,
+                "the OpenWhisk API host answered with a redirect the kit does not follow \
+                 ({reason}); set the API host to where the API answers"
+            ),
+            Self::Request(reason) => write!(f, "the request could not be sent ({reason})"),
         }
     }
 }

@@ -12,7 +12,9 @@ pub use error::{ClientError, ClientErrorKind};
 
 pub use names::{ApiHost, DEFAULT_NAMESPACE, QualifiedName, percent_encode, redact_userinfo};
 
-use crate::secret::AuthKey;
+use crate::outbound::{self, CrossOrigin, Outbound};
+use crate::secret::{AuthKey, Secret};
+use ureq::http::Method;
 
 /// Time kept back from the deadline so the action can still write its result.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
@@ -39,11 +41,13 @@ pub struct ClientOptions {
 const BUFFER_SIZE: usize = 16 * 1024;
 
 /// The kit's defaults for an outgoing HTTP agent: every status comes back as a response (the
-/// caller classifies it) and buffers sized for JSON APIs. Callers add what is theirs (timeouts,
-/// user agent, redirect policy, TLS) and build it.
+/// caller classifies it), no redirect is followed by ureq (see [`crate::outbound`]: the kit
+/// follows them itself, keeping credentials on their origin) and buffers sized for JSON APIs.
+/// Callers add what is theirs (timeouts, user agent, TLS) and build it.
 pub fn http_agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .max_redirects(0)
         .input_buffer_size(BUFFER_SIZE)
         .output_buffer_size(BUFFER_SIZE)
 }
@@ -307,11 +311,14 @@ impl Client {
         active: bool,
     ) -> Result<Value, ClientError> {
         let status = if active { "active" } else { "inactive" };
-        self.request(
-            "POST",
-            &entity_path(name, "rules"),
-            Some(&json!({ "status": status })),
-        )
+        let path = entity_path(name, "rules");
+        // OpenWhisk answers this one with the text `OK`, not JSON.
+        let (code, answer) = self.exchange("POST", &path, Some(&json!({ "status": status })))?;
+        if (200..300).contains(&code) {
+            Ok(answer)
+        } else {
+            Err(self.status_error("POST", &path, code, &answer))
+        }
     }
 
     pub fn delete_rule(&self, name: &QualifiedName) -> Result<Value, ClientError> {
@@ -425,19 +432,21 @@ impl Client {
         format!("/api/v1{path}")
     }
 
-    /// Sends one request and expects a 2xx JSON answer.
+    /// Sends one request and expects a 2xx JSON answer (or none).
     fn request(
         &self,
         method: &'static str,
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, ClientError> {
-        let (status, answer) = self.exchange(method, path, body)?;
-        if (200..300).contains(&status) {
-            Ok(answer)
-        } else {
-            Err(self.status_error(method, path, status, &answer))
+        let answer = self.answer(method, path, body)?;
+        if !(200..300).contains(&answer.status) {
+            return Err(self.status_error(method, path, answer.status, &answer.body));
         }
+        if !answer.json {
+            return Err(self.decode_error(method, path, &answer.not_json()));
+        }
+        Ok(answer.body)
     }
 
     /// Sends one request within the deadline; any status comes back with the JSON body (`null`
@@ -448,72 +457,60 @@ impl Client {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(u16, Value), ClientError> {
-        let timeout = self.time_left().ok_or_else(|| {
-            ClientError::new(method, self.full_path(path), ClientErrorKind::Deadline)
-        })?;
-        let url = self.host.api_url(path);
-        let authorization = self.auth.basic_authorization();
-        let transport = |error: ureq::Error| {
-            let kind = match error {
-                ureq::Error::Timeout(_) => ClientErrorKind::Transport(format!(
-                    "timed out after {} ms",
-                    timeout.as_millis()
-                )),
-                other => ClientErrorKind::Transport(other.to_string()),
-            };
-            ClientError::new(method, self.full_path(path), kind)
-        };
-        let result = match (method, body) {
-            ("GET" | "DELETE", None) => {
-                let request = if method == "GET" {
-                    self.agent.get(&url)
-                } else {
-                    self.agent.delete(&url)
-                };
-                request
-                    .header("Authorization", &authorization)
-                    .header("Accept", "application/json")
-                    .config()
-                    .timeout_global(Some(timeout))
-                    .build()
-                    .call()
-            }
-            (_, body) => {
-                let request = match method {
-                    "PUT" => self.agent.put(&url),
-                    "PATCH" => self.agent.patch(&url),
-                    _ => self.agent.post(&url),
-                };
-                // Compact JSON: ureq's send_json pretty-prints, which only makes fires bigger.
-                let bytes = match body {
-                    Some(body) => serde_json::to_vec(body).map_err(|error| {
-                        ClientError::new(
-                            method,
-                            self.full_path(path),
-                            ClientErrorKind::Decode(error.to_string()),
-                        )
-                    })?,
-                    None => b"{}".to_vec(),
-                };
-                request
-                    .header("Authorization", &authorization)
-                    .header("Accept", "application/json")
-                    .header("Content-Type", "application/json")
-                    .config()
-                    .timeout_global(Some(timeout))
-                    .build()
-                    .send(&bytes[..])
-            }
-        };
-        let mut response = result.map_err(transport)?;
+        self.answer(method, path, body)
+            .map(|answer| (answer.status, answer.body))
+    }
+
+    /// One request within the deadline. A credential never leaves the API host's origin: a
+    /// redirect elsewhere is an error (see [`crate::outbound`]).
+    fn answer(
+        &self,
+        method: &'static str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Answer, ClientError> {
+        let fail = |kind| ClientError::new(method, self.full_path(path), kind);
+        let timeout = self.time_left().ok_or_else(|| fail(ClientErrorKind::Deadline))?;
+        let verb = Method::from_bytes(method.as_bytes())
+            .map_err(|_| fail(ClientErrorKind::Config(format!("no HTTP method {method}"))))?;
+        let mut request = Outbound::new(verb, self.host.api_url(path))
+            .header("Accept", "application/json")
+            .credential(
+                "Authorization",
+                Secret::new(self.auth.basic_authorization()),
+            );
+        if !matches!(method, "GET" | "DELETE") || body.is_some() {
+            request = request.json(body.unwrap_or(&json!({})));
+        }
+        let mut response = outbound::send(&self.agent, &request, CrossOrigin::Refuse, timeout)
+            .map_err(|error| fail(ClientErrorKind::from_send(error)))?;
         let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().map_err(transport)?;
-        let value = if text.trim().is_empty() {
-            Value::Null
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("no content type")
+            .to_owned();
+        let text = response.body_mut().read_to_string().map_err(|error| {
+            fail(ClientErrorKind::from_send(outbound::SendError::Transport(
+                error.to_string(),
+            )))
+        })?;
+        let (body, json) = if text.trim().is_empty() {
+            (Value::Null, true)
         } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
+            match serde_json::from_str(&text) {
+                Ok(value) => (value, true),
+                Err(_) => (Value::String(text.clone()), false),
+            }
         };
-        Ok((status, value))
+        Ok(Answer {
+            status,
+            body,
+            json,
+            content_type,
+            len: text.len(),
+        })
     }
 
     /// How long the next call may take, or `None` when the deadline leaves no time.
@@ -556,6 +553,28 @@ impl Client {
             method,
             self.full_path(path),
             ClientErrorKind::Decode(reason.into()),
+        )
+    }
+}
+
+/// What the API host answered.
+struct Answer {
+    status: u16,
+    /// JSON (`null` when empty), or the text as a string when it is not JSON.
+    body: Value,
+    json: bool,
+    content_type: String,
+    len: usize,
+}
+
+impl Answer {
+    /// Why a body that is not JSON cannot be the API's answer, without quoting it.
+    fn not_json(&self) -> String {
+        format!(
+            "HTTP {} with a body that is not JSON ({}, {} bytes): something other than the \
+             OpenWhisk API answered (a proxy or a login page in front of it?); check the API \
+             host; nothing was changed",
+            self.status, self.content_type, self.len
         )
     }
 }
