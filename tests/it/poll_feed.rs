@@ -456,7 +456,10 @@ fn a_failing_source_is_reported_and_the_position_kept() {
     for (fault, expected) in [
         (Fault::Status(503), "HTTP 503"),
         (Fault::Garbage, "not JSON"),
-        (Fault::Slow(Duration::from_secs(3)), "no answer within 1 s"),
+        (
+            Fault::Slow(Duration::from_secs(3)),
+            "did not finish answering within 1 s, the `timeoutSeconds`",
+        ),
         (Fault::Down, "no answer"),
     ] {
         world.source.set_fault(fault);

@@ -2,6 +2,7 @@
 //! service's own words.
 
 use feedkit::ActionError;
+use feedkit::outbound::SendError;
 
 use crate::service::ServiceError;
 use crate::settings::Location;
@@ -67,6 +68,16 @@ pub fn service_error(error: &ServiceError, location: &Location, doing: &str) -> 
                 "invalid parameter `baseUrl`: {base_url} gave {said}; check the URL ({BASE_URL_FORMS})"
             )
         }
+        ServiceError::Redirect(_) => format!(
+            "invalid parameter `baseUrl`: {said}; give the API root the service answers at \
+             ({BASE_URL_FORMS})"
+        ),
+        ServiceError::Request(SendError::RequestTooLarge) => format!(
+            "invalid parameter `accessToken`: {said}; give the token itself"
+        ),
+        ServiceError::Request(_) => format!(
+            "invalid parameter `baseUrl`: {said}; expected the API root ({BASE_URL_FORMS})"
+        ),
         ServiceError::Deadline => said,
     };
     ActionError::new(message).context(doing)

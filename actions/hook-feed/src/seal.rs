@@ -5,7 +5,9 @@
 
 use std::time::{Duration, SystemTime};
 
+use feedkit::outbound::{self, CrossOrigin, Outbound, SendError};
 use feedkit::{ActionError, AuthKey, QualifiedName, Secret};
+use ureq::http::Method;
 use hook_relay::wire::{self, ReplyKey, SEAL_PATH};
 use serde_json::Value;
 
@@ -32,20 +34,21 @@ pub fn seal(
     let agent: ureq::Agent = feedkit::http_agent(
         feedkit::http_agent_config()
             .user_agent(concat!("openwhisk-hook-feed/", env!("CARGO_PKG_VERSION")))
-            // The body carries the owner's key: never follow a redirect with it.
-            .max_redirects(0)
-            .timeout_global(Some(timeout))
             .build(),
     );
     let url = format!("{relay}{SEAL_PATH}");
-    let body = wire::seal_request(trigger, auth_key, &reply_key);
-    let mut response = agent
-        .post(&url)
+    // The body carries the owner's key: it never leaves the relay's origin.
+    let request = Outbound::new(Method::POST, url)
         .header("Accept", "application/json")
-        .send_json(&body)
-        .map_err(|error| {
+        .json(&wire::seal_request(trigger, auth_key, &reply_key));
+    let mut response =
+        outbound::send(&agent, &request, CrossOrigin::Refuse, timeout).map_err(|error| {
+            let said = match error {
+                SendError::Redirect { .. } | SendError::TooManyRedirects => error.to_string(),
+                other => format!("no answer from {relay} ({other})"),
+            };
             ActionError::new(format!(
-                "invalid parameter `relayUrl`: no answer from {relay} ({error}); expected {}",
+                "invalid parameter `relayUrl`: {said}; expected {}",
                 RelayUrl::EXPECTED
             ))
             .context(doing)
@@ -53,6 +56,8 @@ pub fn seal(
     let status = response.status().as_u16();
     let answer: Value = response
         .body_mut()
+        .with_config()
+        .limit(64 * 1024)
         .read_to_string()
         .ok()
         .and_then(|text| serde_json::from_str(&text).ok())

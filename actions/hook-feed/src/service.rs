@@ -4,7 +4,10 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+use feedkit::Secret;
+use feedkit::outbound::{self, CrossOrigin, Outbound, SendError};
 use serde_json::{Map, Value, json};
+use ureq::http::Method;
 
 use crate::settings::{BaseUrl, Location, Repository};
 
@@ -16,6 +19,8 @@ const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 const PER_PAGE: u32 = 100;
 /// More pages than any repository's hooks fill (GitHub allows 20 hooks per event).
 const MAX_PAGES: usize = 20;
+/// A page of hooks is a few kilobytes; anything near this is not the hooks API.
+const MAX_ANSWER_BYTES: u64 = 4 * 1024 * 1024;
 
 /// One hook as the service lists it.
 #[derive(Debug, Clone)]
@@ -77,6 +82,10 @@ pub enum ServiceError {
     NotTheApi { status: u16 },
     /// No answer at all.
     Transport(String),
+    /// A redirect the kit does not follow with the token (another origin, or https to http).
+    Redirect(String),
+    /// The request could not be sent as it is (headers far too large, an unusable URL).
+    Request(SendError),
     /// The activation's deadline leaves no time for another call.
     Deadline,
 }
@@ -104,12 +113,27 @@ impl fmt::Display for ServiceError {
                 "HTTP {status} with an answer that is not the repository hooks API"
             ),
             Self::Transport(reason) => write!(f, "no answer ({reason})"),
+            Self::Redirect(reason) => f.write_str(reason),
+            Self::Request(error) => write!(f, "the request could not be sent: {error}"),
             Self::Deadline => f.write_str("the activation's deadline leaves no time for the call"),
         }
     }
 }
 
 impl ServiceError {
+    fn from_send(error: SendError) -> Self {
+        match error {
+            SendError::Redirect { .. } | SendError::TooManyRedirects | SendError::BadLocation => {
+                Self::Redirect(error.to_string())
+            }
+            SendError::RequestTooLarge | SendError::BadUrl => Self::Request(error),
+            SendError::Timeout(after) => {
+                Self::Transport(format!("timed out after {} ms", after.as_millis()))
+            }
+            SendError::Transport(reason) => Self::Transport(reason),
+        }
+    }
+
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Status { status, .. } => Some(*status),
@@ -123,7 +147,7 @@ pub struct HooksApi {
     agent: ureq::Agent,
     base_url: BaseUrl,
     repository: Repository,
-    authorization: String,
+    authorization: Secret,
     deadline: Option<SystemTime>,
 }
 
@@ -132,15 +156,13 @@ impl HooksApi {
         let agent = feedkit::http_agent(
             feedkit::http_agent_config()
                 .user_agent(concat!("openwhisk-hook-feed/", env!("CARGO_PKG_VERSION")))
-                // The token may follow a redirect only to the same host, over https.
-                .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)
                 .build(),
         );
         Self {
             agent,
             base_url: location.base_url.clone(),
             repository: location.repository.clone(),
-            authorization: format!("Bearer {}", location.access_token.expose()),
+            authorization: Secret::new(format!("Bearer {}", location.access_token.expose())),
             deadline,
         }
     }
@@ -199,7 +221,8 @@ impl HooksApi {
     }
 
     /// One request within the deadline: the status, the body as JSON (`Null` when empty,
-    /// `NotTheApi` when it is not JSON) and the `Link` header.
+    /// `NotTheApi` when it is not JSON) and the `Link` header. The token goes only to the
+    /// service's origin: a redirect elsewhere is an error (see `feedkit::outbound`).
     fn exchange(
         &self,
         method: &str,
@@ -207,38 +230,29 @@ impl HooksApi {
         body: Option<&Value>,
     ) -> Result<(u16, Value, Option<String>), ServiceError> {
         let timeout = self.time_left().ok_or(ServiceError::Deadline)?;
-        let transport = |error: ureq::Error| {
-            ServiceError::Transport(match error {
-                ureq::Error::Timeout(_) => format!("timed out after {} ms", timeout.as_millis()),
-                other => other.to_string(),
-            })
-        };
-        macro_rules! prepared {
-            ($request:expr) => {
-                $request
-                    .header("Authorization", &self.authorization)
-                    .header("Accept", "application/vnd.github+json")
-                    .header("X-GitHub-Api-Version", "2022-11-28")
-                    .config()
-                    .timeout_global(Some(timeout))
-                    .build()
-            };
+        let verb = Method::from_bytes(method.as_bytes())
+            .map_err(|_| ServiceError::Transport(format!("no HTTP method {method}")))?;
+        let mut request = Outbound::new(verb, url)
+            .header("Accept", "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", "2022-11-28")
+            .credential("Authorization", self.authorization.clone());
+        if matches!(method, "POST" | "PATCH") {
+            request = request.json(body.unwrap_or(&Value::Object(Map::new())));
         }
-        let empty = Value::Object(Map::new());
-        let result = match method {
-            "GET" => prepared!(self.agent.get(url)).call(),
-            "DELETE" => prepared!(self.agent.delete(url)).call(),
-            "PATCH" => prepared!(self.agent.patch(url)).send_json(body.unwrap_or(&empty)),
-            _ => prepared!(self.agent.post(url)).send_json(body.unwrap_or(&empty)),
-        };
-        let mut response = result.map_err(transport)?;
+        let mut response = outbound::send(&self.agent, &request, CrossOrigin::Refuse, timeout)
+            .map_err(ServiceError::from_send)?;
         let status = response.status().as_u16();
         let link = response
             .headers()
             .get("link")
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
-        let text = response.body_mut().read_to_string().map_err(transport)?;
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER_BYTES)
+            .read_to_string()
+            .map_err(|_| ServiceError::NotTheApi { status })?;
         let value = if text.trim().is_empty() {
             Value::Null
         } else {

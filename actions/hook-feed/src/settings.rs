@@ -15,6 +15,10 @@ use crate::events;
 /// Where the hooks live when `baseUrl` is not given.
 pub const DEFAULT_BASE_URL: &str = "https://api.github.com";
 
+/// The longest `accessToken` accepted: far beyond any service's tokens, and short enough to be
+/// sent as a header.
+const MAX_TOKEN_CHARS: usize = 4096;
+
 /// Names of every parameter the feed reads (the rest are ignored, and logged by name).
 pub const PARAMETER_NAMES: &[&str] = &[
     "repository",
@@ -325,6 +329,16 @@ pub fn location(params: &Params, stored: Option<&Stored>) -> Result<Location, Pa
         },
     };
     let access_token = match secret_param(params, "accessToken")? {
+        Some(Some(token)) if token.expose().len() > MAX_TOKEN_CHARS => {
+            return Err(ParamError::invalid(
+                "accessToken",
+                format!(
+                    "it is {} characters long, and tokens are at most {MAX_TOKEN_CHARS} \
+                     (GitHub's and Gitea's are under 100); give the token itself",
+                    token.expose().len()
+                ),
+            ));
+        }
         Some(Some(token)) => token,
         Some(None) | None => match stored {
             Some(stored) => stored.access_token.clone(),

@@ -44,7 +44,9 @@ pub struct Listing {
 /// Why a poll could not get a listing; `parameter` is the setting to look at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PollFailure {
-    pub parameter: &'static str,
+    /// The parameter to look at, when one is at fault (not when the activation's own time
+    /// limit cut the poll short).
+    pub parameter: Option<&'static str>,
     pub status: Option<u16>,
     pub message: String,
 }
@@ -58,7 +60,7 @@ impl fmt::Display for PollFailure {
 /// Finds the items (`itemsPath`) and their ids (`idPath`) in a response body.
 pub fn list_items(body: &Value, config: &PollConfig) -> Result<Listing, PollFailure> {
     let failure = |parameter, message: String| PollFailure {
-        parameter,
+        parameter: Some(parameter),
         status: None,
         message,
     };
@@ -170,12 +172,13 @@ pub fn read_source(
     let left = time_left(deadline);
     if left.is_zero() {
         return Err(PollFailure {
-            parameter: "timeoutSeconds",
+            parameter: None,
             status: None,
-            message: "the activation's deadline leaves no time to poll".into(),
+            message: out_of_time("before the source could be read"),
         });
     }
-    let timeout = Duration::from_secs(config.timeout_seconds).min(left);
+    let wanted = Duration::from_secs(config.timeout_seconds);
+    let timeout = wanted.min(left);
     let fetched = fetch(SourceRequest {
         config,
         secrets,
@@ -183,10 +186,29 @@ pub fn read_source(
         last_modified,
         timeout,
     })
-    .map_err(|error| PollFailure {
-        parameter: "url",
-        status: error.status,
-        message: error.message,
+    .map_err(|error| match (error.timed_out, timeout < wanted) {
+        // The activation's time limit, not `timeoutSeconds`, cut the answer short.
+        (true, true) => PollFailure {
+            parameter: None,
+            status: error.status,
+            message: out_of_time(&format!(
+                "while the source was still answering ({} s in)",
+                timeout.as_secs_f32().round()
+            )),
+        },
+        (true, false) => PollFailure {
+            parameter: Some("timeoutSeconds"),
+            status: error.status,
+            message: format!(
+                "{error}, the `timeoutSeconds` it is given; raise it (at most the poller's time \
+                 limit) or make the source answer faster"
+            ),
+        },
+        (false, _) => PollFailure {
+            parameter: Some("url"),
+            status: error.status,
+            message: error.message,
+        },
     })?;
     match fetched {
         Fetched::NotModified => Ok(Polled::NotModified),
@@ -208,6 +230,14 @@ pub fn read_source(
             })
         }
     }
+}
+
+/// Why a poll stopped at the activation's deadline, and what the user can do about it.
+fn out_of_time(when: &str) -> String {
+    format!(
+        "the activation's time limit ran out {when}; give the action a longer time limit \
+         (wsk action update ... --timeout) or make the source answer faster"
+    )
 }
 
 /// The time left before `deadline` minus [`RESERVE`].

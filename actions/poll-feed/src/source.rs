@@ -5,6 +5,8 @@ use std::fmt;
 use std::time::Duration;
 
 use base64::Engine as _;
+use feedkit::Secret;
+use feedkit::outbound::{self, CrossOrigin, Outbound, SendError};
 use serde_json::Value;
 
 use crate::config::{PollConfig, Secrets};
@@ -34,6 +36,8 @@ pub struct SourceError {
     /// The HTTP status, when the source answered.
     pub status: Option<u16>,
     pub message: String,
+    /// The source did not finish answering within the time it was given.
+    pub timed_out: bool,
 }
 
 impl fmt::Display for SourceError {
@@ -52,28 +56,30 @@ pub struct SourceRequest<'a> {
     pub timeout: Duration,
 }
 
-/// GETs the configured URL once.
+/// GETs the configured URL once. The credentials (`headers`, `username`/`password`,
+/// `bearerToken`) go only to the URL's origin: a redirect to another origin is followed without
+/// them (a feed served from a CDN), never from https to http (see `feedkit::outbound`).
 pub fn fetch(request: SourceRequest<'_>) -> Result<Fetched, SourceError> {
     let agent: ureq::Agent = feedkit::http_agent(
         feedkit::http_agent_config()
-            .timeout_global(Some(request.timeout))
             .user_agent(concat!("feedkit-poll-feed/", env!("CARGO_PKG_VERSION")))
             .build(),
     );
-    let mut call = agent
-        .get(&request.config.url)
-        .header("Accept", "application/json");
+    let mut call = Outbound::get(&request.config.url).header("Accept", "application/json");
     for (name, value) in &request.secrets.headers {
-        call = call.header(name.as_str(), value.expose());
+        call = call.credential(name.as_str(), value.clone());
     }
     if let (Some(username), Some(password)) = (&request.config.username, &request.secrets.password)
     {
         let pair = format!("{username}:{}", password.expose());
         let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
-        call = call.header("Authorization", format!("Basic {encoded}"));
+        call = call.credential("Authorization", Secret::new(format!("Basic {encoded}")));
     }
     if let Some(token) = &request.secrets.bearer_token {
-        call = call.header("Authorization", format!("Bearer {}", token.expose()));
+        call = call.credential(
+            "Authorization",
+            Secret::new(format!("Bearer {}", token.expose())),
+        );
     }
     if let Some(etag) = request.etag {
         call = call.header("If-None-Match", etag);
@@ -81,17 +87,33 @@ pub fn fetch(request: SourceRequest<'_>) -> Result<Fetched, SourceError> {
     if let Some(date) = request.last_modified {
         call = call.header("If-Modified-Since", date);
     }
-    let failed = |error: ureq::Error| SourceError {
-        status: None,
-        message: match error {
-            ureq::Error::Timeout(_) => format!(
-                "no answer within {} s",
-                request.timeout.as_secs_f32().round()
-            ),
-            other => format!("no answer ({other})"),
-        },
+    let timed_out = |status: Option<u16>| SourceError {
+        status,
+        message: format!(
+            "the source did not finish answering within {} s",
+            request.timeout.as_secs_f32().round()
+        ),
+        timed_out: true,
     };
-    let mut response = call.call().map_err(failed)?;
+    let mut response = match outbound::send(
+        &agent,
+        &call,
+        CrossOrigin::DropCredentials,
+        request.timeout,
+    ) {
+        Ok(response) => response,
+        Err(SendError::Timeout(_)) => return Err(timed_out(None)),
+        Err(error) => {
+            return Err(SourceError {
+                status: None,
+                message: match error {
+                    SendError::Transport(_) => error.to_string(),
+                    other => format!("no usable answer ({other})"),
+                },
+                timed_out: false,
+            });
+        }
+    };
     let status = response.status().as_u16();
     if status == 304 {
         return Ok(Fetched::NotModified);
@@ -110,14 +132,19 @@ pub fn fetch(request: SourceRequest<'_>) -> Result<Fetched, SourceError> {
         .with_config()
         .limit(MAX_BODY_BYTES)
         .read_to_string()
-        .map_err(|error| SourceError {
-            status: Some(status),
-            message: format!("HTTP {status}, but the body could not be read ({error})"),
+        .map_err(|error| match error {
+            ureq::Error::Timeout(_) => timed_out(Some(status)),
+            other => SourceError {
+                status: Some(status),
+                message: format!("HTTP {status}, but the body could not be read ({other})"),
+                timed_out: false,
+            },
         })?;
     if !(200..300).contains(&status) {
         return Err(SourceError {
             status: Some(status),
             message: format!("HTTP {status}{}", quote(&text)),
+            timed_out: false,
         });
     }
     let body = serde_json::from_str(&text).map_err(|error| SourceError {
@@ -126,6 +153,7 @@ pub fn fetch(request: SourceRequest<'_>) -> Result<Fetched, SourceError> {
             "HTTP {status}, but the body is not JSON ({error}){}",
             quote(&text)
         ),
+        timed_out: false,
     })?;
     Ok(Fetched::Document {
         status,

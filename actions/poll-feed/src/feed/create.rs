@@ -74,10 +74,12 @@ pub(super) fn owners(entities: &Entities) -> Owners {
 
 /// A failed read of the source at CREATE or UPDATE, naming the setting to look at.
 pub(super) fn probe_error(failure: &PollFailure) -> ActionError {
-    ActionError::new(format!(
-        "invalid parameter `{}`: reading the source failed: {failure}",
-        failure.parameter
-    ))
+    match failure.parameter {
+        Some(parameter) => ActionError::new(format!(
+            "invalid parameter `{parameter}`: reading the source failed: {failure}"
+        )),
+        None => ActionError::new(format!("reading the source failed: {failure}")),
+    }
 }
 
 /// What CREATE made so far, to undo in reverse order.

@@ -92,7 +92,7 @@ fn lists_items_by_paths_once_each() {
     ] {
         assert_eq!(
             list_items(&body, &config).expect_err("bad").parameter,
-            parameter
+            Some(parameter)
         );
     }
     let (plain, _) = make(json!({"url": "http://h/", "minutes": 1, "idPath": ""}));
@@ -103,7 +103,7 @@ fn lists_items_by_paths_once_each() {
         list_items(&too_many, &plain)
             .expect_err("too many")
             .parameter,
-        "url"
+        Some("url")
     );
 }
 
@@ -283,7 +283,10 @@ fn source_failures_are_reported_and_keep_the_position() {
         (Fault::Status(503), "HTTP 503"),
         (Fault::Garbage, "not JSON"),
         (Fault::Down, "no answer"),
-        (Fault::Slow(Duration::from_secs(3)), "no answer within 1 s"),
+        (
+            Fault::Slow(Duration::from_secs(3)),
+            "did not finish answering within 1 s, the `timeoutSeconds`",
+        ),
     ] {
         source.set_fault(fault);
         let (failed, events) = poll_with(&config, &secrets, &state, &mut vec![]);
@@ -332,7 +335,7 @@ fn credentials_and_headers_reach_the_source() {
     let (config, secrets) = make(json!({"url": source.items_url(), "minutes": 1}));
     let failure = baseline(&config, &secrets, None).expect_err("401");
     assert_eq!(failure.status, Some(401));
-    assert_eq!(failure.parameter, "url");
+    assert_eq!(failure.parameter, Some("url"));
 
     source.clear_required_headers();
     source.require_header("Authorization", "Basic dTpwdw==");
