@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use feedkit::ActionError;
+use feedkit::outbound::{self, CrossOrigin, Outbound, SendError};
+use feedkit::{ActionError, Secret};
 use serde_json::Value;
 
 use crate::settings::Database;
@@ -19,18 +20,11 @@ fn join(url: &str, segments: &[&str]) -> String {
     joined
 }
 
-fn agent(timeout: Duration) -> ureq::Agent {
-    feedkit::http_agent(
-        feedkit::http_agent_config()
-            .timeout_global(Some(timeout))
-            .build(),
-    )
-}
-
 /// GETs `url` as the database's user; answers the status and the JSON body (`Null` if none).
+/// The credentials go only to the database's origin: a redirect elsewhere is an error.
 fn get(database: &Database, url: &str, timeout: Duration) -> Result<(u16, Value), ActionError> {
-    let mut request = agent(timeout).get(url).header("Accept", "application/json");
-    let authorization;
+    let agent = feedkit::http_agent(feedkit::http_agent_config().build());
+    let mut request = Outbound::get(url).header("Accept", "application/json");
     if let Some(user) = &database.username {
         use base64::Engine as _;
         let password = database
@@ -39,18 +33,21 @@ fn get(database: &Database, url: &str, timeout: Duration) -> Result<(u16, Value)
             .map_or("", |secret| secret.expose());
         let encoded =
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-        authorization = format!("Basic {encoded}");
-        request = request.header("Authorization", &authorization);
+        request = request.credential("Authorization", Secret::new(format!("Basic {encoded}")));
     }
-    let mut response = request.call().map_err(|error| {
-        ActionError::new(format!(
-            "invalid parameter `dbUrl`: the database server {} is not reachable ({error})",
-            database.url
-        ))
-    })?;
+    let mut response = outbound::send(&agent, &request, CrossOrigin::Refuse, timeout)
+        .map_err(|error| {
+            let problem = match error {
+                SendError::Redirect { .. } | SendError::TooManyRedirects => error.to_string(),
+                other => format!("the database server {} is not reachable ({other})", database.url),
+            };
+            ActionError::new(format!("invalid parameter `dbUrl`: {problem}"))
+        })?;
     let status = response.status().as_u16();
     let body = response
         .body_mut()
+        .with_config()
+        .limit(1024 * 1024)
         .read_to_string()
         .ok()
         .and_then(|text| serde_json::from_str(&text).ok())

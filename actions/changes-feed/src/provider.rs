@@ -3,10 +3,15 @@
 
 use std::time::Duration;
 
-use feedkit::{ActionError, AuthKey, QualifiedName};
+use feedkit::outbound::{self, CrossOrigin, Outbound, SendError};
+use feedkit::{ActionError, AuthKey, QualifiedName, Secret, json_kind, redact_userinfo};
 use serde_json::Value;
+use ureq::http::Method;
 
 use crate::settings::ProviderTarget;
+
+/// A provider's answer is a small JSON object; anything near this is not one.
+const MAX_ANSWER_BYTES: u64 = 1024 * 1024;
 
 /// A provider call that did not succeed.
 #[derive(Debug)]
@@ -15,23 +20,48 @@ pub enum ProviderError {
     Status { status: u16, message: String },
     /// No answer.
     Unreachable(String),
+    /// A redirect the kit does not follow with the provider secret (another origin, or https to
+    /// http).
+    Redirect(String),
+    /// A success status with an answer that is not the provider's (not JSON, not the expected
+    /// object, truncated or far too large).
+    Unreadable { status: u16, why: String },
 }
 
 impl ProviderError {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Status { status, .. } => Some(*status),
-            Self::Unreachable(_) => None,
+            _ => None,
         }
     }
 
-    /// What the user reads. The provider's own messages never hold secrets; 401 is about the
-    /// package-bound secret, which the user may need to ask the operator about.
+    fn from_send(error: SendError) -> Self {
+        match error {
+            SendError::Redirect { .. } | SendError::TooManyRedirects | SendError::BadLocation => {
+                Self::Redirect(error.to_string())
+            }
+            other => Self::Unreachable(other.to_string()),
+        }
+    }
+
+    /// What the user reads. The provider's own messages never hold secrets, and the provider's
+    /// URL is shown without userinfo; 401 is about the package-bound secret, which the user may
+    /// need to ask the operator about.
     pub fn into_action_error(self, target: &ProviderTarget) -> ActionError {
+        let url = redact_userinfo(&target.url);
         match self {
             Self::Unreachable(reason) => ActionError::new(format!(
-                "the changes provider at {} is not reachable ({reason})",
-                target.url
+                "the changes provider at {url} is not reachable ({reason}); check \
+                 `providerUrl` (bound on the feed's package) or ask its operator"
+            )),
+            Self::Redirect(reason) => ActionError::new(format!(
+                "invalid parameter `providerUrl`: {reason}; bind the URL the provider answers at"
+            )),
+            Self::Unreadable { status, why } => ActionError::new(format!(
+                "the changes provider at {url} answered HTTP {status}, but its answer was \
+                 unreadable ({why}); is `providerUrl` the changes provider (and not a proxy or \
+                 another service)? Nothing is known about the feed's state"
             )),
             Self::Status { status: 401, .. } => ActionError::new(
                 "invalid parameter `providerSecret`: the changes provider refused it (the package's binding is out of date)",
@@ -51,6 +81,7 @@ impl ProviderError {
 pub struct Provider<'a> {
     target: &'a ProviderTarget,
     agent: ureq::Agent,
+    timeout: Duration,
 }
 
 /// `/feeds/{namespace}/{trigger}`, each part encoded.
@@ -64,57 +95,63 @@ fn feed_path(trigger: &QualifiedName) -> String {
 
 impl<'a> Provider<'a> {
     pub fn new(target: &'a ProviderTarget, timeout: Duration) -> Self {
-        let agent = feedkit::http_agent(
-            feedkit::http_agent_config()
-                .timeout_global(Some(timeout))
-                .build(),
-        );
-        Self { target, agent }
+        let agent = feedkit::http_agent(feedkit::http_agent_config().build());
+        Self {
+            target,
+            agent,
+            timeout,
+        }
     }
 
+    /// One call; the secret and the owner's key go only to the provider's origin.
     fn call(
         &self,
-        method: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        owner_key: Option<&AuthKey>,
+    ) -> Result<(u16, Value), ProviderError> {
+        let url = format!("{}{path}", self.target.url);
+        let mut request = Outbound::new(method.clone(), url)
+            .header("Accept", "application/json")
+            .credential(
+                "Authorization",
+                Secret::new(format!("Bearer {}", self.target.secret.expose())),
+            );
+        if let Some(key) = owner_key {
+            request = request.credential("X-Owner-Key", Secret::new(key.expose()));
+        }
+        if method != Method::GET && method != Method::DELETE {
+            request = request.json(body.unwrap_or(&Value::Object(Default::default())));
+        }
+        let response = outbound::send(&self.agent, &request, CrossOrigin::Refuse, self.timeout)
+            .map_err(ProviderError::from_send)?;
+        answer(response)
+    }
+
+    /// A call answered with a feed's view (`{"trigger", "config", "status"}`).
+    fn view(
+        &self,
+        method: Method,
         path: &str,
         body: Option<&Value>,
         owner_key: Option<&AuthKey>,
     ) -> Result<Value, ProviderError> {
-        let url = format!("{}{path}", self.target.url);
-        let authorization = format!("Bearer {}", self.target.secret.expose());
-        let builder = match method {
-            "PUT" => self.agent.put(&url),
-            "PATCH" => self.agent.patch(&url),
-            "POST" => self.agent.post(&url),
-            "DELETE" => {
-                let mut request = self
-                    .agent
-                    .delete(&url)
-                    .header("Authorization", &authorization);
-                if let Some(key) = owner_key {
-                    request = request.header("X-Owner-Key", &key.expose());
-                }
-                return answer(request.call());
-            }
-            _ => {
-                let mut request = self.agent.get(&url).header("Authorization", &authorization);
-                if let Some(key) = owner_key {
-                    request = request.header("X-Owner-Key", &key.expose());
-                }
-                return answer(request.call());
-            }
-        };
-        let body = body
-            .cloned()
-            .unwrap_or_else(|| Value::Object(Default::default()));
-        answer(
-            builder
-                .header("Authorization", &authorization)
-                .send_json(&body),
-        )
+        let (status, value) = self.call(method, path, body, owner_key)?;
+        let is_view = value.get("config").is_some_and(Value::is_object)
+            && value.get("status").is_some_and(Value::is_object);
+        if is_view {
+            Ok(value)
+        } else {
+            Err(ProviderError::Unreadable {
+                status,
+                why: "a JSON object without the feed's `config` and `status`".into(),
+            })
+        }
     }
 
     pub fn register(&self, trigger: &QualifiedName, body: &Value) -> Result<Value, ProviderError> {
-        self.call("PUT", &feed_path(trigger), Some(body), None)
+        self.view(Method::PUT, &feed_path(trigger), Some(body), None)
     }
 
     /// With `owner_key`, the provider answers only if that key is the feed's.
@@ -123,11 +160,11 @@ impl<'a> Provider<'a> {
         trigger: &QualifiedName,
         owner_key: Option<&AuthKey>,
     ) -> Result<Value, ProviderError> {
-        self.call("GET", &feed_path(trigger), None, owner_key)
+        self.view(Method::GET, &feed_path(trigger), None, owner_key)
     }
 
     pub fn update(&self, trigger: &QualifiedName, patch: &Value) -> Result<Value, ProviderError> {
-        self.call("PATCH", &feed_path(trigger), Some(patch), None)
+        self.view(Method::PATCH, &feed_path(trigger), Some(patch), None)
     }
 
     pub fn set_active(
@@ -138,7 +175,7 @@ impl<'a> Provider<'a> {
     ) -> Result<Value, ProviderError> {
         let verb = if active { "unpause" } else { "pause" };
         let path = format!("{}/{verb}", feed_path(trigger));
-        self.call("POST", &path, Some(refresh), None)
+        self.view(Method::POST, &path, Some(refresh), None)
     }
 
     /// With `owner_key`, the provider deletes only if that key is the feed's.
@@ -147,22 +184,61 @@ impl<'a> Provider<'a> {
         trigger: &QualifiedName,
         owner_key: Option<&AuthKey>,
     ) -> Result<Value, ProviderError> {
-        self.call("DELETE", &feed_path(trigger), None, owner_key)
+        self.call(Method::DELETE, &feed_path(trigger), None, owner_key)
+            .map(|(_, value)| value)
     }
 }
 
-fn answer(
-    result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-) -> Result<Value, ProviderError> {
-    let mut response = result.map_err(|error| ProviderError::Unreachable(error.to_string()))?;
+/// The JSON object of a 2xx answer, or what went wrong: the provider's error, or an answer
+/// that cannot be the provider's.
+fn answer(mut response: ureq::http::Response<ureq::Body>) -> Result<(u16, Value), ProviderError> {
     let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("no content type")
+        .to_owned();
+    let read = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_ANSWER_BYTES)
+        .read_to_vec();
+    let bytes = match read {
+        Ok(bytes) => bytes,
+        Err(ureq::Error::BodyExceedsLimit(_)) => {
+            return Err(ProviderError::Unreadable {
+                status,
+                why: format!("larger than {} KiB", MAX_ANSWER_BYTES / 1024),
+            });
+        }
+        Err(error) if (200..300).contains(&status) => {
+            return Err(ProviderError::Unreadable {
+                status,
+                why: format!("the body could not be read whole: {error}"),
+            });
+        }
+        Err(error) => return Err(ProviderError::Unreachable(error.to_string())),
+    };
+    let body = serde_json::from_slice::<Value>(&bytes);
     if (200..300).contains(&status) {
-        return Ok(body);
+        return match body {
+            Ok(value @ Value::Object(_)) => Ok((status, value)),
+            Ok(other) => Err(ProviderError::Unreadable {
+                status,
+                why: format!("{}, not a JSON object", json_kind(&other)),
+            }),
+            Err(_) => Err(ProviderError::Unreadable {
+                status,
+                why: format!("not JSON: {content_type}, {} bytes", bytes.len()),
+            }),
+        };
     }
+    let text = String::from_utf8_lossy(&bytes);
     let message = body
-        .get("error")
+        .ok()
+        .as_ref()
+        .and_then(|body| body.get("error"))
         .and_then(Value::as_str)
         .map(str::to_owned)
         .unwrap_or_else(|| text.chars().take(200).collect());
