@@ -12,6 +12,7 @@ mod hook_relay;
 mod hostile;
 mod manifest;
 mod poll_feed;
+mod redirects;
 mod runtime;
 mod sandbox_binary;
 mod support;

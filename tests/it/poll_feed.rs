@@ -888,3 +888,43 @@ fn every_event_names_its_bad_parameter_in_one_error() {
     }
     world.assert_quiet();
 }
+
+/// The user's credentials (`headers`, `bearerToken`) go only to the origin of `url`: a source
+/// that redirects to another origin (a loopback port of its own here) is followed without them,
+/// by CREATE's first read and by every tick's.
+#[test]
+fn credentials_are_not_sent_across_a_redirect_to_another_origin() {
+    let world = World::start();
+    world.source.push(item("a"));
+    let redirect = crate::redirects::redirector(307, &world.source.url());
+    let url = format!(
+        "{}{}",
+        redirect.url(),
+        world.url().trim_start_matches(&world.source.url())
+    );
+    world
+        .create(
+            "moved",
+            json!({"url": url, "cron": YEARLY, "startFrom": "backlog",
+                   "headers": {"X-Api-Key": "k-e2e-4f2a"}, "bearerToken": TOKEN}),
+        )
+        .expect("CREATE follows the redirect");
+    world.tick_ok("moved");
+    assert_eq!(world.fired_ids("moved"), ["a"]);
+    let asked = redirect.requests();
+    assert_eq!(asked.len(), 2, "CREATE's read and the tick's: {asked:?}");
+    for request in &asked {
+        assert_eq!(request.header("X-Api-Key"), Some("k-e2e-4f2a"));
+        assert_eq!(
+            request.header("Authorization"),
+            Some(format!("Bearer {TOKEN}").as_str())
+        );
+    }
+    let reached = world.source.requests();
+    assert_eq!(reached.len(), 2, "{reached:?}");
+    for request in &reached {
+        assert_eq!(request.header("X-Api-Key"), None, "{request:?}");
+        assert_eq!(request.header("Authorization"), None, "{request:?}");
+    }
+    world.assert_quiet();
+}
