@@ -3,15 +3,14 @@
 //! byte at a time. It records every request, so a test can check what reached it (which
 //! headers, which credentials).
 
-use std::io::{self, Read};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tiny_http::{Request, Response, StatusCode};
-
-use crate::http::{
-    ServerLoop, StopSignal, bind_loopback, headers_of, lock, make_header, port_of, read_body,
-};
+use crate::http::{StopSignal, lock};
 
 /// Request bodies beyond this are not recorded whole.
 const BODY_LIMIT: u64 = 1024 * 1024;
@@ -90,11 +89,17 @@ impl Reply {
 type Script = dyn Fn(&Recorded) -> Reply + Send + Sync;
 
 /// The scripted server. Dropping it stops it (and any body still dripping).
+///
+/// It speaks HTTP/1.1 over plain sockets, one request per connection (`Connection: close`),
+/// instead of through an HTTP server library: a truncated body, a drip or a lying
+/// `Content-Length` are exactly what such a library is built not to send.
 pub struct ScriptedServer {
     url: String,
+    address: SocketAddr,
     requests: Arc<Mutex<Vec<Recorded>>>,
     stop: Arc<StopSignal>,
-    server: Option<ServerLoop>,
+    stopping: Arc<AtomicBool>,
+    accept: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for ScriptedServer {
@@ -108,23 +113,38 @@ impl std::fmt::Debug for ScriptedServer {
 impl ScriptedServer {
     /// Starts the server on 127.0.0.1 with an OS-picked port; `script` answers every request.
     pub fn start(script: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> io::Result<Self> {
-        let server = bind_loopback()?;
-        let url = format!("http://127.0.0.1:{}", port_of(&server)?);
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let address = listener.local_addr()?;
         let requests = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(StopSignal::default());
+        let stopping = Arc::new(AtomicBool::new(false));
         let script: Arc<Script> = Arc::new(script);
-        let (recorded, stopping) = (Arc::clone(&requests), Arc::clone(&stop));
-        let server = ServerLoop::spawn(server, move |request| {
-            // A thread per request, so that a dripping answer does not hold up the others.
-            let (recorded, stopping, script) =
-                (Arc::clone(&recorded), Arc::clone(&stopping), Arc::clone(&script));
-            std::thread::spawn(move || answer(request, &recorded, &stopping, script.as_ref()));
+        let (recorded, signal, flag) = (
+            Arc::clone(&requests),
+            Arc::clone(&stop),
+            Arc::clone(&stopping),
+        );
+        let accept = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if flag.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let (recorded, signal, script) =
+                    (Arc::clone(&recorded), Arc::clone(&signal), Arc::clone(&script));
+                // A thread per connection, so that a dripping answer holds up no other.
+                std::thread::spawn(move || {
+                    let _ = serve(stream, &recorded, &signal, script.as_ref());
+                });
+            }
         });
         Ok(Self {
-            url,
+            url: format!("http://{address}"),
+            address,
             requests,
             stop,
-            server: Some(server),
+            stopping,
+            accept: Some(accept),
         })
     }
 
@@ -147,64 +167,110 @@ impl ScriptedServer {
 impl Drop for ScriptedServer {
     fn drop(&mut self) {
         self.stop.stop();
-        self.server.take();
+        self.stopping.store(true, Ordering::SeqCst);
+        // Wakes the accept loop up so that it sees the flag.
+        let _ = TcpStream::connect_timeout(&self.address, Duration::from_secs(1));
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
     }
 }
 
-fn answer(mut request: Request, recorded: &Mutex<Vec<Recorded>>, stop: &Arc<StopSignal>, script: &Script) {
-    let body = read_body(&mut request, BODY_LIMIT).unwrap_or_default();
-    let seen = Recorded {
-        method: request.method().as_str().to_owned(),
-        url: request.url().to_owned(),
-        headers: headers_of(&request),
-        body,
+/// The request head's limit: far beyond what any client of the kit sends.
+const HEAD_LIMIT: usize = 64 * 1024;
+
+/// One connection: one request read, recorded and answered as scripted, then closed.
+fn serve(
+    stream: TcpStream,
+    recorded: &Mutex<Vec<Recorded>>,
+    stop: &StopSignal,
+    script: &Script,
+) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut line = Vec::new();
+        if reader.read_until(b'\n', &mut line)? == 0 || head.len() > HEAD_LIMIT {
+            return Ok(());
+        }
+        head.extend_from_slice(&line);
+    }
+    let head = String::from_utf8_lossy(&head);
+    let mut lines = head.lines();
+    let mut request_line = lines.next().unwrap_or_default().split_whitespace();
+    let method = request_line.next().unwrap_or_default().to_owned();
+    let url = request_line.next().unwrap_or_default().to_owned();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+        .collect();
+    let mut seen = Recorded {
+        method,
+        url,
+        headers,
+        body: Vec::new(),
     };
+    let length = seen
+        .header("content-length")
+        .and_then(|value| value.parse::<u64>().ok())
+        .unwrap_or(0);
+    (&mut reader)
+        .take(length.min(BODY_LIMIT))
+        .read_to_end(&mut seen.body)?;
     let reply = script(&seen);
     lock(recorded).push(seen);
-    let headers: Vec<_> = reply
-        .headers
-        .iter()
-        .filter_map(|(name, value)| make_header(name, value))
-        .collect();
-    let status = StatusCode(reply.status);
-    let (reader, length): (Box<dyn Read + Send>, usize) = match reply.body {
-        Body::Bytes(bytes) => {
-            let len = bytes.len();
-            (Box::new(io::Cursor::new(bytes)), len)
-        }
-        Body::Truncated { declared, sent } => (Box::new(io::Cursor::new(sent)), declared),
-        Body::Repeat { byte, len } => (Box::new(io::repeat(byte).take(len as u64)), len),
-        Body::Drip { bytes, every } => {
-            let len = bytes.len();
-            let drip = Drip {
-                bytes,
-                next: 0,
-                every,
-                stop: Arc::clone(stop),
-            };
-            (Box::new(drip), len)
-        }
+    write_reply(stream, reply, stop)
+}
+
+fn write_reply(mut stream: TcpStream, reply: Reply, stop: &StopSignal) -> io::Result<()> {
+    let declared = match &reply.body {
+        Body::Bytes(bytes) => bytes.len(),
+        Body::Truncated { declared, .. } => *declared,
+        Body::Repeat { len, .. } => *len,
+        Body::Drip { bytes, .. } => bytes.len(),
     };
-    let response = Response::new(status, headers, reader, Some(length), None);
-    // A client that went away (or a truncated body) ends the answer: nothing to do about it.
-    let _ = request.respond(response);
-}
-
-/// A body read one byte per interval.
-struct Drip {
-    bytes: Vec<u8>,
-    next: usize,
-    every: Duration,
-    stop: Arc<StopSignal>,
-}
-
-impl Read for Drip {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.next >= self.bytes.len() || buf.is_empty() || self.stop.sleep(self.every) {
-            return Ok(0);
+    let mut head = format!("HTTP/1.1 {} {}\r\n", reply.status, reason(reply.status));
+    for (name, value) in &reply.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Length: {declared}\r\nConnection: close\r\n\r\n"
+    ));
+    stream.write_all(head.as_bytes())?;
+    match reply.body {
+        Body::Bytes(bytes) | Body::Truncated { sent: bytes, .. } => stream.write_all(&bytes)?,
+        Body::Repeat { byte, len } => {
+            io::copy(&mut io::repeat(byte).take(len as u64), &mut stream)?;
         }
-        buf[0] = self.bytes[self.next];
-        self.next += 1;
-        Ok(1)
+        Body::Drip { bytes, every } => {
+            stream.flush()?;
+            for byte in bytes {
+                if stop.sleep(every) {
+                    break;
+                }
+                stream.write_all(&[byte])?;
+                stream.flush()?;
+            }
+        }
+    }
+    stream.flush()?;
+    stream.shutdown(Shutdown::Both)
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        404 => "Not Found",
+        500 => "Internal Server Error",
+        _ => "Status",
     }
 }

@@ -12,6 +12,7 @@ mod hook_relay;
 mod hostile;
 mod manifest;
 mod poll_feed;
+mod provider_answers;
 mod redirects;
 mod runtime;
 mod sandbox_binary;
