@@ -41,12 +41,21 @@ impl Recorded {
 pub enum Body {
     Bytes(Vec<u8>),
     /// `Content-Length: declared`, then only `sent` before the connection closes.
-    Truncated { declared: usize, sent: Vec<u8> },
+    Truncated {
+        declared: usize,
+        sent: Vec<u8>,
+    },
     /// `len` copies of `byte`, made as they are sent (a huge body costs the fake nothing).
-    Repeat { byte: u8, len: usize },
+    Repeat {
+        byte: u8,
+        len: usize,
+    },
     /// `bytes`, one every `every` (and the declared length up front), ending early when the
     /// server stops.
-    Drip { bytes: Vec<u8>, every: Duration },
+    Drip {
+        bytes: Vec<u8>,
+        every: Duration,
+    },
 }
 
 /// One scripted answer.
@@ -130,8 +139,11 @@ impl ScriptedServer {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                let (recorded, signal, script) =
-                    (Arc::clone(&recorded), Arc::clone(&signal), Arc::clone(&script));
+                let (recorded, signal, script) = (
+                    Arc::clone(&recorded),
+                    Arc::clone(&signal),
+                    Arc::clone(&script),
+                );
                 // A thread per connection, so that a dripping answer holds up no other.
                 std::thread::spawn(move || {
                     let _ = serve(stream, &recorded, &signal, script.as_ref());

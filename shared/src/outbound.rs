@@ -182,8 +182,16 @@ pub fn send(
         } else {
             &[]
         };
-        let response = once(agent, &method, &uri, &request.headers, credentials, body, left)
-            .map_err(|error| transport_error(error, timeout))?;
+        let response = once(
+            agent,
+            &method,
+            &uri,
+            &request.headers,
+            credentials,
+            body,
+            left,
+        )
+        .map_err(|error| transport_error(error, timeout))?;
         let status = response.status().as_u16();
         let follows = match status {
             307 | 308 => true,
@@ -389,14 +397,19 @@ fn resolve(base: &Uri, location: &str) -> Option<Uri> {
     } else {
         let path = base.path();
         let directory = &path[..path.rfind('/').map_or(0, |at| at + 1)];
-        format!("{scheme}://{authority}{}", normalize(&format!("{directory}{location}")))
+        format!(
+            "{scheme}://{authority}{}",
+            normalize(&format!("{directory}{location}"))
+        )
     };
     parse(&absolute)
 }
 
 /// Removes `.` and `..` segments from a relative reference merged with its base's directory.
 fn normalize(path: &str) -> String {
-    let (path, query) = path.split_once('?').map_or((path, None), |(p, q)| (p, Some(q)));
+    let (path, query) = path
+        .split_once('?')
+        .map_or((path, None), |(p, q)| (p, Some(q)));
     let mut segments: Vec<&str> = Vec::new();
     for segment in path.split('/') {
         match segment {
@@ -434,7 +447,10 @@ mod tests {
             ("https://other.example/x", "https://other.example/x"),
             ("//cdn.example:9/y", "http://cdn.example:9/y"),
             ("/moved/here", "http://127.0.0.1:8080/moved/here"),
-            ("?page=3", "http://127.0.0.1:8080/api/v1/repos/o/r/hooks?page=3"),
+            (
+                "?page=3",
+                "http://127.0.0.1:8080/api/v1/repos/o/r/hooks?page=3",
+            ),
             ("hooks2", "http://127.0.0.1:8080/api/v1/repos/o/r/hooks2"),
             ("../../x?y=1", "http://127.0.0.1:8080/api/v1/repos/x?y=1"),
         ];
@@ -469,7 +485,10 @@ mod tests {
             Some(format!("Basic {expected}").as_str())
         );
         let (plain, none) = split_userinfo(uri("https://h.example/")).expect("split");
-        assert_eq!((plain.to_string().as_str(), none), ("https://h.example/", None));
+        assert_eq!(
+            (plain.to_string().as_str(), none),
+            ("https://h.example/", None)
+        );
     }
 
     #[test]

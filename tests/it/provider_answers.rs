@@ -58,11 +58,15 @@ fn an_unreachable_provider_is_named_without_its_credentials() {
 #[test]
 fn a_success_status_with_an_unreadable_answer_is_an_error() {
     let sandbox = sandbox_with_trigger("t");
-    let database = ScriptedServer::always(Reply::json(200, &json!({"db_name": "orders"})))
-        .expect("database");
+    let database =
+        ScriptedServer::always(Reply::json(200, &json!({"db_name": "orders"}))).expect("database");
     let answers = [
         (
-            Reply::new(200, "text/html", "<html><body>Welcome to nginx!</body></html>"),
+            Reply::new(
+                200,
+                "text/html",
+                "<html><body>Welcome to nginx!</body></html>",
+            ),
             "not JSON: text/html",
         ),
         (

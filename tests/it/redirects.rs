@@ -50,7 +50,11 @@ pub fn sandbox_with_trigger(name: &str) -> Sandbox {
     .expect("client");
     let trigger = QualifiedName::parse(&format!("/guest/{name}")).expect("name");
     client
-        .put_trigger(&trigger, &json!({"annotations": [], "parameters": []}), false)
+        .put_trigger(
+            &trigger,
+            &json!({"annotations": [], "parameters": []}),
+            false,
+        )
         .expect("trigger");
     sandbox
 }
@@ -77,7 +81,8 @@ fn the_openwhisk_key_never_follows_the_api_host_elsewhere() {
     let elsewhere = ScriptedServer::always(Reply::json(200, &json!(["guest"]))).expect("target");
     for status in [301, 302, 307, 308] {
         let api_host = redirector(status, &elsewhere.url());
-        let params = json!({"lifecycleEvent": "READ", "triggerName": "/_/t", "authKey": GUEST_AUTH_KEY});
+        let params =
+            json!({"lifecycleEvent": "READ", "triggerName": "/_/t", "authKey": GUEST_AUTH_KEY});
         let run = run("hook-feed", &api_host.url(), &params);
         let error = run.error();
         assert!(
@@ -125,8 +130,8 @@ fn the_access_token_never_follows_base_url_elsewhere() {
 #[test]
 fn changes_feed_keeps_the_database_password_and_the_provider_secret_home() {
     let sandbox = sandbox_with_trigger("t");
-    let database = ScriptedServer::always(Reply::json(200, &json!({"db_name": "orders"})))
-        .expect("database");
+    let database =
+        ScriptedServer::always(Reply::json(200, &json!({"db_name": "orders"}))).expect("database");
     let provider = ScriptedServer::always(Reply::json(200, &json!({}))).expect("provider");
     let db_redirect = redirector(307, &database.url());
     let provider_redirect = redirector(307, &provider.url());

@@ -35,11 +35,14 @@ fn get(database: &Database, url: &str, timeout: Duration) -> Result<(u16, Value)
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         request = request.credential("Authorization", Secret::new(format!("Basic {encoded}")));
     }
-    let mut response = outbound::send(&agent, &request, CrossOrigin::Refuse, timeout)
-        .map_err(|error| {
+    let mut response =
+        outbound::send(&agent, &request, CrossOrigin::Refuse, timeout).map_err(|error| {
             let problem = match error {
                 SendError::Redirect { .. } | SendError::TooManyRedirects => error.to_string(),
-                other => format!("the database server {} is not reachable ({other})", database.url),
+                other => format!(
+                    "the database server {} is not reachable ({other})",
+                    database.url
+                ),
             };
             ActionError::new(format!("invalid parameter `dbUrl`: {problem}"))
         })?;

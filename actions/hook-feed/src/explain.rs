@@ -72,12 +72,12 @@ pub fn service_error(error: &ServiceError, location: &Location, doing: &str) -> 
             "invalid parameter `baseUrl`: {said}; give the API root the service answers at \
              ({BASE_URL_FORMS})"
         ),
-        ServiceError::Request(SendError::RequestTooLarge) => format!(
-            "invalid parameter `accessToken`: {said}; give the token itself"
-        ),
-        ServiceError::Request(_) => format!(
-            "invalid parameter `baseUrl`: {said}; expected the API root ({BASE_URL_FORMS})"
-        ),
+        ServiceError::Request(SendError::RequestTooLarge) => {
+            format!("invalid parameter `accessToken`: {said}; give the token itself")
+        }
+        ServiceError::Request(_) => {
+            format!("invalid parameter `baseUrl`: {said}; expected the API root ({BASE_URL_FORMS})")
+        }
         ServiceError::Deadline => said,
     };
     ActionError::new(message).context(doing)

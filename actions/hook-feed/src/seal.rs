@@ -7,9 +7,9 @@ use std::time::{Duration, SystemTime};
 
 use feedkit::outbound::{self, CrossOrigin, Outbound, SendError};
 use feedkit::{ActionError, AuthKey, QualifiedName, Secret};
-use ureq::http::Method;
 use hook_relay::wire::{self, ReplyKey, SEAL_PATH};
 use serde_json::Value;
+use ureq::http::Method;
 
 use crate::delivery::{HookTarget, RelayUrl};
 

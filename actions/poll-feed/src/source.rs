@@ -95,25 +95,21 @@ pub fn fetch(request: SourceRequest<'_>) -> Result<Fetched, SourceError> {
         ),
         timed_out: true,
     };
-    let mut response = match outbound::send(
-        &agent,
-        &call,
-        CrossOrigin::DropCredentials,
-        request.timeout,
-    ) {
-        Ok(response) => response,
-        Err(SendError::Timeout(_)) => return Err(timed_out(None)),
-        Err(error) => {
-            return Err(SourceError {
-                status: None,
-                message: match error {
-                    SendError::Transport(_) => error.to_string(),
-                    other => format!("no usable answer ({other})"),
-                },
-                timed_out: false,
-            });
-        }
-    };
+    let mut response =
+        match outbound::send(&agent, &call, CrossOrigin::DropCredentials, request.timeout) {
+            Ok(response) => response,
+            Err(SendError::Timeout(_)) => return Err(timed_out(None)),
+            Err(error) => {
+                return Err(SourceError {
+                    status: None,
+                    message: match error {
+                        SendError::Transport(_) => error.to_string(),
+                        other => format!("no usable answer ({other})"),
+                    },
+                    timed_out: false,
+                });
+            }
+        };
     let status = response.status().as_u16();
     if status == 304 {
         return Ok(Fetched::NotModified);

@@ -470,7 +470,9 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<Answer, ClientError> {
         let fail = |kind| ClientError::new(method, self.full_path(path), kind);
-        let timeout = self.time_left().ok_or_else(|| fail(ClientErrorKind::Deadline))?;
+        let timeout = self
+            .time_left()
+            .ok_or_else(|| fail(ClientErrorKind::Deadline))?;
         let verb = Method::from_bytes(method.as_bytes())
             .map_err(|_| fail(ClientErrorKind::Config(format!("no HTTP method {method}"))))?;
         let mut request = Outbound::new(verb, self.host.api_url(path))
