@@ -14,8 +14,8 @@ const USAGE: &str = "\
 usage: sandbox serve [--port PORT] [--state FILE] [--deploy MANIFEST]...
 
   --port PORT        port on 127.0.0.1 (default 3233, as the standalone OpenWhisk; 0 picks a free one)
-  --state FILE       keep actions, packages, triggers, rules and alarms in FILE across restarts
-                     (default: memory only)
+  --state FILE       keep actions, packages, triggers, rules and alarms in FILE (SQLite) across
+                     restarts; each change is on disk before it is answered (default: memory only)
   --deploy MANIFEST  deploy a wskdeploy manifest.yaml (and the zips it names) into `guest`";
 
 const DEFAULT_PORT: u16 = 3233;
@@ -102,8 +102,8 @@ fn serve(options: Options) -> Result<()> {
             .with_context(|| format!("deploying {}", manifest.display()))?;
         println!("deployed {}: {}", manifest.display(), describe(&report));
     }
-    // Ctrl-C or SIGTERM stops cleanly: running actions are killed, unpacked code removed, the
-    // state saved one last time (it is also saved after every change).
+    // Ctrl-C or SIGTERM stops cleanly: running actions are killed, unpacked code removed (the
+    // state file is written as each change is made).
     let (stop, stopped) = std::sync::mpsc::channel();
     ctrlc::set_handler(move || {
         let _ = stop.send(());

@@ -6,6 +6,7 @@ use crate::controller::BuiltinAction;
 use crate::controller::Controller;
 use crate::controller::SandboxHandle;
 use crate::controller::runner::Runner;
+use crate::controller::state::StateFile;
 use crate::deploy::DeployReport;
 use crate::model::activation::Activation;
 use crate::model::config::Config;
@@ -102,28 +103,34 @@ impl Sandbox {
         check_config(&config)?;
         let listener = listener(config.port)?;
         let port = listener.local_addr()?.port();
-        let controller =
-            Controller::new(config, format!("http://127.0.0.1:{port}"), Runner::new()?);
-        let state_file = controller.config.state_file.clone();
-        let prepared = state_file
-            .as_deref()
-            .map_or(Ok(()), |path| {
-                crate::controller::state::load(&controller, path)
-            })
-            .and_then(|()| {
-                crate::alarms::install(&controller)
-                    .map_err(|e| io::Error::other(format!("installing the alarms package: {e}")))
-            });
-        if let Err(e) = prepared {
+        let (state, loaded) = match &config.state_file {
+            Some(path) => {
+                let (state, loaded) = StateFile::open(path).map_err(|why| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("state file {}: {why}", path.display()),
+                    )
+                })?;
+                (Some(state), Some(loaded))
+            }
+            None => (None, None),
+        };
+        let controller = Controller::new(
+            config,
+            format!("http://127.0.0.1:{port}"),
+            Runner::new()?,
+            state,
+        );
+        if let Some(loaded) = loaded {
+            controller.load(loaded);
+        }
+        if let Err(e) = crate::alarms::install(&controller) {
             controller.stop();
-            return Err(e);
+            return Err(io::Error::other(format!(
+                "installing the alarms package: {e}"
+            )));
         }
         controller.spawn("alarm-scheduler", |c| crate::alarms::run_scheduler(&c));
-        if let Some(path) = state_file {
-            controller.spawn("state-saver", move |c| {
-                crate::controller::state::run_saver(&c, &path);
-            });
-        }
         let server = match Server::start(controller.clone(), listener) {
             Ok(server) => server,
             Err(e) => {

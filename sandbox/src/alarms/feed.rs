@@ -234,7 +234,8 @@ impl AlarmFeed {
         match event.as_str() {
             "READ" => Ok(existing.read_json()),
             "DELETE" => {
-                c.alarms.update(|alarms| alarms.remove(&id));
+                c.update_alarm(&id, |alarm| *alarm = None)
+                    .map_err(|e| e.to_string())?;
                 c.echo(|| format!("alarm /{ns}/{trigger} deleted"));
                 Ok(success())
             }
@@ -243,12 +244,13 @@ impl AlarmFeed {
                 apply_update(&mut updated, params)?;
                 // As the provider, an update re-enables the alarm.
                 let outcome = activate(&mut updated);
-                c.alarms.update(|alarms| alarms.insert(id, updated));
+                c.update_alarm(&id, |alarm| *alarm = Some(updated))
+                    .map_err(|e| e.to_string())?;
                 outcome.map(|()| success())
             }
             "PAUSE" => {
-                c.alarms.update(|alarms| {
-                    if let Some(alarm) = alarms.get_mut(&id)
+                c.update_alarm(&id, |alarm| {
+                    if let Some(alarm) = alarm
                         && alarm.status.active
                     {
                         alarm.status = AlarmStatus::inactive(
@@ -258,7 +260,8 @@ impl AlarmFeed {
                         );
                         alarm.next_ms = None;
                     }
-                });
+                })
+                .map_err(|e| e.to_string())?;
                 c.echo(|| format!("alarm /{ns}/{trigger} paused"));
                 Ok(success())
             }
@@ -268,7 +271,8 @@ impl AlarmFeed {
                 }
                 let mut resumed = existing;
                 activate(&mut resumed)?;
-                c.alarms.update(|alarms| alarms.insert(id, resumed));
+                c.update_alarm(&id, |alarm| *alarm = Some(resumed))
+                    .map_err(|e| e.to_string())?;
                 c.echo(|| format!("alarm /{ns}/{trigger} resumed"));
                 Ok(success())
             }
@@ -366,13 +370,15 @@ fn create(c: &Controller, mut alarm: Alarm) -> Result<Value, String> {
     let id = key(&alarm.namespace, &alarm.trigger);
     let path = alarm.trigger_path();
     activate(&mut alarm)?;
-    let inserted = c.alarms.update(|alarms| match alarms.entry(id) {
-        std::collections::btree_map::Entry::Occupied(_) => false,
-        std::collections::btree_map::Entry::Vacant(slot) => {
-            slot.insert(alarm);
+    let inserted = c
+        .update_alarm(&id, |slot| {
+            if slot.is_some() {
+                return false;
+            }
+            *slot = Some(alarm);
             true
-        }
-    });
+        })
+        .map_err(|e| e.to_string())?;
     if !inserted {
         return Err(format!(
             "error creating alarm trigger. An alarm for {path} is already registered: DELETE it first"

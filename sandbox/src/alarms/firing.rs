@@ -25,12 +25,15 @@ fn should_disable(status: u16) -> bool {
 
 /// Disables an active alarm with the provider's `AUTO` reason.
 pub(crate) fn disable(c: &Controller, id: &AlarmKey, status_code: Option<u16>, message: &str) {
-    let disabled = c.alarms.update(|alarms| {
-        let alarm = alarms.get_mut(id).filter(|a| a.status.active)?;
-        alarm.status = AlarmStatus::inactive("AUTO", status_code, message);
-        alarm.next_ms = None;
-        Some(alarm.trigger_path())
-    });
+    let disabled = c
+        .update_alarm(id, |alarm| {
+            let alarm = alarm.as_mut().filter(|a| a.status.active)?;
+            alarm.status = AlarmStatus::inactive("AUTO", status_code, message);
+            alarm.next_ms = None;
+            Some(alarm.trigger_path())
+        })
+        .ok()
+        .flatten();
     if let Some(path) = disabled {
         c.echo(|| format!("alarm {path} disabled: {message}"));
     }
@@ -107,8 +110,8 @@ fn after_fire(c: &Controller, id: &AlarmKey, succeeded: bool) {
     };
     let now = now_ms();
     if succeeded {
-        c.alarms.update(|alarms| {
-            if let Some(a) = alarms.get_mut(id) {
+        let _ = c.update_alarm(id, |alarm| {
+            if let Some(a) = alarm {
                 a.fired += 1;
             }
         });
@@ -118,7 +121,7 @@ fn after_fire(c: &Controller, id: &AlarmKey, succeeded: bool) {
             delete_after_fire, ..
         } => match delete_after_fire.as_deref() {
             Some(mode @ ("true" | "rules")) => {
-                c.alarms.update(|alarms| alarms.remove(id));
+                let _ = c.update_alarm(id, |alarm| *alarm = None);
                 delete_trigger(c, id, mode == "rules");
             }
             _ => disable(c, id, None, "Automatically disabled after firing once"),

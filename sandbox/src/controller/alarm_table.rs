@@ -1,5 +1,7 @@
 //! The registered alarms (the alarms provider's database), keyed by trigger, with a condition
-//! variable the scheduler sleeps on and a generation counter that tells the state file to save.
+//! variable the scheduler sleeps on and a generation counter that tells it something changed.
+//! Changes go through [`Controller::update_alarm`](super::Controller::update_alarm), which keeps
+//! the state file in step.
 
 use crate::model::alarm::Alarm;
 use std::collections::BTreeMap;
@@ -26,15 +28,12 @@ impl AlarmTable {
         self.alarms.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs `change` on the alarms, then wakes the scheduler and marks the state dirty.
-    pub fn update<T>(&self, change: impl FnOnce(&mut BTreeMap<AlarmKey, Alarm>) -> T) -> T {
-        let mut alarms = self.lock();
-        let outcome = change(&mut alarms);
-        // Counted under the lock, so the scheduler never misses a change between its looks.
+    /// Counts a change and wakes the scheduler; called with the lock held (`alarms`), so the
+    /// scheduler never misses a change between its looks.
+    pub fn note_change(&self, alarms: MutexGuard<'_, BTreeMap<AlarmKey, Alarm>>) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         drop(alarms);
         self.changed.notify_all();
-        outcome
     }
 
     pub fn get(&self, key: &AlarmKey) -> Option<Alarm> {

@@ -7,18 +7,23 @@
 
 pub(crate) mod alarm_table;
 pub(crate) mod archive;
+mod documents;
 pub(crate) mod records;
 pub(crate) mod runner;
 pub(crate) mod state;
 pub(crate) mod store;
 
+use crate::model::alarm::Alarm;
 use crate::model::config::Config;
 use crate::model::error::Error;
 use crate::model::identity::Identity;
-use alarm_table::AlarmTable;
+use crate::model::names::SYSTEM_NAMESPACE;
+use alarm_table::{AlarmKey, AlarmTable, alarm_key};
+use documents::{alarm_document, entity_row};
 use records::{ActivationLog, FireLog};
 use runner::Runner;
 use serde_json::Value;
+use state::{Change, Loaded, StateFile};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, Weak};
@@ -35,6 +40,8 @@ pub(crate) struct Controller {
     /// The alarms of the built-in alarms package.
     pub alarms: AlarmTable,
     pub runner: Runner,
+    /// Where entities and alarms are kept durably, when configured.
+    state: Option<StateFile>,
     /// The implementations of built-in actions, by the id their entity's exec names.
     builtins: RwLock<HashMap<u64, Arc<dyn BuiltinAction>>>,
     pub shutdown: AtomicBool,
@@ -43,8 +50,14 @@ pub(crate) struct Controller {
 }
 
 impl Controller {
-    pub fn new(config: Config, base_url: String, runner: Runner) -> Arc<Controller> {
+    pub fn new(
+        config: Config,
+        base_url: String,
+        runner: Runner,
+        state: Option<StateFile>,
+    ) -> Arc<Controller> {
         Arc::new_cyclic(|this| Controller {
+            state,
             activations: ActivationLog::default(),
             fires: FireLog::default(),
             config,
@@ -64,13 +77,89 @@ impl Controller {
         self.store.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Changes the entities: `change` runs under the write lock and its result is answered.
+    /// Changes the entities: `change` runs under the write lock; what it changed is then
+    /// committed to the state file (in the order of the changes) and this returns once that is
+    /// durable. A change that could not be saved answers 503 (it stays in memory and is saved
+    /// with the next commit that succeeds).
     pub fn write<T>(
         &self,
         change: impl FnOnce(&mut Store) -> Result<T, Error>,
     ) -> Result<T, Error> {
+        let (outcome, pending) = {
+            let mut store = self.store.write().unwrap_or_else(|e| e.into_inner());
+            let outcome = change(&mut store);
+            let changed = store.take_changed();
+            let pending = self.state.as_ref().and_then(|state| {
+                let changes: Vec<Change> = changed
+                    .into_iter()
+                    .filter(|name| name.ns != SYSTEM_NAMESPACE)
+                    .map(
+                        |name| match store.get(&name).and_then(|e| entity_row(&name, e)) {
+                            Some(row) => Change::PutEntity(row),
+                            None => Change::RemoveEntity {
+                                namespace: name.ns.clone(),
+                                name: name.key(),
+                            },
+                        },
+                    )
+                    .collect();
+                (!changes.is_empty()).then(|| state.write(changes))
+            });
+            (outcome, pending)
+        };
+        if let Some(pending) = pending {
+            pending.wait().map_err(not_saved)?;
+        }
+        outcome
+    }
+
+    /// Changes (or adds, or removes) one trigger's alarm, then wakes the scheduler and commits
+    /// the change to the state file; returns once that is durable.
+    pub fn update_alarm<T>(
+        &self,
+        key: &AlarmKey,
+        change: impl FnOnce(&mut Option<Alarm>) -> T,
+    ) -> Result<T, Error> {
+        let mut alarms = self.alarms.lock();
+        let mut entry = alarms.remove(key);
+        let outcome = change(&mut entry);
+        let saved = match &entry {
+            Some(alarm) => Change::PutAlarm {
+                namespace: key.0.clone(),
+                trigger: key.1.clone(),
+                document: alarm_document(alarm),
+            },
+            None => Change::RemoveAlarm {
+                namespace: key.0.clone(),
+                trigger: key.1.clone(),
+            },
+        };
+        if let Some(alarm) = entry {
+            alarms.insert(key.clone(), alarm);
+        }
+        let pending = self.state.as_ref().map(|state| state.write(vec![saved]));
+        self.alarms.note_change(alarms);
+        if let Some(pending) = pending {
+            pending.wait().map_err(not_saved)?;
+        }
+        Ok(outcome)
+    }
+
+    /// Takes in what the state file held (without writing it back).
+    pub fn load(&self, loaded: Loaded) {
         let mut store = self.store.write().unwrap_or_else(|e| e.into_inner());
-        change(&mut store)
+        for (name, entity) in loaded.entities {
+            store.insert(&name, entity);
+        }
+        store.take_changed();
+        drop(store);
+        let now = crate::clock::now_ms();
+        let mut alarms = self.alarms.lock();
+        for mut alarm in loaded.alarms {
+            alarm.reschedule(now);
+            alarms.insert(alarm_key(&alarm.namespace, &alarm.trigger), alarm);
+        }
+        self.alarms.note_change(alarms);
     }
 
     /// Registers a built-in action's implementation; the id its entity's exec names.
@@ -139,6 +228,9 @@ impl Controller {
             }
         }
         self.runner.remove_files();
+        if let Some(state) = &self.state {
+            state.close();
+        }
     }
 
     /// The identity of a namespace's owner (with its key when one is configured).
@@ -159,6 +251,13 @@ impl Controller {
         if self.config.echo_events {
             eprintln!("[sandbox] {}", line());
         }
+    }
+}
+
+fn not_saved(why: String) -> Error {
+    Error::Status {
+        status: 503,
+        message: format!("The change could not be saved to the state file: {why}"),
     }
 }
 

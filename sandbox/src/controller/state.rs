@@ -1,329 +1,383 @@
-//! The state file ([`Config::state_file`](crate::Config::state_file)): every entity (actions
-//! with their code, packages, triggers with their rules' status, rules) and every alarm, as one
-//! JSON document. It is loaded at start and rewritten atomically (a temporary file renamed over
-//! it) shortly after each change; activation records and fire logs are not kept. Built-in
-//! actions are not saved: they live in code (the alarms package is installed at every start).
+//! The state file (`--state FILE`, [`Config::state_file`](crate::Config::state_file)): an SQLite
+//! database (WAL, `synchronous = FULL`) holding every entity (actions with their code, packages,
+//! triggers with their rules' status, rules) and every alarm; activation and fire records are
+//! not kept. Each change is committed on the writer thread, and whoever made it waits until it
+//! is durable before answering; changes arriving together share one commit (one `fsync`).
+//!
+//! A file that is not a sandbox state file (not SQLite, another program's database, a newer
+//! format, damaged pages) is refused with the reason and never written to. The file is locked
+//! while a sandbox uses it, so a second one is refused too.
 
-use super::Controller;
-use super::alarm_table::alarm_key;
+use super::documents::{EntityRow, alarm_of, entity_of};
 use crate::model::alarm::Alarm;
-use crate::model::entities::{
-    Action, ActionLimits, Code, Common, Entity, Exec, NativeCode, Package, Rule, RuleLink, SemVer,
-    Trigger,
-};
-use crate::model::names::{EntityName, SYSTEM_NAMESPACE};
-use crate::model::params::Params;
-use base64::Engine;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use crate::model::entities::Entity;
+use crate::model::names::EntityName;
+use rusqlite::{Connection, ErrorCode, OpenFlags, params};
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
-const FORMAT_VERSION: u32 = 1;
-/// How often the saver looks for changes.
-const SAVE_POLL: Duration = Duration::from_millis(100);
+/// `PRAGMA application_id` of a sandbox state file ("owsb").
+const APPLICATION_ID: i32 = 0x6F77_7362;
+/// `PRAGMA user_version`: the layout of the tables below.
+const FORMAT: i32 = 1;
+const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
+/// The most changes one commit carries.
+const MAX_BATCH: usize = 4096;
 
-#[derive(Serialize, Deserialize)]
-struct StateFile {
-    version: u32,
-    entities: Vec<SavedEntity>,
-    alarms: Vec<Alarm>,
-}
+const SCHEMA: &str = "
+CREATE TABLE entities (
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,         -- `name` or `package/name`
+    document TEXT NOT NULL,     -- JSON, see controller::documents
+    code BLOB,                  -- an action's zip or script
+    PRIMARY KEY (namespace, name)
+);
+CREATE TABLE alarms (
+    namespace TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (namespace, trigger)
+);";
 
-#[derive(Serialize, Deserialize)]
-struct SavedEntity {
-    namespace: String,
-    /// `name` or `package/name`.
-    name: String,
-    version: String,
-    publish: bool,
-    annotations: Params,
-    updated: u64,
-    #[serde(flatten)]
-    kind: SavedKind,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-enum SavedKind {
-    Trigger {
-        parameters: Params,
-        limits: Value,
-        /// Rule `ns/name` -> `{"action": "/ns/pkg/a", "active": bool}`.
-        rules: BTreeMap<String, SavedLink>,
+/// One change to the file.
+#[derive(Clone)]
+pub(crate) enum Change {
+    PutEntity(EntityRow),
+    RemoveEntity {
+        namespace: String,
+        name: String,
     },
-    Rule {
+    PutAlarm {
+        namespace: String,
         trigger: String,
-        action: String,
+        document: String,
     },
-    Action {
-        parameters: Params,
-        limits: Value,
-        exec: SavedExec,
-    },
-    Package {
-        parameters: Params,
-        binding: Option<String>,
+    RemoveAlarm {
+        namespace: String,
+        trigger: String,
     },
 }
 
-#[derive(Serialize, Deserialize)]
-struct SavedLink {
-    action: String,
-    active: bool,
-}
-
-#[derive(Serialize, Deserialize)]
-struct SavedExec {
-    image: String,
-    code: String,
-    binary: bool,
-    main: Option<String>,
-}
-
-/// Why the state file could not be used.
-fn problem(path: &Path, what: impl std::fmt::Display) -> std::io::Error {
-    std::io::Error::new(
-        std::io::ErrorKind::InvalidData,
-        format!("state file {}: {what}", path.display()),
-    )
-}
-
-fn save_entity(name: &EntityName, entity: &Entity) -> Option<SavedEntity> {
-    let common = entity.common();
-    let kind = match entity {
-        Entity::Trigger(t) => SavedKind::Trigger {
-            parameters: t.parameters.clone(),
-            limits: t.limits.clone(),
-            rules: t
-                .rules
-                .iter()
-                .map(|(rule, link)| {
-                    let saved = SavedLink {
-                        action: link.action.with_slash(),
-                        active: link.active,
-                    };
-                    (rule.clone(), saved)
-                })
-                .collect(),
-        },
-        Entity::Rule(r) => SavedKind::Rule {
-            trigger: r.trigger.with_slash(),
-            action: r.action.with_slash(),
-        },
-        Entity::Action(a) => {
-            let Exec::Native(native) = &a.exec else {
-                return None;
-            };
-            SavedKind::Action {
-                parameters: a.parameters.clone(),
-                limits: a.limits.to_json(),
-                exec: SavedExec {
-                    image: native.image.clone(),
-                    code: native.code.to_api_string(),
-                    binary: native.code.is_binary(),
-                    main: native.main.clone(),
-                },
+impl Change {
+    /// Which row it changes: within one commit only the last change of a row matters.
+    fn row(&self) -> (bool, &str, &str) {
+        match self {
+            Change::PutEntity(row) => (true, &row.namespace, &row.name),
+            Change::RemoveEntity { namespace, name } => (true, namespace, name),
+            Change::PutAlarm {
+                namespace, trigger, ..
             }
+            | Change::RemoveAlarm { namespace, trigger } => (false, namespace, trigger),
         }
-        Entity::Package(p) => SavedKind::Package {
-            parameters: p.parameters.clone(),
-            binding: p.binding.as_ref().map(|b| format!("/{}/{}", b.ns, b.name)),
-        },
-    };
-    Some(SavedEntity {
-        namespace: name.ns.clone(),
-        name: name.key(),
-        version: common.version.to_string(),
-        publish: common.publish,
-        annotations: common.annotations.clone(),
-        updated: common.updated,
-        kind,
-    })
+    }
 }
 
-fn reference(text: &str, ns: &str, path: &Path) -> std::io::Result<EntityName> {
-    EntityName::parse_reference(text, ns).map_err(|e| problem(path, format!("{text:?}: {e}")))
+/// What the file held at start.
+#[derive(Default)]
+pub(crate) struct Loaded {
+    pub entities: Vec<(EntityName, Entity)>,
+    pub alarms: Vec<Alarm>,
 }
 
-fn load_entity(saved: SavedEntity, path: &Path) -> std::io::Result<(EntityName, Entity)> {
-    let name = reference(&format!("/{}/{}", saved.namespace, saved.name), "_", path)?;
-    let common = Common {
-        version: SemVer::parse(&saved.version).unwrap_or(SemVer::INITIAL),
-        publish: saved.publish,
-        annotations: saved.annotations,
-        updated: saved.updated,
-    };
-    let ns = saved.namespace.as_str();
-    let entity = match saved.kind {
-        SavedKind::Trigger {
-            parameters,
-            limits,
-            rules,
-        } => {
-            let mut links = BTreeMap::new();
-            for (rule, link) in rules {
-                let action = reference(&link.action, ns, path)?;
-                links.insert(
-                    rule,
-                    RuleLink {
-                        action,
-                        active: link.active,
-                    },
-                );
-            }
-            Entity::Trigger(Trigger {
-                common,
-                parameters,
-                limits,
-                rules: links,
-            })
-        }
-        SavedKind::Rule { trigger, action } => Entity::Rule(Rule {
-            common,
-            trigger: reference(&trigger, ns, path)?,
-            action: reference(&action, ns, path)?,
-        }),
-        SavedKind::Action {
-            parameters,
-            limits,
-            exec,
-        } => {
-            let number = |key: &str, default: u64| {
-                limits.get(key).and_then(Value::as_u64).unwrap_or(default)
-            };
-            let defaults = ActionLimits::default();
-            let code = if exec.binary {
-                let zip = base64::engine::general_purpose::STANDARD
-                    .decode(exec.code.trim())
-                    .map_err(|e| problem(path, format!("the code of {}: {e}", name.key())))?;
-                Code::Zip(zip.into())
-            } else {
-                Code::Text(exec.code.into())
-            };
-            Entity::Action(Action {
-                common,
-                parameters,
-                exec: Exec::Native(NativeCode::new(exec.image, code, exec.main)),
-                limits: ActionLimits {
-                    timeout_ms: number("timeout", defaults.timeout_ms),
-                    memory_mb: number("memory", defaults.memory_mb),
-                    logs_mb: number("logs", defaults.logs_mb),
-                    concurrency: number("concurrency", defaults.concurrency),
-                },
-            })
-        }
-        SavedKind::Package {
-            parameters,
-            binding,
-        } => Entity::Package(Package {
-            common,
-            parameters,
-            // `/ns/package` reads as an entity `package` of `ns`: how bindings are kept.
-            binding: binding.map(|b| reference(&b, ns, path)).transpose()?,
-        }),
-    };
-    Ok((name, entity))
+struct Job {
+    changes: Vec<Change>,
+    done: mpsc::SyncSender<Result<(), String>>,
 }
 
-/// Loads the state file into a fresh controller (a missing file is an empty state).
-pub(crate) fn load(c: &Controller, path: &Path) -> std::io::Result<()> {
-    let text = match std::fs::read(path) {
-        Ok(text) => text,
+/// A write handed to the writer; [`Pending::wait`] until it is durable.
+pub(crate) struct Pending(mpsc::Receiver<Result<(), String>>);
+
+impl Pending {
+    /// Blocks until the change is committed; the reason when it could not be.
+    pub fn wait(self) -> Result<(), String> {
+        self.0
+            .recv()
+            .unwrap_or_else(|_| Err("the state file is closed".into()))
+    }
+}
+
+/// The open state file and its writer thread.
+pub(crate) struct StateFile {
+    path: PathBuf,
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for StateFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateFile")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+fn sqlite_problem(e: &rusqlite::Error) -> String {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            "it is in use by another sandbox (or program)".into()
+        }
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => format!(
+            "it is damaged ({e}); it is left as it is: move it away to start with an empty state"
+        ),
+        _ => e.to_string(),
+    }
+}
+
+/// Refuses a file that is not SQLite without opening it as a database.
+fn check_magic(path: &Path) -> Result<(), String> {
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(problem(path, e)),
+        Err(e) => return Err(e.to_string()),
     };
-    let state: StateFile = serde_json::from_slice(&text).map_err(|e| problem(path, e))?;
-    if state.version != FORMAT_VERSION {
-        return Err(problem(
-            path,
-            format!("unknown format version {}", state.version),
+    let mut start = Vec::new();
+    file.by_ref()
+        .take(SQLITE_MAGIC.len() as u64)
+        .read_to_end(&mut start)
+        .map_err(|e| e.to_string())?;
+    if start.is_empty() || start == SQLITE_MAGIC {
+        return Ok(());
+    }
+    if start.first() == Some(&b'{') {
+        return Err("it holds JSON: a state file of an older sandbox, which this one cannot read; it is left as it is: give another --state file".into());
+    }
+    Err("it is not a sandbox state file (not an SQLite database); it is left as it is".into())
+}
+
+/// Opens (or creates) the database, locks it, and checks it is a sandbox state file before
+/// anything is written to it.
+fn open_connection(path: &Path) -> Result<Connection, String> {
+    check_magic(path)?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| sqlite_problem(&e))?;
+    // Held from the first transaction until the connection closes: one sandbox per file.
+    conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
+        .map_err(|e| sqlite_problem(&e))?;
+    conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")
+        .map_err(|e| sqlite_problem(&e))?;
+    let application_id: i32 = conn
+        .pragma_query_value(None, "application_id", |row| row.get(0))
+        .map_err(|e| sqlite_problem(&e))?;
+    let format: i32 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(|e| sqlite_problem(&e))?;
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
+        .map_err(|e| sqlite_problem(&e))?;
+    let fresh = application_id == 0 && tables == 0;
+    if !fresh && application_id != APPLICATION_ID {
+        return Err(format!(
+            "it is an SQLite database of another program (application_id {application_id:#x}, {tables} schema objects), not a sandbox state file; it is left as it is"
         ));
     }
-    let mut entities = Vec::new();
-    for saved in state.entities {
-        entities.push(load_entity(saved, path)?);
+    if !fresh && format != FORMAT {
+        return Err(format!(
+            "it is in format {format} of another sandbox version (this one reads format {FORMAT}); it is left as it is"
+        ));
     }
-    c.write(|store| {
-        for (name, entity) in entities {
-            store.insert(&name, entity);
+    if !fresh {
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |row| row.get(0))
+            .map_err(|e| sqlite_problem(&e))?;
+        if check != "ok" {
+            return Err(format!(
+                "it is damaged ({check}); it is left as it is: move it away to start with an empty state"
+            ));
         }
-        Ok(())
-    })
-    .map_err(|e| problem(path, e))?;
-    let now = crate::clock::now_ms();
-    c.alarms.update(|alarms| {
-        for mut alarm in state.alarms {
-            alarm.reschedule(now);
-            alarms.insert(alarm_key(&alarm.namespace, &alarm.trigger), alarm);
-        }
-    });
-    Ok(())
+    }
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(|e| sqlite_problem(&e))?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(|e| sqlite_problem(&e))?;
+    if fresh {
+        let setup = format!(
+            "BEGIN; {SCHEMA} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {FORMAT}; COMMIT;"
+        );
+        conn.execute_batch(&setup).map_err(|e| sqlite_problem(&e))?;
+    }
+    Ok(conn)
 }
 
-/// The whole state as JSON bytes.
-fn snapshot(c: &Controller) -> Vec<u8> {
-    let entities = c
-        .store()
-        .all()
-        .into_iter()
-        .filter(|(name, _)| name.ns != SYSTEM_NAMESPACE)
-        .filter_map(|(name, entity)| save_entity(&name, entity))
-        .collect();
-    let alarms = c.alarms.lock().values().cloned().collect();
-    let state = StateFile {
-        version: FORMAT_VERSION,
-        entities,
-        alarms,
-    };
-    serde_json::to_vec(&state).unwrap_or_else(|_| json!({}).to_string().into_bytes())
+fn load(conn: &Connection) -> Result<Loaded, String> {
+    let mut loaded = Loaded::default();
+    let mut entities = conn
+        .prepare("SELECT namespace, name, document, code FROM entities ORDER BY namespace, name")
+        .map_err(|e| sqlite_problem(&e))?;
+    let rows = entities
+        .query_map([], |row| {
+            Ok(EntityRow {
+                namespace: row.get(0)?,
+                name: row.get(1)?,
+                document: row.get(2)?,
+                code: row.get::<_, Option<Vec<u8>>>(3)?.map(Arc::from),
+            })
+        })
+        .map_err(|e| sqlite_problem(&e))?;
+    for row in rows {
+        let row = row.map_err(|e| sqlite_problem(&e))?;
+        let what = format!("{}/{}", row.namespace, row.name);
+        let entity = entity_of(row).map_err(|e| format!("entity {what}: {e}"))?;
+        loaded.entities.push(entity);
+    }
+    let mut alarms = conn
+        .prepare("SELECT namespace, trigger, document FROM alarms ORDER BY namespace, trigger")
+        .map_err(|e| sqlite_problem(&e))?;
+    let rows = alarms
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(|e| sqlite_problem(&e))?;
+    for row in rows {
+        let (namespace, trigger, document) = row.map_err(|e| sqlite_problem(&e))?;
+        let alarm =
+            alarm_of(&document).map_err(|e| format!("alarm of /{namespace}/{trigger}: {e}"))?;
+        loaded.alarms.push(alarm);
+    }
+    Ok(loaded)
 }
 
-/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut temporary = PathBuf::from(path);
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "state".into());
-    temporary.set_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
-    let mut file = std::fs::File::create(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&temporary, path)
-}
-
-/// The saver thread: writes the state after every change, and once more at shutdown.
-pub(crate) fn run_saver(c: &Controller, path: &Path) {
-    let mut saved = None;
-    let mut last_error = None;
-    loop {
-        let stopping = c.is_shutting_down();
-        let generation = (c.store().generation(), c.alarms.generation());
-        if saved != Some(generation) {
-            match write_atomically(path, &snapshot(c)) {
-                Ok(()) => {
-                    saved = Some(generation);
-                    last_error = None;
-                }
-                Err(e) => {
-                    let message = e.to_string();
-                    if last_error.as_ref() != Some(&message) {
-                        eprintln!(
-                            "sandbox: cannot save the state to {}: {message}",
-                            path.display()
-                        );
-                    }
-                    last_error = Some(message);
-                }
+/// Applies `changes` in one transaction.
+fn commit(conn: &mut Connection, changes: &[Change]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    for change in changes {
+        match change {
+            Change::PutEntity(row) => {
+                tx.prepare_cached(
+                    "INSERT INTO entities (namespace, name, document, code) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (namespace, name) DO UPDATE
+                     SET document = excluded.document, code = excluded.code",
+                )?
+                .execute(params![
+                    row.namespace,
+                    row.name,
+                    row.document,
+                    row.code.as_deref()
+                ])?;
+            }
+            Change::RemoveEntity { namespace, name } => {
+                tx.prepare_cached("DELETE FROM entities WHERE namespace = ?1 AND name = ?2")?
+                    .execute(params![namespace, name])?;
+            }
+            Change::PutAlarm {
+                namespace,
+                trigger,
+                document,
+            } => {
+                tx.prepare_cached(
+                    "INSERT INTO alarms (namespace, trigger, document) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (namespace, trigger) DO UPDATE SET document = excluded.document",
+                )?
+                .execute(params![namespace, trigger, document])?;
+            }
+            Change::RemoveAlarm { namespace, trigger } => {
+                tx.prepare_cached("DELETE FROM alarms WHERE namespace = ?1 AND trigger = ?2")?
+                    .execute(params![namespace, trigger])?;
             }
         }
-        if stopping {
-            return;
+    }
+    tx.commit()
+}
+
+/// The writer: takes every job waiting, commits their changes at once (the last change of each
+/// row wins), then answers them all. Changes of a failed commit are tried again with the next.
+fn run_writer(mut conn: Connection, jobs: mpsc::Receiver<Job>, path: PathBuf) {
+    let mut unsaved: BTreeMap<(bool, String, String), Change> = BTreeMap::new();
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
         }
-        std::thread::sleep(SAVE_POLL);
+        let mut waiting = Vec::with_capacity(batch.len());
+        for job in batch {
+            for change in job.changes {
+                let (entity, ns, name) = change.row();
+                unsaved.insert((entity, ns.to_string(), name.to_string()), change);
+            }
+            waiting.push(job.done);
+        }
+        let changes: Vec<Change> = unsaved.values().cloned().collect();
+        let outcome = match commit(&mut conn, &changes) {
+            Ok(()) => {
+                unsaved.clear();
+                Ok(())
+            }
+            Err(e) => {
+                let why = sqlite_problem(&e);
+                eprintln!(
+                    "sandbox: cannot write the state file {}: {why}",
+                    path.display()
+                );
+                Err(why)
+            }
+        };
+        for done in waiting {
+            let _ = done.send(outcome.clone());
+        }
+    }
+}
+
+impl StateFile {
+    /// Opens `path` (created when missing) and reads what it holds.
+    pub fn open(path: &Path) -> Result<(StateFile, Loaded), String> {
+        let conn = open_connection(path)?;
+        let loaded = load(&conn)?;
+        let (jobs, queue) = mpsc::channel();
+        let owned = path.to_path_buf();
+        let writer = std::thread::Builder::new()
+            .name("sandbox-state".into())
+            .spawn(move || run_writer(conn, queue, owned))
+            .map_err(|e| e.to_string())?;
+        Ok((
+            StateFile {
+                path: path.to_path_buf(),
+                jobs: Mutex::new(Some(jobs)),
+                writer: Mutex::new(Some(writer)),
+            },
+            loaded,
+        ))
+    }
+
+    /// Hands `changes` to the writer, in the order of the calls.
+    pub fn write(&self, changes: Vec<Change>) -> Pending {
+        let (done, outcome) = mpsc::sync_channel(1);
+        let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        match jobs.as_ref() {
+            Some(jobs) => {
+                if let Err(mpsc::SendError(job)) = jobs.send(Job { changes, done }) {
+                    let _ = job.done.send(Err("the state file is closed".into()));
+                }
+            }
+            None => {
+                let _ = done.send(Err("the state file is closed".into()));
+            }
+        }
+        Pending(outcome)
+    }
+
+    /// Lets the writer finish what it was given and closes the file.
+    pub fn close(&self) {
+        drop(self.jobs.lock().unwrap_or_else(|e| e.into_inner()).take());
+        if let Some(writer) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+impl Drop for StateFile {
+    fn drop(&mut self) {
+        self.close();
     }
 }

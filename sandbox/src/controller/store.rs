@@ -9,8 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     namespaces: HashMap<String, BTreeMap<String, Entity>>,
-    /// Bumped by every change (and every mutable borrow): the state file saves when it moves.
-    generation: u64,
+    /// What was changed (or mutably borrowed) since [`Store::take_changed`]: the state file
+    /// saves these.
+    changed: Vec<EntityName>,
 }
 
 fn conformance() -> Error {
@@ -23,12 +24,12 @@ impl Store {
     }
 
     pub fn get_mut(&mut self, name: &EntityName) -> Option<&mut Entity> {
-        self.generation += 1;
+        self.changed.push(name.clone());
         self.namespaces.get_mut(&name.ns)?.get_mut(&name.key())
     }
 
     pub fn insert(&mut self, name: &EntityName, entity: Entity) {
-        self.generation += 1;
+        self.changed.push(name.clone());
         self.namespaces
             .entry(name.ns.clone())
             .or_default()
@@ -36,30 +37,16 @@ impl Store {
     }
 
     pub fn remove(&mut self, name: &EntityName) -> Option<Entity> {
-        self.generation += 1;
+        self.changed.push(name.clone());
         self.namespaces.get_mut(&name.ns)?.remove(&name.key())
     }
 
-    pub fn generation(&self) -> u64 {
-        self.generation
-    }
-
-    /// Every entity of every namespace, by name.
-    pub fn all(&self) -> Vec<(EntityName, &Entity)> {
-        let mut namespaces: Vec<&String> = self.namespaces.keys().collect();
-        namespaces.sort();
-        namespaces
+    /// The names changed since the last call, each once, in the order of their first change.
+    pub fn take_changed(&mut self) -> Vec<EntityName> {
+        let mut seen = std::collections::HashSet::new();
+        std::mem::take(&mut self.changed)
             .into_iter()
-            .flat_map(|ns| {
-                [
-                    EntityKind::Package,
-                    EntityKind::Action,
-                    EntityKind::Trigger,
-                    EntityKind::Rule,
-                ]
-                .into_iter()
-                .flat_map(move |kind| self.list(ns, kind))
-            })
+            .filter(|name| seen.insert(name.clone()))
             .collect()
     }
 

@@ -21,7 +21,8 @@ pub struct Config {
     /// Print one readable line per fire, rule and activation to stderr (never a payload or key).
     pub echo_events: bool,
     /// Keep entities (actions with their code, packages, triggers, rules) and alarms in this
-    /// file: loaded at start, rewritten atomically after every change. `None`: memory only.
+    /// SQLite file: loaded at start, every change durable before it is answered. A file that is
+    /// not a sandbox state file is refused (and left alone). `None`: memory only.
     pub state_file: Option<std::path::PathBuf>,
     /// What the HTTP server accepts from a client.
     pub limits: ServerLimits,

@@ -12,6 +12,7 @@ mod packages;
 mod program;
 mod rules;
 mod server;
+mod state;
 mod support;
 mod swagger;
 mod triggers;
