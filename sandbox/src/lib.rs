@@ -49,7 +49,7 @@ pub use controller::{ActionContext, ActionOutput, BuiltinAction};
 pub use deploy::DeployReport;
 pub use model::activation::{Activation, ActivationKind};
 pub use model::config::{
-    Config, DEFAULT_FIRES_PER_MINUTE, GUEST_AUTH_KEY, NamespaceKey, ServerLimits,
+    Config, DEFAULT_FIRES_PER_MINUTE, GUEST_AUTH_KEY, NamespaceKey, Retention, ServerLimits,
 };
 pub use model::entities::EntityKind;
 pub use model::error::Error;

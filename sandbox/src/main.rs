@@ -6,58 +6,44 @@
 //! first line (so `--port 0` tells which port it got), the key and the `wsk` line to paste, what
 //! each manifest deployed, and then one line per fire, rule and activation on stderr.
 
-use anyhow::{Context, Result, bail};
-use sandbox::{Config, DeployReport, GUEST_AUTH_KEY, NamespaceKey, Sandbox, deploy_manifest};
+use anyhow::{Context, Result};
+use clap::{Args, Parser};
+use sandbox::{
+    Config, DeployReport, GUEST_AUTH_KEY, NamespaceKey, Retention, Sandbox, deploy_manifest,
+};
 use std::path::PathBuf;
 
-const USAGE: &str = "\
-usage: sandbox serve [--port PORT] [--state FILE] [--deploy MANIFEST]...
-
-  --port PORT        port on 127.0.0.1 (default 3233, as the standalone OpenWhisk; 0 picks a free one)
-  --state FILE       keep actions, packages, triggers, rules and alarms in FILE (SQLite) across
-                     restarts; each change is on disk before it is answered (default: memory only)
-  --deploy MANIFEST  deploy a wskdeploy manifest.yaml (and the zips it names) into `guest`";
-
-const DEFAULT_PORT: u16 = 3233;
 const NAMESPACE: &str = "guest";
 
-struct Options {
-    port: u16,
-    state: Option<PathBuf>,
-    deploy: Vec<PathBuf>,
+#[derive(Parser)]
+#[command(
+    name = "sandbox",
+    version,
+    about = "A local OpenWhisk to develop and try feeds against"
+)]
+enum Command {
+    /// Serve OpenWhisk's REST API, web actions and the alarms package on 127.0.0.1.
+    Serve(Serve),
 }
 
-fn parse_options(args: &[String]) -> Result<Options> {
-    let mut options = Options {
-        port: DEFAULT_PORT,
-        state: None,
-        deploy: Vec::new(),
-    };
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) => (flag, Some(value.to_string())),
-            None => (arg.as_str(), None),
-        };
-        let mut value = || -> Result<String> {
-            inline
-                .clone()
-                .or_else(|| args.next().cloned())
-                .with_context(|| format!("{flag} needs a value\n\n{USAGE}"))
-        };
-        match flag {
-            "--port" => {
-                let text = value()?;
-                options.port = text
-                    .parse()
-                    .with_context(|| format!("--port {text:?} is not a port number (0-65535)"))?;
-            }
-            "--state" => options.state = Some(PathBuf::from(value()?)),
-            "--deploy" => options.deploy.push(PathBuf::from(value()?)),
-            other => bail!("unknown option {other:?}\n\n{USAGE}"),
-        }
-    }
-    Ok(options)
+#[derive(Args)]
+struct Serve {
+    /// Port on 127.0.0.1 (3233, as the standalone OpenWhisk; 0 picks a free one).
+    #[arg(long, default_value_t = 3233)]
+    port: u16,
+    /// Keep actions, packages, triggers, rules and alarms in FILE (an SQLite database) across
+    /// restarts; each change is on disk before it is answered. Default: memory only.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// Deploy a wskdeploy manifest.yaml (and the zips it names) into `guest`; may be repeated.
+    #[arg(long, value_name = "MANIFEST")]
+    deploy: Vec<PathBuf>,
+    /// Activation records kept in memory (the newest; older ones answer 404).
+    #[arg(long, value_name = "N", default_value_t = Retention::default().activations)]
+    keep_activations: usize,
+    /// Fire records kept in memory (the newest).
+    #[arg(long, value_name = "N", default_value_t = Retention::default().fires)]
+    keep_fires: usize,
 }
 
 fn describe(report: &DeployReport) -> String {
@@ -78,12 +64,16 @@ fn describe(report: &DeployReport) -> String {
     )
 }
 
-fn serve(options: Options) -> Result<()> {
+fn serve(options: Serve) -> Result<()> {
     let config = Config {
         port: options.port,
         namespaces: vec![NamespaceKey::new(NAMESPACE, GUEST_AUTH_KEY)],
         echo_events: true,
         state_file: options.state.clone(),
+        retention: Retention {
+            activations: options.keep_activations,
+            fires: options.keep_fires,
+        },
         ..Config::default()
     };
     let sandbox = Sandbox::start(config)
@@ -117,13 +107,7 @@ fn serve(options: Options) -> Result<()> {
 }
 
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("serve") => serve(parse_options(&args[1..])?),
-        None | Some("help" | "-h" | "--help") => {
-            println!("{USAGE}");
-            Ok(())
-        }
-        Some(other) => bail!("unknown command {other:?}\n\n{USAGE}"),
+    match Command::parse() {
+        Command::Serve(options) => serve(options),
     }
 }

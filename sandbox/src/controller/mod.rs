@@ -58,8 +58,8 @@ impl Controller {
     ) -> Arc<Controller> {
         Arc::new_cyclic(|this| Controller {
             state,
-            activations: ActivationLog::default(),
-            fires: FireLog::default(),
+            activations: ActivationLog::new(config.retention.activations),
+            fires: FireLog::new(config.retention.fires),
             config,
             base_url,
             store: RwLock::new(Store::default()),

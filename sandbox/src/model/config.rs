@@ -26,6 +26,30 @@ pub struct Config {
     pub state_file: Option<std::path::PathBuf>,
     /// What the HTTP server accepts from a client.
     pub limits: ServerLimits,
+    /// How many records of activations and fires are kept.
+    pub retention: Retention,
+}
+
+/// How much of what happened is kept in memory, as an activation store keeps activations for a
+/// while: the newest records, of all namespaces together; older ones are dropped (an
+/// activation id then answers 404). Whatever the counts, at most 256 MiB of activation logs
+/// and results and 64 MiB of fire payloads are held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Activation records (actions run, triggers fired with a rule).
+    pub activations: usize,
+    /// Fire records ([`Sandbox::fires`](crate::Sandbox::fires)).
+    pub fires: usize,
+}
+
+impl Default for Retention {
+    /// The newest 10,000 activations and 10,000 fires.
+    fn default() -> Self {
+        Retention {
+            activations: 10_000,
+            fires: 10_000,
+        }
+    }
 }
 
 /// What the HTTP server accepts from a client before it answers with an error or hangs up.
@@ -95,6 +119,7 @@ impl Default for Config {
             echo_events: false,
             state_file: None,
             limits: ServerLimits::default(),
+            retention: Retention::default(),
         }
     }
 }

@@ -22,6 +22,8 @@ pub(crate) const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
 #[derive(Debug, Clone)]
 pub(crate) struct FirePayload {
     recorded: Value,
+    /// Bytes as sent (what its record weighs).
+    size: usize,
     parsed: Result<Params, Error>,
 }
 
@@ -46,6 +48,7 @@ impl FirePayload {
         };
         FirePayload {
             recorded: value,
+            size,
             parsed,
         }
     }
@@ -62,6 +65,7 @@ impl FirePayload {
             Ok(value) => FirePayload::from_value(value),
             Err(e) => FirePayload {
                 recorded: Value::String(String::from_utf8_lossy(body).into_owned()),
+                size: body.len(),
                 parsed: Err(malformed(e)),
             },
         }
@@ -71,6 +75,7 @@ impl FirePayload {
     pub fn too_large(size: usize) -> FirePayload {
         FirePayload {
             recorded: Value::Null,
+            size: 0,
             parsed: Err(too_large(size)),
         }
     }
@@ -93,7 +98,11 @@ pub(crate) fn fire(
     payload: FirePayload,
 ) -> Fired {
     let at = SystemTime::now();
-    let FirePayload { recorded, parsed } = payload;
+    let FirePayload {
+        recorded,
+        size,
+        parsed,
+    } = payload;
     let outcome = fire_checked(c, caller, ns, trigger, parsed);
     let (status, activation_id) = match &outcome {
         Ok(Some(id)) => (202, Some(id.clone())),
@@ -110,7 +119,7 @@ pub(crate) fn fire(
         activation_id,
         at,
     };
-    c.fires.record(ns, trigger, record.clone());
+    c.fires.record(ns, trigger, record.clone(), size);
     Fired { record, outcome }
 }
 

@@ -10,6 +10,7 @@ mod library;
 mod modules;
 mod packages;
 mod program;
+mod retention;
 mod rules;
 mod server;
 mod state;

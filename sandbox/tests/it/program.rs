@@ -287,13 +287,23 @@ fn bad_command_lines_fail_with_a_message() {
             .unwrap();
         assert!(!out.status.success(), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.starts_with("Error:"), "{args:?}: {stderr}");
+        assert!(
+            stderr.to_lowercase().starts_with("error:"),
+            "{args:?}: {stderr}"
+        );
     }
     let help = Command::new(env!("CARGO_BIN_EXE_sandbox"))
-        .arg("--help")
+        .args(["serve", "--help"])
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&help.stdout).contains("--state FILE"));
+    let help = String::from_utf8_lossy(&help.stdout);
+    for option in [
+        "--state <FILE>",
+        "--keep-activations <N>",
+        "--keep-fires <N>",
+    ] {
+        assert!(help.contains(option), "{help}");
+    }
 }
 
 /// `node` on `tests/js/client.mjs` against the program: the official OpenWhisk JavaScript client
