@@ -5,82 +5,35 @@
 //! user's code would. The npm packages are pinned in tests/aio and installed on first use.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use fakes::{FakeGitHub, JsonSource};
 use feedkit::AuthKey;
 use serde_json::{Value, json};
 
+use crate::changes_feed::{PROVIDER_SECRET, ProviderProcess};
 use crate::couchdb::PouchDb;
-use crate::support::{SandboxProgram, TempDir, deployable_copy, workspace_bin};
+use crate::support::{SandboxProgram, TempDir, deployable_copy};
 
 const RELAY_KEYS: &str =
     r#"[{"id": "aio1", "key": "YWlvLWRlcGxveS10ZXN0LXJlbGF5LWtleS0zMi1ieXRlcyE="}]"#;
-const PROVIDER_SECRET: &str = "aio-test-provider-secret-0123456789";
 const GITHUB_TOKEN: &str = "aio-test-token-with-admin-hook-scope";
 
 fn packages() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/aio")
 }
 
-/// The changes provider, SIGKILLed on drop.
-struct Provider {
-    child: Child,
-    url: String,
-    _data: TempDir,
-}
-
-impl Provider {
-    fn start() -> Provider {
-        use std::io::BufRead;
-        let data = TempDir::new("aio-provider");
-        let mut child = Command::new(workspace_bin("changes-provider"))
-            .arg("--data-dir")
-            .arg(data.0.join("store"))
-            .args(["--listen", "127.0.0.1:0"])
-            .env("CHANGES_PROVIDER_SECRET", PROVIDER_SECRET)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the provider");
-        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        stdout
-            .read_line(&mut line)
-            .expect("the provider's first line");
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        std::thread::spawn(move || for _ in stdout.lines() {});
-        Provider {
-            child,
-            url,
-            _data: data,
-        }
-    }
-
-    /// `GET /feeds/guest/{trigger}`: the provider's registration, or `None` (404).
-    fn registration(&self, trigger: &str) -> Option<Value> {
-        let (status, body) = http(
-            &format!("{}/feeds/guest/{trigger}", self.url),
-            &format!("Bearer {PROVIDER_SECRET}"),
-        );
-        match status {
-            200 => Some(body),
-            404 => None,
-            _ => panic!("the provider answered {status}: {body}"),
-        }
-    }
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// `GET /feeds/guest/{trigger}` on the provider: its registration, or `None` (404).
+fn registration(provider: &ProviderProcess, trigger: &str) -> Option<Value> {
+    let (status, body) = http(
+        &format!("{}/feeds/guest/{trigger}", provider.url),
+        &format!("Bearer {PROVIDER_SECRET}"),
+    );
+    match status {
+        200 => Some(body),
+        404 => None,
+        _ => panic!("the provider answered {status}: {body}"),
     }
 }
 
@@ -214,7 +167,8 @@ fn aio_deploys_the_manifest_and_the_js_client_runs_a_feed_of_each_pattern() {
     let Some(couchdb) = PouchDb::start() else {
         return;
     };
-    let provider = Provider::start();
+    let provider_data = TempDir::new("aio-provider");
+    let provider = ProviderProcess::start(&provider_data.0.join("store"), 0);
     let program = SandboxProgram::start(["--port", "0"], &[]);
     let dir = deployable_copy();
     let said = aio_deploy(&program, &dir.0, &provider.url);
@@ -341,9 +295,7 @@ fn aio_deploys_the_manifest_and_the_js_client_runs_a_feed_of_each_pattern() {
         json!({"dbUrl": couchdb.url(), "dbName": "orders", "includeDocs": true}),
     );
     assert!(created.get("error").is_none(), "{created}");
-    let registered = provider
-        .registration("orders")
-        .expect("the provider holds the feed");
+    let registered = registration(&provider, "orders").expect("the provider holds the feed");
     assert_eq!(
         registered["config"]["database"]["name"], "orders",
         "{registered}"
@@ -353,7 +305,7 @@ fn aio_deploys_the_manifest_and_the_js_client_runs_a_feed_of_each_pattern() {
     assert_eq!(read["status"]["active"], true, "{read}");
     kit.feed("delete", "feedkit/changes-feed", "orders", json!({}));
     assert_eq!(
-        provider.registration("orders"),
+        registration(&provider, "orders"),
         None,
         "DELETE unregistered it"
     );

@@ -23,7 +23,7 @@ use crate::couchdb::PouchDb;
 use crate::support::{ActionRun, action_zip, run_action, workspace_bin};
 
 const PATIENCE: Duration = Duration::from_secs(40);
-const PROVIDER_SECRET: &str = "e2e-provider-secret-0123456789";
+pub(crate) const PROVIDER_SECRET: &str = "e2e-provider-secret-0123456789";
 
 // --- scaffolding: temporary directories, polling, HTTP ---
 
@@ -182,16 +182,17 @@ impl Db {
 // --- the provider process ---
 
 /// The provider binary with its data directory; SIGKILLed on drop.
-struct ProviderProcess {
+pub(crate) struct ProviderProcess {
     child: Child,
     _stdout: BufReader<ChildStdout>,
-    url: String,
+    pub(crate) url: String,
     port: u16,
     log: PathBuf,
 }
 
 impl ProviderProcess {
-    fn start(data: &Path, port: u16) -> Self {
+    /// Secret [`PROVIDER_SECRET`], data in `data`, on `port` (0: a free one).
+    pub(crate) fn start(data: &Path, port: u16) -> Self {
         let log = data.with_extension("log");
         let stderr = File::options()
             .create(true)
