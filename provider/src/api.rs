@@ -9,6 +9,7 @@
 //! | `POST /feeds/{namespace}/{trigger}/pause` | stop firing, keep the position: [`Refresh`] |
 //! | `POST /feeds/{namespace}/{trigger}/unpause` | resume (and re-enable) from the position |
 //! | `GET /health` | every feed's status; without the secret, only counts |
+//! | `GET /metrics` | the instance's metrics in the Prometheus text format (with the secret) |
 //!
 //! Authentication: `Authorization: Bearer {secret}`. Answers are JSON; failures are
 //! `{"error": "..."}` with 400 (bad request), 401 (no or wrong secret), 403, 404 (no such feed),
@@ -26,23 +27,21 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use provider_api::{ErrorBody, OWNER_KEY_HEADER, Refresh, Registration, Update};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use crate::http::decode_component;
-use crate::registry::{Patch, Refresh, Registration, Registry, RegistryError, feed_id};
-use crate::runner::log;
+use crate::node::Node;
+use crate::registry::{RegistryError, feed_id};
+use crate::store::StoreError;
 
 const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 /// A client that does not finish its request head in this time is cut off.
 const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-/// The header that carries the caller's key when it asks to delete a feed whose trigger it
-/// could not read.
-pub const OWNER_KEY_HEADER: &str = "x-owner-key";
-
 pub struct App {
-    pub registry: Registry,
+    pub node: Arc<Node>,
     pub secret: Secret,
 }
 
@@ -59,7 +58,10 @@ fn answer(status: StatusCode, body: &Value) -> Answer {
 }
 
 fn error(status: StatusCode, message: impl std::fmt::Display) -> Answer {
-    answer(status, &json!({ "error": message.to_string() }))
+    let body = ErrorBody {
+        error: message.to_string(),
+    };
+    answer(status, &serde_json::to_value(body).unwrap_or_default())
 }
 
 fn registry_error(failure: RegistryError) -> Answer {
@@ -67,8 +69,10 @@ fn registry_error(failure: RegistryError) -> Answer {
         RegistryError::Invalid(_) => StatusCode::BAD_REQUEST,
         RegistryError::NotFound(_) => StatusCode::NOT_FOUND,
         RegistryError::Forbidden(_) => StatusCode::FORBIDDEN,
-        RegistryError::Database(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        RegistryError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        RegistryError::Unusable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        RegistryError::Store(StoreError::Conflict) => StatusCode::CONFLICT,
+        RegistryError::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+        RegistryError::Store(StoreError::Unreadable(_)) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     error(status, failure)
 }
@@ -91,12 +95,22 @@ impl App {
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         let authorized = self.authorized(&request);
         if segments == ["health"] && request.method() == Method::GET {
-            let body = if authorized {
-                self.registry.health()
-            } else {
-                self.registry.summary()
-            };
-            return answer(StatusCode::OK, &body);
+            return answer(StatusCode::OK, &self.node.health(authorized).await);
+        }
+        if segments == ["metrics"] && request.method() == Method::GET {
+            if !authorized {
+                return error(
+                    StatusCode::UNAUTHORIZED,
+                    "missing or wrong provider secret (Authorization: Bearer ...)",
+                );
+            }
+            let text = self.node.metrics.render(&self.node.id, &self.node.gauges());
+            let mut response = Response::new(Full::new(Bytes::from(text)));
+            response.headers_mut().insert(
+                CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            return response;
         }
         let (namespace, trigger, action) = match segments.as_slice() {
             ["feeds", namespace, trigger] => (*namespace, *trigger, None),
@@ -125,23 +139,24 @@ impl App {
         match (method, action) {
             (Method::GET, None) => match owner_key(&request) {
                 Ok(owner_key) => self
-                    .registry
+                    .node
                     .view(&id, owner_key)
+                    .await
                     .map_or_else(registry_error, ok),
                 Err(failure) => registry_error(failure),
             },
-            (Method::PUT, None) => match read_json::<Registration>(request).await {
+            (Method::PUT, None) => match read_json::<Registration<Value>>(request).await {
                 Ok(registration) => self
-                    .registry
+                    .node
                     .register(&id, registration)
                     .await
                     .map_or_else(registry_error, ok),
                 Err(answer) => answer,
             },
-            (Method::PATCH, None) => match read_json::<Patch>(request).await {
-                Ok(patch) => self
-                    .registry
-                    .update(&id, patch)
+            (Method::PATCH, None) => match read_json::<Update<Value>>(request).await {
+                Ok(update) => self
+                    .node
+                    .update(&id, update)
                     .await
                     .map_or_else(registry_error, ok),
                 Err(answer) => answer,
@@ -159,8 +174,14 @@ impl App {
                         }
                     },
                 };
-                match self.registry.delete(&id, owner_key) {
-                    Ok(true) => ok(json!({ "trigger": id, "deleted": true })),
+                match self.node.delete(&id, owner_key).await {
+                    Ok(true) => answer(
+                        StatusCode::OK,
+                        &json!(provider_api::Deleted {
+                            trigger: id,
+                            deleted: true
+                        }),
+                    ),
                     Ok(false) => registry_error(RegistryError::NotFound(id)),
                     Err(failure) => registry_error(failure),
                 }
@@ -168,8 +189,9 @@ impl App {
             (Method::POST, Some(verb @ ("pause" | "unpause"))) => {
                 match read_json::<Refresh>(request).await {
                     Ok(refresh) => self
-                        .registry
+                        .node
                         .set_active(&id, verb == "unpause", refresh)
+                        .await
                         .map_or_else(registry_error, ok),
                     Err(answer) => answer,
                 }
@@ -195,8 +217,11 @@ fn owner_key(request: &Request<Incoming>) -> Result<Option<AuthKey>, RegistryErr
     }
 }
 
-fn ok(body: Value) -> Answer {
-    answer(StatusCode::OK, &body)
+fn ok(view: provider_api::FeedView) -> Answer {
+    answer(
+        StatusCode::OK,
+        &serde_json::to_value(view).unwrap_or_default(),
+    )
 }
 
 /// Reads a JSON body (an empty body reads as `{}`), naming what was wrong with it.
@@ -216,11 +241,16 @@ async fn read_json<T: DeserializeOwned>(request: Request<Incoming>) -> Result<T,
     } else {
         &body
     };
-    serde_json::from_slice(body).map_err(|problem| {
-        error(
-            StatusCode::BAD_REQUEST,
-            format!("bad request body: {problem}"),
-        )
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut reader).map_err(|problem| {
+        let path = problem.path().to_string();
+        let inner = problem.into_inner();
+        let message = if path == "." {
+            format!("bad request body: {inner}")
+        } else {
+            format!("bad request body: {path}: {inner}")
+        };
+        error(StatusCode::BAD_REQUEST, message)
     })
 }
 
@@ -231,7 +261,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>) {
             Ok((stream, _)) => stream,
             Err(failure) => {
                 // E.g. out of file descriptors: wait a moment instead of spinning.
-                log("api", &format!("accept failed: {failure}"));
+                tracing::warn!("accept failed: {failure}");
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 continue;
             }
@@ -248,7 +278,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>) {
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {
-                log("api", &format!("connection ended: {failure}"));
+                tracing::debug!("API connection ended: {failure}");
             }
         });
     }

@@ -1,28 +1,65 @@
 //! The provider's one HTTP client (async, pooled, HTTP/1.1, TLS with bundled roots), shared by
 //! every feed for both the long-lived `_changes` streams and the trigger fires.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::{Request, Response};
+use hyper::{Request, Response, Uri};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use tokio::sync::Semaphore;
+use tower_service::Service;
 
 /// The request body type of every outgoing request: small JSON or nothing.
 pub type OutBody = Full<Bytes>;
-pub type HttpClient = Client<HttpsConnector<HttpConnector>, OutBody>;
+pub type HttpClient = Client<HttpsConnector<LimitedConnector>, OutBody>;
+
+/// A TCP connector that lets only so many connects be in progress at once. After a restart or a
+/// takeover thousands of feeds connect together; neither the databases nor their listen
+/// backlogs like a thundering herd. The limit covers the TCP connect only: a `_changes` answer
+/// whose head the database withholds until the first change or heartbeat holds nothing.
+#[derive(Clone)]
+pub struct LimitedConnector {
+    inner: HttpConnector,
+    permits: Arc<Semaphore>,
+}
+
+impl Service<Uri> for LimitedConnector {
+    type Response = <HttpConnector as Service<Uri>>::Response;
+    type Error = <HttpConnector as Service<Uri>>::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let mut inner = self.inner.clone();
+        let permits = self.permits.clone();
+        Box::pin(async move {
+            // The semaphore is never closed.
+            let _permit = permits.acquire_owned().await.ok();
+            inner.call(uri).await
+        })
+    }
+}
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Answers (databases' error bodies, OpenWhisk's fire answers) are read up to this size.
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
 
-/// Builds the shared client. Idle connections are kept per host, so the fires of many feeds to
-/// one OpenWhisk reuse a few connections.
-pub fn client() -> Result<HttpClient, rustls::Error> {
+/// Builds the shared client, with at most `connects` TCP connects in progress at once. Idle
+/// connections are kept per host, so the fires of many feeds to one OpenWhisk reuse a few
+/// connections.
+pub fn client(connects: usize) -> Result<HttpClient, rustls::Error> {
     let mut connector = HttpConnector::new();
     connector.enforce_http(false);
     connector.set_nodelay(true);
@@ -32,10 +69,13 @@ pub fn client() -> Result<HttpClient, rustls::Error> {
         .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
         .https_or_http()
         .enable_http1()
-        .wrap_connector(connector);
+        .wrap_connector(LimitedConnector {
+            inner: connector,
+            permits: Arc::new(Semaphore::new(connects.max(1))),
+        });
     Ok(Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(64)
+        .pool_max_idle_per_host(512)
         .build(https))
 }
 

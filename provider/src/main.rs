@@ -1,24 +1,46 @@
 //! `changes-provider`: see `changes-provider --help`.
 
+use std::collections::HashMap;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use changes_provider::api::{self, App};
-use changes_provider::{Options, Registry, Shared, Store};
+use changes_provider::changes::ChangesSource;
+use changes_provider::{Args, Keyring, Metrics, Node, Options, Sealer, Source, SqliteStore, Store};
+use clap::Parser as _;
 
 fn main() {
-    let options = match Options::parse(std::env::args().skip(1), |name| std::env::var(name).ok()) {
+    let args = Args::parse();
+    let options = match Options::from_args(args, |name| std::env::var(name).ok()) {
         Ok(options) => options,
         Err(message) => {
-            eprintln!("{message}");
+            eprintln!("changes-provider: {message}");
             std::process::exit(2);
         }
     };
+    init_logs(options.args.log.as_deref());
     if let Err(error) = run(options) {
+        tracing::error!("{error:#}");
         eprintln!("changes-provider: {error:#}");
         std::process::exit(1);
     }
+}
+
+/// Logs to stderr, filtered by `--log`, else `RUST_LOG`, else `info`.
+fn init_logs(filter: Option<&str>) {
+    use tracing_subscriber::EnvFilter;
+    let filter = filter
+        .map(str::to_owned)
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .unwrap_or_else(|| "info".to_owned());
+    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
 }
 
 fn run(options: Options) -> anyhow::Result<()> {
@@ -31,45 +53,94 @@ fn run(options: Options) -> anyhow::Result<()> {
     runtime.block_on(serve(options))
 }
 
+/// The provider key: the given file, or the data directory's own (made on first start).
+fn keyring(options: &Options) -> anyhow::Result<Keyring> {
+    if let Some(path) = &options.args.key_file {
+        return Keyring::read(path).map_err(anyhow::Error::msg);
+    }
+    let dir = &options.args.data_dir;
+    let path = dir.join("provider.key");
+    if !path.exists() {
+        create_private_dir(dir)?;
+        let text = Keyring::generate_file_text().context("making a provider key")?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        std::io::Write::write_all(&mut file, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        file.sync_all()
+            .with_context(|| format!("writing {}", path.display()))?;
+        tracing::info!(file = %path.display(), "made a provider key");
+    }
+    Keyring::read(&path).map_err(anyhow::Error::msg)
+}
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+    }
+    Ok(())
+}
+
 async fn serve(options: Options) -> anyhow::Result<()> {
-    let (store, feeds) = Store::open(&options.data_dir).context("opening the store")?;
-    eprintln!(
-        "changes-provider: {} feed(s) in {}",
-        feeds.len(),
-        store.path().display()
+    let tuning = options.tuning.clone();
+    let http = changes_provider::client(tuning.connects).context("setting up TLS")?;
+    let metrics = Arc::new(Metrics::default());
+    let sources: Vec<Arc<dyn Source>> = vec![Arc::new(ChangesSource::new(
+        http.clone(),
+        tuning.clone(),
+        metrics.clone(),
+    ))];
+    let secret_fields: HashMap<String, &'static [&'static str]> = sources
+        .iter()
+        .map(|source| (source.kind().to_owned(), source.secret_fields()))
+        .collect();
+    let sealer = Arc::new(Sealer::new(keyring(&options)?, secret_fields));
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&options.args.data_dir, sealer).context("opening the store")?);
+    let instance = format!("i-{:08x}", changes_provider::random_u64() as u32);
+    let node = Node::new(
+        instance,
+        None,
+        tuning,
+        http,
+        store.clone(),
+        metrics,
+        sources,
     );
-    let http = changes_provider::client().context("setting up TLS")?;
-    let shared = Arc::new(Shared::new(http, store, options.tuning.clone()));
-    let listener = tokio::net::TcpListener::bind(options.listen)
+    let _events = node.load().await.context("loading the feeds")?;
+    tracing::info!(
+        instance = %node.id,
+        feeds = node.ids().len(),
+        store = %store.describe(),
+        "started"
+    );
+    tokio::spawn(node.clone().flusher());
+    let listener = tokio::net::TcpListener::bind(options.args.listen)
         .await
-        .with_context(|| format!("listening on {}", options.listen))?;
+        .with_context(|| format!("listening on {}", options.args.listen))?;
     let address = listener.local_addr().context("the listening address")?;
     let app = Arc::new(App {
-        registry: Registry::new(shared.clone()),
+        node: node.clone(),
         secret: options.secret.clone(),
     });
-    app.registry.start_all();
     println!("listening on http://{address}");
-
-    // Positions are written at once and flushed to disk every second (see the store's docs).
-    let flusher = shared.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tick.tick().await;
-            if let Err(error) = flusher.store.sync() {
-                eprintln!("changes-provider: flushing the store failed: {error}");
-            }
-        }
-    });
 
     tokio::select! {
         () = api::serve(listener, app) => {}
         () = shutdown_signal() => {
-            eprintln!("changes-provider: stopping");
+            tracing::info!("stopping");
         }
     }
-    shared.store.sync().context("flushing the store")?;
+    node.shutdown().await;
     Ok(())
 }
 

@@ -1,28 +1,20 @@
-//! What a feed is: its configuration (with the secrets the provider needs to act), its durable
-//! state, and the redacted view the REST API shows.
+//! What a feed is to the provider: its durable record (registration, state, where it starts) and
+//! the position it has reached. The record holds the secrets the provider needs to act (the
+//! owner's key, the source's credentials); they never print themselves and are sealed at rest by
+//! the store.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use feedkit::{AuthKey, Secret};
+use feedkit::AuthKey;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// A database sequence as the server gave it: a number (CouchDB 1.x, PouchDB) or an opaque string
-/// (CouchDB 2+). It is only ever sent back, never interpreted.
-pub type Seq = Value;
+/// A feed's identity: its trigger's fully qualified name `/namespace/trigger`.
+pub type FeedId = String;
 
-/// The sequence that means "from the beginning".
-pub fn seq_zero() -> Seq {
-    Value::from(0)
-}
-
-/// A sequence as it goes into a `since=` query parameter.
-pub fn seq_text(seq: &Seq) -> String {
-    match seq {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    }
-}
+/// A position in a source as the source gave it (for a database, a sequence: a number or an
+/// opaque string). The core never interprets it, it only saves and hands it back.
+pub type Position = Value;
 
 /// Milliseconds since the epoch: what `dateChanged` and the status times are in, as in the
 /// alarms provider's READ.
@@ -33,95 +25,14 @@ pub fn now_millis() -> u64 {
         .unwrap_or_default()
 }
 
-/// Where the changes come from. The password is a [`Secret`]: it prints and serializes redacted
-/// everywhere except in the store (see `store::stored`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DatabaseConfig {
-    /// `http(s)://host[:port][/prefix]`, without credentials.
-    pub url: String,
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password: Option<Secret>,
-}
-
-impl DatabaseConfig {
-    /// `{url}/{name}` with the database name encoded as one path segment.
-    pub fn db_url(&self) -> String {
-        format!(
-            "{}/{}",
-            self.url.trim_end_matches('/'),
-            crate::http::encode_component(&self.name)
-        )
+/// A random 64-bit number (ring's system randomness; the clock if that ever fails).
+pub fn random_u64() -> u64 {
+    use ring::rand::SecureRandom as _;
+    let mut bytes = [0_u8; 8];
+    if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
+        return now_millis().rotate_left(17) ^ u64::from(std::process::id());
     }
-}
-
-/// What the feed watches and how it fires.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FeedConfig {
-    pub database: DatabaseConfig,
-    /// A design-document filter, `ddoc/name`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub filter: Option<String>,
-    /// A Mango selector (`filter=_selector`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selector: Option<Value>,
-    #[serde(default)]
-    pub include_docs: bool,
-    /// 1: one fire per change. More: up to that many changes in one fire (`{"results": [...]}`),
-    /// which keeps a busy database under OpenWhisk's fire rate limit.
-    #[serde(default = "one")]
-    pub max_changes_per_fire: u32,
-}
-
-fn one() -> u32 {
-    1
-}
-
-/// Upper bound of [`FeedConfig::max_changes_per_fire`]: OpenWhisk refuses payloads over 1 MB.
-pub const MAX_CHANGES_PER_FIRE: u32 = 1000;
-
-impl FeedConfig {
-    /// Checks what serde cannot: the fields that depend on each other.
-    pub fn validate(&self) -> Result<(), String> {
-        let url = self.database.url.trim();
-        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 9 {
-            return Err(format!(
-                "database.url {:?} is not an http(s) URL",
-                feedkit::redact_userinfo(url)
-            ));
-        }
-        if url.contains('@') {
-            return Err("database.url must not carry credentials; give database.username and database.password".into());
-        }
-        if self.database.name.trim().is_empty() {
-            return Err("database.name is empty".into());
-        }
-        if self.filter.is_some() && self.selector.is_some() {
-            return Err("give either filter or selector, not both".into());
-        }
-        if let Some(filter) = &self.filter
-            && !matches!(filter.split_once('/'), Some((ddoc, name)) if !ddoc.is_empty() && !name.is_empty() && !name.contains('/'))
-        {
-            return Err(format!(
-                "filter {filter:?} is not a design-document filter `ddoc/name`"
-            ));
-        }
-        if let Some(selector) = &self.selector
-            && !selector.is_object()
-        {
-            return Err("selector must be a JSON object (a Mango selector)".into());
-        }
-        if !(1..=MAX_CHANGES_PER_FIRE).contains(&self.max_changes_per_fire) {
-            return Err(format!(
-                "maxChangesPerFire must be between 1 and {MAX_CHANGES_PER_FIRE}"
-            ));
-        }
-        Ok(())
-    }
+    u64::from_le_bytes(bytes)
 }
 
 /// Whether the feed runs, and why not.
@@ -131,7 +42,8 @@ pub enum FeedState {
     Active,
     /// By the user (PAUSE).
     Paused,
-    /// By the provider, after OpenWhisk refused a fire for good (401/403/404, ...).
+    /// By the provider, after OpenWhisk refused a fire for good (401/403/404, ...), or by the
+    /// source (a recreated database under the `disable` policy).
     Disabled(String),
 }
 
@@ -153,34 +65,101 @@ impl FeedState {
     }
 }
 
+/// Where a feed starts when it has no saved position of its own: set at registration, and again
+/// whenever an update says where to start (`since`, or another database). `reset` is a fresh
+/// random number each time: a saved position counts only when it was saved under the same one,
+/// so a position of an earlier registration is never resumed by a later one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Start {
+    pub reset: u64,
+    pub position: Position,
+}
+
+impl Start {
+    pub fn at(position: Position) -> Self {
+        Self {
+            reset: random_u64(),
+            position,
+        }
+    }
+}
+
+/// A position a feed reached, under the start it began from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Saved {
+    pub reset: u64,
+    pub position: Position,
+}
+
 /// Everything the provider keeps about one feed, durably.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FeedRecord {
-    /// The trigger's fully qualified name, `/namespace/trigger`: the feed's identity.
-    pub trigger: String,
+    pub id: FeedId,
+    /// The store's revision of the record (`None` before it is first written): writes are
+    /// compare-and-swap on it.
+    pub rev: Option<String>,
+    /// The source that serves it (`changes`).
+    pub kind: String,
     /// Where OpenWhisk's REST API is (`scheme://host[:port]`).
     pub api_host: String,
     /// The trigger owner's key: what the provider fires with.
     pub auth_key: AuthKey,
-    pub config: FeedConfig,
+    /// The source's settings, secrets included (see [`crate::Source::secret_fields`]).
+    pub config: Value,
     pub state: FeedState,
     pub date_changed: u64,
-    /// The last sequence whose change was fired successfully: where the feed resumes.
-    pub position: Seq,
-    /// Bumped by every registration or update, so that a position saved by a superseded task is
-    /// ignored.
-    pub generation: u64,
+    pub start: Start,
 }
 
 impl FeedRecord {
-    /// The configuration as READ shows it: the password redacted, no key.
-    pub fn config_view(&self) -> Value {
-        let mut view = serde_json::to_value(&self.config).unwrap_or(Value::Null);
-        if let Some(object) = view.as_object_mut() {
-            object.insert("apiHost".into(), Value::from(self.api_host.clone()));
-            object.insert("authKeyUser".into(), Value::from(self.auth_key.user()));
+    /// Where the feed resumes: its saved position when that belongs to the current start.
+    pub fn resume_at(&self, saved: Option<&Saved>) -> Position {
+        match saved {
+            Some(saved) if saved.reset == self.start.reset => saved.position.clone(),
+            _ => self.start.position.clone(),
         }
-        view
+    }
+
+    /// The number in front of the revision (`3-abc` is 3): revisions of one record only grow,
+    /// across deletion and re-creation too, so a stale copy can be told from a newer one.
+    pub fn rev_number(&self) -> u64 {
+        rev_number(self.rev.as_deref())
+    }
+}
+
+pub fn rev_number(rev: Option<&str>) -> u64 {
+    rev.and_then(|rev| rev.split('-').next())
+        .and_then(|number| number.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Reads the value at a JSON pointer, mutably, creating nothing.
+pub fn pointer_take(config: &mut Value, pointer: &str) -> Option<Value> {
+    let (parent, key) = pointer.rsplit_once('/')?;
+    let parent = if parent.is_empty() {
+        Some(config)
+    } else {
+        config.pointer_mut(parent)
+    };
+    parent?.as_object_mut()?.remove(key)
+}
+
+/// Puts `value` at a JSON pointer whose parent object exists.
+pub fn pointer_put(config: &mut Value, pointer: &str, value: Value) -> bool {
+    let Some((parent, key)) = pointer.rsplit_once('/') else {
+        return false;
+    };
+    let parent = if parent.is_empty() {
+        Some(config)
+    } else {
+        config.pointer_mut(parent)
+    };
+    match parent.and_then(Value::as_object_mut) {
+        Some(object) => {
+            object.insert(key.to_owned(), value);
+            true
+        }
+        None => false,
     }
 }
 
@@ -189,67 +168,46 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn config() -> FeedConfig {
-        FeedConfig {
-            database: DatabaseConfig {
-                url: "http://127.0.0.1:5984".into(),
-                name: "my db".into(),
-                username: Some("admin".into()),
-                password: Some(Secret::new("hunter2")),
-            },
-            filter: None,
-            selector: None,
-            include_docs: false,
-            max_changes_per_fire: 1,
-        }
-    }
-
     #[test]
-    fn validates_dependent_fields() {
-        assert_eq!(config().validate(), Ok(()));
-        let mut both = config();
-        both.filter = Some("d/f".into());
-        both.selector = Some(json!({}));
-        assert!(both.validate().expect_err("both").contains("not both"));
-        let mut bad_filter = config();
-        bad_filter.filter = Some("nofilter".into());
-        assert!(bad_filter.validate().is_err());
-        let mut creds = config();
-        creds.database.url = "http://u:p@host".into();
-        let error = creds.validate().expect_err("credentials");
-        assert!(!error.contains(":p@"), "{error}");
-        let mut batch = config();
-        batch.max_changes_per_fire = 0;
-        assert!(batch.validate().is_err());
-    }
-
-    #[test]
-    fn views_redact_the_password_and_key() {
+    fn a_saved_position_counts_only_under_its_own_start() {
+        let start = Start::at(json!(5));
         let record = FeedRecord {
-            trigger: "/guest/t".into(),
+            id: "/guest/t".into(),
+            rev: Some("12-abc".into()),
+            kind: "changes".into(),
             api_host: "http://ow".into(),
-            auth_key: AuthKey::parse("uuid:topsecret").expect("key"),
-            config: config(),
+            auth_key: AuthKey::parse("u:k").expect("key"),
+            config: json!({}),
             state: FeedState::Active,
-            date_changed: 1,
-            position: seq_zero(),
-            generation: 1,
+            date_changed: 0,
+            start: start.clone(),
         };
-        let view = record.config_view().to_string();
-        assert!(
-            !view.contains("hunter2") && !view.contains("topsecret"),
-            "{view}"
-        );
-        assert!(view.contains("\"password\":\"********\""), "{view}");
-        assert_eq!(
-            record.config.database.db_url(),
-            "http://127.0.0.1:5984/my%20db"
-        );
+        assert_eq!(record.resume_at(None), json!(5));
+        let mine = Saved {
+            reset: start.reset,
+            position: json!(9),
+        };
+        assert_eq!(record.resume_at(Some(&mine)), json!(9));
+        let older = Saved {
+            reset: start.reset.wrapping_add(1),
+            position: json!(99),
+        };
+        assert_eq!(record.resume_at(Some(&older)), json!(5));
+        assert_eq!(record.rev_number(), 12);
+        assert_eq!(rev_number(None), 0);
     }
 
     #[test]
-    fn sequences_print_as_sent() {
-        assert_eq!(seq_text(&json!(12)), "12");
-        assert_eq!(seq_text(&json!("12-g1AAAA")), "12-g1AAAA");
+    fn pointers_take_and_put() {
+        let mut config = json!({"database": {"password": "p", "name": "d"}});
+        assert_eq!(
+            pointer_take(&mut config, "/database/password"),
+            Some(json!("p"))
+        );
+        assert_eq!(pointer_take(&mut config, "/database/password"), None);
+        assert_eq!(pointer_take(&mut config, "/nothing/here"), None);
+        assert!(pointer_put(&mut config, "/database/password", json!("q")));
+        assert!(!pointer_put(&mut config, "/missing/password", json!("q")));
+        assert_eq!(config["database"]["password"], "q");
     }
 }

@@ -1,114 +1,107 @@
-//! The provider's command line.
+//! The provider's command line (clap), and what it reads from files and the environment.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::Parser;
 use feedkit::Secret;
 
-use crate::runner::Tuning;
-
-pub const USAGE: &str = "\
-usage: changes-provider --data-dir DIR [options]
-
-The provider secret is read from the file named by --secret-file, or else from the environment
-variable CHANGES_PROVIDER_SECRET (never from the command line, where `ps` would show it). It must
-be at least 16 characters; the feed action is given the same secret as its package-bound
-parameter `providerSecret`.
-
-options:
-  --data-dir DIR         where the store lives (created with mode 0700)
-  --listen ADDR          address of the REST API [default: 127.0.0.1:8080]; port 0 picks one
-  --secret-file FILE     file holding the provider secret (surrounding whitespace ignored)
-  --heartbeat-ms N       heartbeat asked of the databases [default: 10000]
-  --retry-min-ms N       first wait before reconnecting or re-firing [default: 250]
-  --retry-max-ms N       longest wait, the backoff doubles up to it [default: 60000]
-  --fire-timeout-ms N    longest a fire may take [default: 30000]
-  --workers N            async worker threads [default: the number of CPUs, at most 4]
-
-On start it prints one line `listening on http://ADDR` to stdout.";
+use crate::tuning::Tuning;
 
 /// The environment variable holding the provider secret when there is no `--secret-file`.
 pub const SECRET_ENV: &str = "CHANGES_PROVIDER_SECRET";
 const MIN_SECRET_CHARS: usize = 16;
 
+/// The changes provider: keeps a continuous `_changes` connection per registered feed and fires
+/// the feed's OpenWhisk trigger with every change. One instance on one machine keeps its state
+/// in an embedded store (`--data-dir`).
+///
+/// The provider secret is read from the file named by --secret-file, or else from the
+/// environment variable CHANGES_PROVIDER_SECRET (never from the command line, where `ps` would
+/// show it). It must be at least 16 characters; the feed action is given the same secret as its
+/// package-bound parameter `providerSecret`. On start the provider prints one line
+/// `listening on http://ADDR` to stdout; logs go to stderr.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "changes-provider", version, about, long_about)]
+pub struct Args {
+    /// The embedded store's directory (created with mode 0700).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: PathBuf,
+
+    /// The REST API's address; port 0 picks one.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// A file holding the provider secret (surrounding whitespace ignored).
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+
+    /// The provider key file that seals secrets at rest: lines `ID BASE64-KEY`, the first one
+    /// sealing [default with --data-dir: DIR/provider.key, created on first start].
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+
+    /// Heartbeat asked of each database; a connection silent for 2 heartbeats + 5 s is dropped
+    /// and reopened.
+    #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = positive)]
+    pub heartbeat_ms: u64,
+
+    /// First wait before reconnecting or re-firing.
+    #[arg(long, value_name = "MS", default_value_t = 250, value_parser = positive)]
+    pub retry_min_ms: u64,
+
+    /// Longest wait; the backoff doubles up to it (jittered).
+    #[arg(long, value_name = "MS", default_value_t = 60_000, value_parser = positive)]
+    pub retry_max_ms: u64,
+
+    /// Longest one fire may take.
+    #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = positive)]
+    pub fire_timeout_ms: u64,
+
+    /// Fires of one feed in flight at once (its position moves only past fires all taken).
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = positive)]
+    pub fire_window: u64,
+
+    /// How often moved positions are written to the store.
+    #[arg(long, value_name = "MS", default_value_t = 250, value_parser = positive)]
+    pub save_interval_ms: u64,
+
+    /// TCP connects in progress at once (to databases and OpenWhisk).
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = positive)]
+    pub connects: u64,
+
+    /// Async worker threads [default: the number of CPUs, at most 4].
+    #[arg(long, value_name = "N", value_parser = positive)]
+    pub workers: Option<u64>,
+
+    /// Log filter (`error`, `warn`, `info`, `debug`, `trace`, or per module as
+    /// `changes_provider=debug`); RUST_LOG when not given.
+    #[arg(long, value_name = "FILTER")]
+    pub log: Option<String>,
+}
+
+fn positive(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(value) if value > 0 => Ok(value),
+        _ => Err(format!("expected a whole number > 0, found {text:?}")),
+    }
+}
+
+/// Everything the provider runs with, checked.
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub data_dir: PathBuf,
-    pub listen: SocketAddr,
+    pub args: Args,
     pub secret: Secret,
     pub tuning: Tuning,
     pub workers: usize,
 }
 
 impl Options {
-    /// Parses the arguments (without the program name); `env` looks up environment variables.
-    pub fn parse(
-        args: impl IntoIterator<Item = String>,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, String> {
-        let mut data_dir = None;
-        let mut listen: SocketAddr = ([127, 0, 0, 1], 8080).into();
-        let mut secret_file = None;
-        let mut tuning = Tuning::default();
-        let mut workers = std::thread::available_parallelism()
-            .map(|count| count.get().min(4))
-            .unwrap_or(2);
-        let mut args = args.into_iter();
-        while let Some(flag) = args.next() {
-            let (flag, inline) = match flag.split_once('=') {
-                Some((flag, value)) if flag.starts_with("--") => {
-                    (flag.to_owned(), Some(value.to_owned()))
-                }
-                _ => (flag, None),
-            };
-            if flag == "--help" || flag == "-h" {
-                return Err(USAGE.to_owned());
-            }
-            let mut value = || {
-                inline
-                    .clone()
-                    .or_else(|| args.next())
-                    .ok_or_else(|| format!("{flag} needs a value"))
-            };
-            let millis = |text: String| -> Result<Duration, String> {
-                text.parse::<u64>()
-                    .ok()
-                    .filter(|millis| *millis > 0)
-                    .map(Duration::from_millis)
-                    .ok_or_else(|| {
-                        format!("{flag}: expected a number of milliseconds > 0, found {text:?}")
-                    })
-            };
-            match flag.as_str() {
-                "--data-dir" => data_dir = Some(PathBuf::from(value()?)),
-                "--listen" => {
-                    let text = value()?;
-                    listen = text.parse().map_err(|_| {
-                        format!("--listen: {text:?} is not an address like 127.0.0.1:8080")
-                    })?;
-                }
-                "--secret-file" => secret_file = Some(PathBuf::from(value()?)),
-                "--heartbeat-ms" => tuning.heartbeat = millis(value()?)?,
-                "--retry-min-ms" => tuning.retry_min = millis(value()?)?,
-                "--retry-max-ms" => tuning.retry_max = millis(value()?)?,
-                "--fire-timeout-ms" => tuning.fire_timeout = millis(value()?)?,
-                "--workers" => {
-                    let text = value()?;
-                    workers = text
-                        .parse()
-                        .ok()
-                        .filter(|count| *count > 0)
-                        .ok_or_else(|| {
-                            format!("--workers: expected a number > 0, found {text:?}")
-                        })?;
-                }
-                other => return Err(format!("unknown option {other:?}\n\n{USAGE}")),
-            }
-        }
-        let data_dir = data_dir.ok_or_else(|| format!("--data-dir is required\n\n{USAGE}"))?;
-        let secret = match secret_file {
-            Some(path) => std::fs::read_to_string(&path)
+    /// Checks the parsed arguments and reads the secret; `env` looks up environment variables.
+    pub fn from_args(args: Args, env: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let secret = match &args.secret_file {
+            Some(path) => std::fs::read_to_string(path)
                 .map_err(|error| format!("--secret-file {}: {error}", path.display()))?,
             None => env(SECRET_ENV).ok_or_else(|| {
                 format!("no provider secret: give --secret-file or set {SECRET_ENV}")
@@ -120,16 +113,40 @@ impl Options {
                 "the provider secret is too short: use at least {MIN_SECRET_CHARS} characters"
             ));
         }
-        if tuning.retry_max < tuning.retry_min {
+        if args.retry_max_ms < args.retry_min_ms {
             return Err("--retry-max-ms must not be below --retry-min-ms".into());
         }
+        let tuning = Tuning {
+            heartbeat: Duration::from_millis(args.heartbeat_ms),
+            retry_min: Duration::from_millis(args.retry_min_ms),
+            retry_max: Duration::from_millis(args.retry_max_ms),
+            fire_timeout: Duration::from_millis(args.fire_timeout_ms),
+            fire_window: args.fire_window as usize,
+            save_interval: Duration::from_millis(args.save_interval_ms),
+            connects: args.connects as usize,
+            ..Tuning::default()
+        };
+        let workers = args.workers.map(|n| n as usize).unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|count| count.get().min(4))
+                .unwrap_or(2)
+        });
         Ok(Self {
-            data_dir,
-            listen,
             secret: Secret::new(secret),
             tuning,
             workers,
+            args,
         })
+    }
+
+    /// Parses a command line (without the program name).
+    pub fn parse(
+        args: impl IntoIterator<Item = String>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, String> {
+        let args = Args::try_parse_from(std::iter::once("changes-provider".to_owned()).chain(args))
+            .map_err(|error| error.to_string())?;
+        Self::from_args(args, env)
     }
 }
 
@@ -152,13 +169,16 @@ mod tests {
                 "500",
                 "--workers",
                 "1",
+                "--fire-window",
+                "7",
             ]),
             |name| (name == SECRET_ENV).then(|| " a-long-enough-secret \n".to_owned()),
         )
         .expect("valid");
-        assert_eq!(options.data_dir, PathBuf::from("/tmp/d"));
-        assert_eq!(options.listen.port(), 0);
+        assert_eq!(options.args.data_dir, PathBuf::from("/tmp/d"));
+        assert_eq!(options.args.listen.port(), 0);
         assert_eq!(options.tuning.heartbeat, Duration::from_millis(500));
+        assert_eq!(options.tuning.fire_window, 7);
         assert_eq!(options.workers, 1);
         assert_eq!(options.secret.expose(), "a-long-enough-secret");
         assert!(!format!("{options:?}").contains("a-long-enough-secret"));
@@ -168,20 +188,14 @@ mod tests {
     fn says_what_is_wrong() {
         let secret = |_: &str| Some("a-long-enough-secret".to_owned());
         let cases: [(&[&str], &str); 5] = [
-            (&[], "--data-dir is required"),
-            (&["--data-dir"], "--data-dir needs a value"),
+            (&[], "--data-dir"),
+            (&["--data-dir"], "--data-dir"),
             (
                 &["--data-dir", "d", "--heartbeat-ms", "x"],
-                "--heartbeat-ms: expected",
+                "--heartbeat-ms",
             ),
-            (
-                &["--data-dir", "d", "--listen", "nowhere"],
-                "--listen: \"nowhere\"",
-            ),
-            (
-                &["--data-dir", "d", "--bogus"],
-                "unknown option \"--bogus\"",
-            ),
+            (&["--data-dir", "d", "--listen", "nowhere"], "--listen"),
+            (&["--data-dir", "d", "--bogus"], "--bogus"),
         ];
         for (list, expected) in cases {
             let error = Options::parse(args(list), secret).expect_err(expected);

@@ -1,74 +1,49 @@
-//! What a running feed is doing right now: kept in memory, shown by READ and `/health`.
+//! What a running feed is doing right now: kept in memory by the instance that runs it, shown by
+//! READ, `/health` and `/metrics`.
 
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-use serde::Serialize;
-use serde_json::Value;
+use provider_api::{ErrorMark, FeedStatus, RetryMark};
 
-use crate::model::{Seq, now_millis};
+use crate::model::now_millis;
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChangeMark {
-    pub at: u64,
-    pub seq: Seq,
-    pub id: Value,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FireMark {
-    pub at: u64,
-    /// The sequence of the last change in the fire.
-    pub seq: Seq,
-    pub changes: usize,
-    /// `None` when OpenWhisk answered 204: no active rule is attached to the trigger.
-    pub activation_id: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ErrorMark {
-    pub at: u64,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RetryMark {
-    /// `connect` or `fire`.
-    pub what: &'static str,
-    pub attempt: u32,
-    pub reason: String,
-    pub next_at: u64,
-}
-
-/// The live state of one feed.
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FeedStatus {
-    pub connected: bool,
-    pub connected_since: Option<u64>,
-    pub last_change: Option<ChangeMark>,
-    pub last_fire: Option<FireMark>,
-    pub last_error: Option<ErrorMark>,
-    /// Set while the feed waits to reconnect or to fire again.
-    pub retrying: Option<RetryMark>,
-    pub connects: u64,
-    pub changes_fired: u64,
-    pub fires: u64,
-    pub failed_fires: u64,
-}
-
-/// A feed's status, shared between its task and the REST API.
+/// A feed's live status, shared between its source, its fires and the REST API. The durable
+/// fields (`state`, `position`, ...) are filled in when it is shown.
 #[derive(Debug, Clone, Default)]
-pub struct SharedStatus(Arc<Mutex<FeedStatus>>);
+pub struct SharedStatus(Arc<Inner>);
+
+#[derive(Debug, Default)]
+struct Inner {
+    view: Mutex<FeedStatus>,
+    /// When the oldest event read but not yet saved was read: the feed's lag.
+    oldest_unsaved: Mutex<Option<Instant>>,
+}
 
 impl SharedStatus {
     pub fn lock(&self) -> MutexGuard<'_, FeedStatus> {
         self.0
+            .view
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn set_oldest_unsaved(&self, read_at: Option<Instant>) {
+        *self
+            .0
+            .oldest_unsaved
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = read_at;
+    }
+
+    /// How long the oldest event read and not yet fired (and saved) has waited.
+    pub fn lag(&self) -> Duration {
+        self.0
+            .oldest_unsaved
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .map(|read_at| read_at.elapsed())
+            .unwrap_or_default()
     }
 
     pub fn snapshot(&self) -> FeedStatus {
@@ -79,6 +54,20 @@ impl SharedStatus {
         self.lock().last_error = Some(ErrorMark {
             at: now_millis(),
             message: message.into(),
+        });
+    }
+
+    pub fn retrying(&self, what: &str, attempt: u32, reason: &str, wait_ms: u64) {
+        let mut status = self.lock();
+        status.retrying = Some(RetryMark {
+            what: what.to_owned(),
+            attempt,
+            reason: reason.to_owned(),
+            next_at: now_millis() + wait_ms,
+        });
+        status.last_error = Some(ErrorMark {
+            at: now_millis(),
+            message: reason.to_owned(),
         });
     }
 

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use feedkit::{ActionError, AuthKey, Context, Feed, FeedRequest};
+use provider_api::{CHANGES_KIND, Confidential, FeedView, Refresh, Registration, Update};
 use serde_json::{Value, json};
 
 use crate::database;
@@ -101,13 +102,20 @@ impl Session {
         error.into_action_error(&self.target)
     }
 
-    /// The provider's view as READ shows it: `config` (redacted) and `status`.
-    fn shown(view: Value) -> Value {
-        json!({
-            "trigger": view["trigger"],
-            "config": view["config"],
-            "status": view["status"],
-        })
+    /// The caller's key, as the provider's API takes it.
+    fn auth_key(&self) -> Confidential {
+        Confidential::new(self.request.auth_key.expose())
+    }
+
+    /// The provider's view as READ shows it: `trigger`, `config` (redacted) and `status`.
+    fn shown(view: Value) -> Result<Value, ActionError> {
+        serde_json::from_value::<FeedView>(view)
+            .and_then(serde_json::to_value)
+            .map_err(|error| {
+                ActionError::new(format!(
+                    "the changes provider's answer was not a feed's view ({error}); is providerUrl the changes provider?"
+                ))
+            })
     }
 }
 
@@ -121,17 +129,18 @@ impl Feed for ChangesFeed {
         if let Some(filter) = &settings.filter {
             database::check_filter(&settings.database, filter, session.timeout)?;
         }
-        let body = json!({
-            "apiHost": session.api_host()?,
-            "authKey": session.request.auth_key.expose(),
-            "config": settings.to_provider(),
-            "since": settings.since,
+        let body = json!(Registration {
+            api_host: session.api_host()?,
+            auth_key: session.auth_key(),
+            kind: CHANGES_KIND.to_owned(),
+            config: settings.to_provider(),
+            since: Some(settings.since),
         });
         let view = session
             .provider()
             .register(&session.request.trigger, &body)
             .map_err(|error| session.failed(error))?;
-        Ok(Session::shown(view))
+        Session::shown(view)
     }
 
     fn read(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
@@ -143,7 +152,7 @@ impl Feed for ChangesFeed {
             .provider()
             .read(&session.request.trigger, owner_key)
             .map_err(|error| session.failed(error))?;
-        Ok(Session::shown(view))
+        Session::shown(view)
     }
 
     fn update(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
@@ -156,18 +165,18 @@ impl Feed for ChangesFeed {
                 database::check_filter(database, filter, session.timeout)?;
             }
         }
-        let mut patch = update.patch;
         // The caller's current key and host replace the stored ones: a rotated key is picked up.
-        patch.insert("apiHost".into(), Value::from(session.api_host()?));
-        patch.insert(
-            "authKey".into(),
-            Value::from(session.request.auth_key.expose()),
-        );
+        let patch = json!(Update {
+            api_host: Some(session.api_host()?),
+            auth_key: Some(session.auth_key()),
+            config: (!update.patch.is_empty()).then_some(update.patch),
+            since: update.since,
+        });
         let view = session
             .provider()
-            .update(&session.request.trigger, &Value::Object(patch))
+            .update(&session.request.trigger, &patch)
             .map_err(|error| session.failed(error))?;
-        Ok(Session::shown(view))
+        Session::shown(view)
     }
 
     fn delete(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
@@ -179,7 +188,10 @@ impl Feed for ChangesFeed {
             .provider()
             .delete(&session.request.trigger, owner_key)
         {
-            Ok(_) => Ok(json!({"trigger": session.request.trigger.to_string(), "deleted": true})),
+            Ok(_) => Ok(json!(provider_api::Deleted {
+                trigger: session.request.trigger.to_string(),
+                deleted: true
+            })),
             // Nothing to delete is a success: DELETE follows a failed CREATE too.
             Err(error) if error.status() == Some(404) => Ok(json!({
                 "trigger": session.request.trigger.to_string(),
@@ -194,21 +206,21 @@ impl Feed for ChangesFeed {
         let session = Session::open(request, context, true)?;
         let view = session
             .provider()
-            .set_active(&session.request.trigger, false, &json!({}))
+            .set_active(&session.request.trigger, false, &json!(Refresh::default()))
             .map_err(|error| session.failed(error))?;
-        Ok(Session::shown(view))
+        Session::shown(view)
     }
 
     fn unpause(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
         let session = Session::open(request, context, true)?;
-        let refresh = json!({
-            "apiHost": session.api_host()?,
-            "authKey": session.request.auth_key.expose(),
+        let refresh = json!(Refresh {
+            api_host: Some(session.api_host()?),
+            auth_key: Some(session.auth_key()),
         });
         let view = session
             .provider()
             .set_active(&session.request.trigger, true, &refresh)
             .map_err(|error| session.failed(error))?;
-        Ok(Session::shown(view))
+        Session::shown(view)
     }
 }

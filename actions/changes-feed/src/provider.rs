@@ -119,7 +119,7 @@ impl<'a> Provider<'a> {
                 Secret::new(format!("Bearer {}", self.target.secret.expose())),
             );
         if let Some(key) = owner_key {
-            request = request.credential("X-Owner-Key", Secret::new(key.expose()));
+            request = request.credential(provider_api::OWNER_KEY_HEADER, Secret::new(key.expose()));
         }
         if method != Method::GET && method != Method::DELETE {
             request = request.json(body.unwrap_or(&Value::Object(Default::default())));

@@ -1,11 +1,15 @@
 //! The feed's parameters: read, checked, and turned into what the provider's API takes.
 
 use feedkit::{ParamError, Params, Secret};
-use serde_json::{Map, Value, json};
+use provider_api::{
+    ChangesConfig, ChangesPatch, Confidential, DatabasePatch, IfRecreated, MAX_CHANGES_PER_FIRE,
+    Since,
+};
+use serde_json::Value;
 
 /// Every parameter this feed reads; anything else is a typo worth reporting. The feed's own come
 /// first, the provider's (package-bound) last.
-pub const PARAMETER_NAMES: [&str; 11] = [
+pub const PARAMETER_NAMES: [&str; 12] = [
     "dbUrl",
     "dbName",
     "username",
@@ -15,15 +19,13 @@ pub const PARAMETER_NAMES: [&str; 11] = [
     "includeDocs",
     "since",
     "maxChangesPerFire",
+    "ifRecreated",
     "providerUrl",
     "providerSecret",
 ];
 
 /// The feed's own parameters (not the provider's), for UPDATE's "nothing to change" check.
-const FEED_PARAMETERS: &[&str] = PARAMETER_NAMES.split_at(9).0;
-
-/// The provider's bound: OpenWhisk refuses events over 1 MB.
-const MAX_CHANGES_PER_FIRE: u64 = 1000;
+const FEED_PARAMETERS: &[&str] = PARAMETER_NAMES.split_at(10).0;
 
 /// Where the database is and who reads it.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,9 +44,10 @@ pub struct FeedSettings {
     pub filter: Option<String>,
     pub selector: Option<Value>,
     pub include_docs: bool,
-    pub max_changes_per_fire: u64,
-    /// `"now"`, `0` or a sequence, as the provider takes it.
-    pub since: Value,
+    pub max_changes_per_fire: u32,
+    pub if_recreated: IfRecreated,
+    /// Where the feed starts.
+    pub since: Since,
 }
 
 /// Where the provider is: package-bound parameters the user never sees.
@@ -238,8 +241,8 @@ fn include_docs(params: &Params) -> Result<Option<bool>, ParamError> {
         .map_err(|_| ParamError::invalid("includeDocs", "expected true or false"))
 }
 
-fn max_changes_per_fire(params: &Params) -> Result<Option<u64>, ParamError> {
-    let limit = params.get::<u64>("maxChangesPerFire").map_err(|_| {
+fn max_changes_per_fire(params: &Params) -> Result<Option<u32>, ParamError> {
+    let limit = params.get::<u32>("maxChangesPerFire").map_err(|_| {
         ParamError::invalid(
             "maxChangesPerFire",
             format!("expected a whole number from 1 to {MAX_CHANGES_PER_FIRE}"),
@@ -254,23 +257,41 @@ fn max_changes_per_fire(params: &Params) -> Result<Option<u64>, ParamError> {
     }
 }
 
+/// What the feed does when its database is deleted and created again: `beginning` (the
+/// default), `now` or `disable`.
+fn if_recreated(params: &Params) -> Result<Option<IfRecreated>, ParamError> {
+    let Some(text) = params.get_str("ifRecreated")? else {
+        return Ok(None);
+    };
+    match text.trim().to_ascii_lowercase().as_str() {
+        "" => Ok(None),
+        "beginning" => Ok(Some(IfRecreated::Beginning)),
+        "now" => Ok(Some(IfRecreated::Now)),
+        "disable" => Ok(Some(IfRecreated::Disable)),
+        _ => Err(ParamError::invalid(
+            "ifRecreated",
+            "expected \"beginning\" (fire the new database from its first change, the default), \"now\" or \"disable\"",
+        )),
+    }
+}
+
 /// `now` (the default), `beginning` or `0`, or a sequence the database gave.
-fn since(params: &Params) -> Result<Option<Value>, ParamError> {
+fn since(params: &Params) -> Result<Option<Since>, ParamError> {
     let value = match params.raw("since") {
         None => return Ok(None),
         Some(value) => value,
     };
     match value {
-        Value::Number(number) if number.as_u64().is_some() => Ok(Some(value.clone())),
+        Value::Number(number) if number.as_u64().is_some() => Ok(Some(Since::Seq(value.clone()))),
         Value::String(text) => {
             let text = text.trim();
             match text.to_ascii_lowercase().as_str() {
                 "" => Ok(None),
-                "now" => Ok(Some(json!("now"))),
-                "beginning" | "0" => Ok(Some(json!(0))),
+                "now" => Ok(Some(Since::Now)),
+                "beginning" | "0" => Ok(Some(Since::Seq(Value::from(0)))),
                 _ => match text.parse::<u64>() {
-                    Ok(number) => Ok(Some(json!(number))),
-                    Err(_) => Ok(Some(Value::from(text))),
+                    Ok(number) => Ok(Some(Since::Seq(Value::from(number)))),
+                    Err(_) => Ok(Some(Since::Seq(Value::from(text)))),
                 },
             }
         }
@@ -309,50 +330,48 @@ pub fn feed_settings(params: &Params) -> Result<FeedSettings, ParamError> {
         selector,
         include_docs: include_docs(params)?.unwrap_or(false),
         max_changes_per_fire: max_changes_per_fire(params)?.unwrap_or(1),
-        since: since(params)?.unwrap_or_else(|| json!("now")),
+        if_recreated: if_recreated(params)?.unwrap_or_default(),
+        since: since(params)?.unwrap_or(Since::Now),
     })
 }
 
 impl Database {
     /// The database as the provider's API takes it (the password in the clear: this goes only
     /// to the provider, over the request body).
-    fn to_provider(&self) -> Value {
-        let mut database = Map::new();
-        database.insert("url".into(), Value::from(self.url.clone()));
-        database.insert("name".into(), Value::from(self.name.clone()));
-        if let Some(username) = &self.username {
-            database.insert("username".into(), Value::from(username.clone()));
+    fn to_provider(&self) -> provider_api::Database {
+        provider_api::Database {
+            url: self.url.clone(),
+            name: self.name.clone(),
+            username: self.username.clone(),
+            password: self
+                .password
+                .as_ref()
+                .map(|password| Confidential::new(password.expose())),
         }
-        if let Some(password) = &self.password {
-            database.insert("password".into(), Value::from(password.expose()));
-        }
-        Value::Object(database)
     }
 }
 
 impl FeedSettings {
     /// The `config` of the provider's registration.
-    pub fn to_provider(&self) -> Value {
-        let mut config = json!({
-            "database": self.database.to_provider(),
-            "includeDocs": self.include_docs,
-            "maxChangesPerFire": self.max_changes_per_fire,
-        });
-        if let Some(filter) = &self.filter {
-            config["filter"] = Value::from(filter.clone());
+    pub fn to_provider(&self) -> ChangesConfig {
+        ChangesConfig {
+            database: self.database.to_provider(),
+            filter: self.filter.clone(),
+            selector: self.selector.clone(),
+            include_docs: self.include_docs,
+            max_changes_per_fire: self.max_changes_per_fire,
+            if_recreated: self.if_recreated,
         }
-        if let Some(selector) = &self.selector {
-            config["selector"] = selector.clone();
-        }
-        config
     }
 }
 
 /// UPDATE: the provider's patch (only what the user gave; an empty `filter` or `selector`
-/// clears it), and the database to check when its connection changes completely.
+/// clears it), where to start, and the database to check when its connection changes
+/// completely.
 #[derive(Debug)]
 pub struct Update {
-    pub patch: Map<String, Value>,
+    pub patch: ChangesPatch,
+    pub since: Option<Since>,
     /// Set when the parameters name a database fully (dbUrl and dbName): checked before the
     /// update. Partial changes (only a password, say) are checked by the provider.
     pub database: Option<Database>,
@@ -363,23 +382,21 @@ pub fn update(params: &Params) -> Result<Update, ParamError> {
     if !FEED_PARAMETERS.iter().any(|name| params.contains(name)) {
         return Err(ParamError::missing(
             "(parameters)",
-            "at least one parameter to change: dbUrl, dbName, username, password, filter, selector, includeDocs, since or maxChangesPerFire",
+            "at least one parameter to change: dbUrl, dbName, username, password, filter, selector, includeDocs, since, maxChangesPerFire or ifRecreated",
         ));
     }
-    let mut patch = Map::new();
-    let mut database = Map::new();
+    let mut patch = ChangesPatch::default();
+    let mut database = DatabasePatch::default();
     let mut from_url = None;
     let mut url = None;
     if let Some(text) = params.get_str("dbUrl")? {
         let (clean, credentials) = split_db_url(&text)?;
-        database.insert("url".into(), Value::from(clean.clone()));
+        database.url = Some(clean.clone());
         url = Some(clean);
         from_url = credentials;
     }
     let name = params.get_str("dbName")?;
-    if let Some(name) = &name {
-        database.insert("name".into(), Value::from(name.clone()));
-    }
+    database.name = name.clone();
     let url_had_credentials = from_url.is_some();
     let given_username = params.get_str("username")?;
     let given_password = secret_param(params, "password")?;
@@ -394,27 +411,24 @@ pub fn update(params: &Params) -> Result<Update, ParamError> {
         }
     };
     if let Some(username) = &username {
-        database.insert("username".into(), Value::from(username.clone()));
+        database.username = Some(Some(username.clone()));
     }
     if let Some(password) = &password {
-        database.insert("password".into(), Value::from(password.expose()));
+        database.password = Some(Some(Confidential::new(password.expose())));
     }
     if url_had_credentials && password.is_none() {
-        database.insert("password".into(), Value::Null);
+        database.password = Some(None);
     }
     if !database.is_empty() {
-        patch.insert("database".into(), Value::Object(database));
+        patch.database = Some(database);
     }
     let filter_value = filter(params)?;
     if params.contains("filter") {
-        patch.insert(
-            "filter".into(),
-            filter_value.clone().map_or(Value::Null, Value::from),
-        );
+        patch.filter = Some(filter_value.clone());
     }
     let selector = selector(params)?;
     if params.contains("selector") {
-        patch.insert("selector".into(), selector.clone().unwrap_or(Value::Null));
+        patch.selector = Some(selector.clone());
     }
     if filter_value.is_some() && selector.is_some() {
         return Err(ParamError::invalid(
@@ -424,20 +438,14 @@ pub fn update(params: &Params) -> Result<Update, ParamError> {
     }
     // Setting one clears the other, so that switching from a filter to a selector is one update.
     if filter_value.is_some() {
-        patch.insert("selector".into(), Value::Null);
+        patch.selector = Some(None);
     }
     if selector.is_some() {
-        patch.insert("filter".into(), Value::Null);
+        patch.filter = Some(None);
     }
-    if let Some(include_docs) = include_docs(params)? {
-        patch.insert("includeDocs".into(), Value::from(include_docs));
-    }
-    if let Some(limit) = max_changes_per_fire(params)? {
-        patch.insert("maxChangesPerFire".into(), Value::from(limit));
-    }
-    if let Some(since) = since(params)? {
-        patch.insert("since".into(), since);
-    }
+    patch.include_docs = include_docs(params)?;
+    patch.max_changes_per_fire = max_changes_per_fire(params)?;
+    patch.if_recreated = if_recreated(params)?;
     let database = match (url, name) {
         (Some(url), Some(name)) => Some(Database {
             url,
@@ -449,6 +457,7 @@ pub fn update(params: &Params) -> Result<Update, ParamError> {
     };
     Ok(Update {
         patch,
+        since: since(params)?,
         database,
         filter: filter_value,
     })
@@ -457,6 +466,7 @@ pub fn update(params: &Params) -> Result<Update, ParamError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn params(value: Value) -> Params {
         Params::from_value(value).expect("object")
@@ -482,8 +492,8 @@ mod tests {
         assert_eq!(settings.selector, Some(json!({"type": "order"})));
         assert!(settings.include_docs);
         assert_eq!(settings.max_changes_per_fire, 20);
-        assert_eq!(settings.since, json!(0));
-        let config = settings.to_provider();
+        assert_eq!(settings.since, Since::Seq(json!(0)));
+        let config = serde_json::to_value(settings.to_provider()).expect("json");
         assert_eq!(config["database"]["password"], "p:ss");
         assert_eq!(config["selector"], json!({"type": "order"}));
         assert!(config.get("filter").is_none());
@@ -499,10 +509,10 @@ mod tests {
         assert_eq!(settings.filter.as_deref(), Some("app/by_type"));
         assert_eq!(settings.max_changes_per_fire, 1);
         assert!(!settings.include_docs);
-        assert_eq!(settings.since, json!(12));
+        assert_eq!(settings.since, Since::Seq(json!(12)));
         let now =
             feed_settings(&params(json!({"dbUrl": "http://h", "dbName": "db"}))).expect("valid");
-        assert_eq!(now.since, json!("now"));
+        assert_eq!(now.since, Since::Now);
         assert_eq!(now.database.username, None);
     }
 
@@ -581,25 +591,28 @@ mod tests {
             "{error}"
         );
 
+        let written = |patch: &ChangesPatch| serde_json::to_value(patch).expect("json");
         let change = update(&params(json!({"password": "new"}))).expect("valid");
         assert_eq!(
-            change.patch,
+            written(&change.patch),
             json!({"database": {"password": "new"}})
-                .as_object()
-                .cloned()
-                .expect("map")
         );
         assert!(change.database.is_none());
 
         let change =
             update(&params(json!({"selector": {"t": 1}, "includeDocs": false}))).expect("valid");
         assert_eq!(
-            Value::Object(change.patch),
+            written(&change.patch),
             json!({"selector": {"t": 1}, "filter": null, "includeDocs": false})
         );
 
         let change = update(&params(json!({"filter": ""}))).expect("valid");
-        assert_eq!(Value::Object(change.patch), json!({"filter": null}));
+        assert_eq!(written(&change.patch), json!({"filter": null}));
+
+        let change = update(&params(json!({"ifRecreated": "Disable"}))).expect("valid");
+        assert_eq!(written(&change.patch), json!({"ifRecreated": "disable"}));
+        let error = update(&params(json!({"ifRecreated": "later"}))).expect_err("bad");
+        assert!(error.to_string().contains("`ifRecreated`"), "{error}");
 
         let change = update(&params(
             json!({"dbUrl": "http://u:p@h:1", "dbName": "d2", "since": "now"}),
@@ -610,7 +623,7 @@ mod tests {
             (database.url.as_str(), database.username.as_deref()),
             ("http://h:1", Some("u"))
         );
-        assert_eq!(change.patch["database"]["password"], "p");
-        assert_eq!(change.patch["since"], "now");
+        assert_eq!(written(&change.patch)["database"]["password"], "p");
+        assert_eq!(change.since, Some(Since::Now));
     }
 }

@@ -8,8 +8,37 @@ use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use hyper::{Method, Request};
 use serde_json::{Value, json};
 
+use provider_api::{ChangesConfig, Database};
+
 use crate::http::{self, HttpClient, OutBody, basic_auth, encode_component};
-use crate::model::{DatabaseConfig, FeedConfig, Seq, seq_text};
+use crate::model::Position as Seq;
+
+/// A sequence as it goes into a `since=` query parameter.
+pub fn seq_text(seq: &Seq) -> String {
+    match seq {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The number a sequence starts with: PouchDB's are numbers, CouchDB 2+'s are `N-opaque` where N
+/// grows with every change. `None` when there is none to compare.
+pub fn seq_number(seq: &Seq) -> Option<u64> {
+    match seq {
+        Value::Number(number) => number.as_u64(),
+        Value::String(text) => text.split('-').next()?.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// `{url}/{name}` with the database name encoded as one path segment.
+pub fn db_url(db: &Database) -> String {
+    format!(
+        "{}/{}",
+        db.url.trim_end_matches('/'),
+        encode_component(&db.name)
+    )
+}
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -31,7 +60,7 @@ impl CouchError {
     /// What an error status from the database means. None of these disables a feed: it keeps
     /// reconnecting (with backoff, the reason visible in READ) until the database or its
     /// credentials are fixed, or the user deletes the feed.
-    pub fn from_status(db: &DatabaseConfig, status: u16, body: &[u8]) -> Self {
+    pub fn from_status(db: &Database, status: u16, body: &[u8]) -> Self {
         let message = error_message(body);
         match status {
             401 | 403 => Self::Refused { status, message },
@@ -62,12 +91,12 @@ fn error_message(body: &[u8]) -> String {
 }
 
 /// The database's `Authorization` header, when it has credentials.
-pub fn authorization(db: &DatabaseConfig) -> Option<String> {
+pub fn authorization(db: &Database) -> Option<String> {
     db.username.as_ref().map(|user| {
         let password = db
             .password
             .as_ref()
-            .map(|secret| secret.expose())
+            .map(|password| password.expose())
             .unwrap_or("");
         basic_auth(user, password)
     })
@@ -75,8 +104,8 @@ pub fn authorization(db: &DatabaseConfig) -> Option<String> {
 
 /// Checks that the database exists and the credentials may read it; returns its current
 /// sequence (`update_seq`), which is where a feed starting "now" begins.
-pub async fn check_database(client: &HttpClient, db: &DatabaseConfig) -> Result<Seq, CouchError> {
-    let mut request = Request::get(db.db_url()).header(ACCEPT, "application/json");
+pub async fn check_database(client: &HttpClient, db: &Database) -> Result<Seq, CouchError> {
+    let mut request = Request::get(db_url(db)).header(ACCEPT, "application/json");
     if let Some(authorization) = authorization(db) {
         request = request.header(AUTHORIZATION, authorization);
     }
@@ -111,13 +140,13 @@ pub async fn check_database(client: &HttpClient, db: &DatabaseConfig) -> Result<
 /// A selector goes in the body (`POST ?filter=_selector`, as CouchDB 2+ wants) and also as the
 /// `selector` query parameter, which is how PouchDB Server reads it; CouchDB ignores that one.
 pub fn changes_request(
-    config: &FeedConfig,
+    config: &ChangesConfig,
     since: &Seq,
     heartbeat: Duration,
 ) -> Result<Request<OutBody>, hyper::http::Error> {
     let mut url = format!(
         "{}/_changes?feed=continuous&heartbeat={}&since={}",
-        config.database.db_url(),
+        db_url(&config.database),
         heartbeat.as_millis(),
         encode_component(&seq_text(since))
     );
@@ -189,21 +218,26 @@ pub fn parse_line(line: &[u8]) -> FeedLine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use feedkit::Secret;
+    use provider_api::Confidential;
 
-    fn config() -> FeedConfig {
-        FeedConfig {
-            database: DatabaseConfig {
-                url: "http://127.0.0.1:5984/".into(),
-                name: "orders/eu".into(),
-                username: Some("admin".into()),
-                password: Some(Secret::new("pw")),
-            },
-            filter: None,
-            selector: None,
-            include_docs: true,
-            max_changes_per_fire: 1,
-        }
+    fn config() -> ChangesConfig {
+        let mut config = ChangesConfig::new(Database {
+            url: "http://127.0.0.1:5984/".into(),
+            name: "orders/eu".into(),
+            username: Some("admin".into()),
+            password: Some(Confidential::new("pw")),
+        });
+        config.include_docs = true;
+        config
+    }
+
+    #[test]
+    fn sequences_print_as_sent_and_compare_by_their_number() {
+        assert_eq!(seq_text(&json!(12)), "12");
+        assert_eq!(seq_text(&json!("12-g1AAAA")), "12-g1AAAA");
+        assert_eq!(seq_number(&json!(12)), Some(12));
+        assert_eq!(seq_number(&json!("12-g1AAAA")), Some(12));
+        assert_eq!(seq_number(&json!("now")), None);
     }
 
     #[test]

@@ -1,0 +1,520 @@
+//! One provider instance: the feeds it knows (every registration in the store, followed as it
+//! changes), the buckets it holds, and the feeds it runs (the active ones in those buckets).
+//!
+//! A feed runs as its source (see [`crate::Source`]) plus its fires ([`crate::pipeline`]). It is
+//! (re)started whenever its record or its bucket's holding changes, and stopped by dropping
+//! both: what was fired but not saved is fired again from the saved position, never lost.
+//! Positions are written to the store in one batch per bucket every `save_interval`, under the
+//! bucket's lease.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use provider_api::FeedStatus;
+
+use crate::fire::FireTarget;
+use crate::http::HttpClient;
+use crate::lease::LeaseGuard;
+use crate::metrics::{Gauges, Metrics};
+use crate::model::{FeedId, FeedRecord, FeedState, Saved, now_millis};
+use crate::pipeline::{self, Ended, FeedFires};
+use crate::positions::PositionBook;
+use crate::source::{Emitter, Source, SourceHandle};
+use crate::status::SharedStatus;
+use crate::store::{Lease, Store, StoreError, bucket_of};
+use crate::tuning::Tuning;
+
+/// A feed running here.
+struct Running {
+    /// The record it was started from, without its revision: a new revision with the same
+    /// content (a re-seal, the echo of our own write) does not restart it.
+    record: FeedRecord,
+    guard: Arc<LeaseGuard>,
+    _source: SourceHandle,
+    pipeline: tokio::task::AbortHandle,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.pipeline.abort();
+    }
+}
+
+/// A feed known here.
+struct Entry {
+    record: FeedRecord,
+    status: SharedStatus,
+    running: Option<Running>,
+}
+
+/// A bucket held here.
+pub(crate) struct Held {
+    pub lease: Lease,
+    pub guard: Arc<LeaseGuard>,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    feeds: HashMap<FeedId, Entry>,
+    /// The last revision number of each deleted feed: a late copy of an older revision (from
+    /// the store's change feed) must not bring it back.
+    tombstones: HashMap<FeedId, u64>,
+    pub held: HashMap<u32, Held>,
+}
+
+/// One instance.
+pub struct Node {
+    /// This instance's id (unique in the fleet).
+    pub id: String,
+    /// Where this instance's REST API is reachable, as announced to the fleet.
+    pub url: Option<String>,
+    pub tuning: Tuning,
+    pub http: HttpClient,
+    pub store: Arc<dyn Store>,
+    pub metrics: Arc<Metrics>,
+    pub(crate) positions: Arc<PositionBook>,
+    sources: HashMap<&'static str, Arc<dyn Source>>,
+    state: Mutex<State>,
+    me: Weak<Node>,
+}
+
+fn without_rev(record: &FeedRecord) -> FeedRecord {
+    FeedRecord {
+        rev: None,
+        ..record.clone()
+    }
+}
+
+impl Node {
+    pub fn new(
+        id: String,
+        url: Option<String>,
+        tuning: Tuning,
+        http: HttpClient,
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+        sources: Vec<Arc<dyn Source>>,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| Self {
+            id,
+            url,
+            tuning,
+            http,
+            store,
+            metrics,
+            positions: Arc::new(PositionBook::default()),
+            sources: sources
+                .into_iter()
+                .map(|source| (source.kind(), source))
+                .collect(),
+            state: Mutex::new(State::default()),
+            me: me.clone(),
+        })
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn source(&self, kind: &str) -> Option<Arc<dyn Source>> {
+        self.sources.get(kind).cloned()
+    }
+
+    pub fn kinds(&self) -> Vec<&'static str> {
+        let mut kinds: Vec<&'static str> = self.sources.keys().copied().collect();
+        kinds.sort_unstable();
+        kinds
+    }
+
+    pub fn bucket_of(&self, id: &str) -> u32 {
+        bucket_of(id, self.store.buckets())
+    }
+
+    /// Loads every feed and starts following the store; an exclusive store's buckets are all
+    /// taken at once. Answers the store's change stream for [`Node::follow`].
+    pub async fn load(
+        &self,
+    ) -> Result<tokio::sync::mpsc::Receiver<crate::store::StoreEvent>, StoreError> {
+        let (records, events) = self.store.follow().await?;
+        {
+            let mut state = self.state();
+            for record in records {
+                state.feeds.insert(
+                    record.id.clone(),
+                    Entry {
+                        record,
+                        status: SharedStatus::default(),
+                        running: None,
+                    },
+                );
+            }
+        }
+        if self.store.exclusive() {
+            for bucket in 0..self.store.buckets() {
+                let (lease, saved) = self.store.claim(bucket, &self.id, 1, None).await?;
+                self.hold(lease, saved, Arc::new(LeaseGuard::for_ever(bucket, 1)));
+            }
+        }
+        Ok(events)
+    }
+
+    /// Takes a bucket's lease and positions, and starts its feeds.
+    pub(crate) fn hold(&self, lease: Lease, saved: HashMap<FeedId, Saved>, guard: Arc<LeaseGuard>) {
+        let bucket = lease.bucket;
+        self.metrics.bucket_claimed();
+        self.positions.load(bucket, saved);
+        let mut state = self.state();
+        state.held.insert(bucket, Held { lease, guard });
+        let ids: Vec<FeedId> = state
+            .feeds
+            .keys()
+            .filter(|id| self.bucket_of(id) == bucket)
+            .cloned()
+            .collect();
+        for id in ids {
+            self.reconcile(&mut state, &id);
+        }
+    }
+
+    /// Stops a bucket's feeds and forgets it (lost, or released after this).
+    pub(crate) fn unhold(&self, bucket: u32) -> Option<Held> {
+        let mut state = self.state();
+        let held = state.held.remove(&bucket)?;
+        held.guard.lose();
+        for (id, entry) in state.feeds.iter_mut() {
+            if self.bucket_of(id) == bucket {
+                entry.running = None;
+            }
+        }
+        Some(held)
+    }
+
+    /// Takes a record (written here, or seen in the store's change feed): a stale copy is
+    /// ignored; the feed is started, restarted or stopped to match.
+    pub fn apply(&self, record: FeedRecord) {
+        let mut state = self.state();
+        let number = record.rev_number();
+        if state
+            .tombstones
+            .get(&record.id)
+            .is_some_and(|deleted| *deleted >= number)
+        {
+            return;
+        }
+        let id = record.id.clone();
+        match state.feeds.get_mut(&id) {
+            Some(entry) if entry.record.rev_number() > number => return,
+            Some(entry) => entry.record = record,
+            None => {
+                state.feeds.insert(
+                    id.clone(),
+                    Entry {
+                        record,
+                        status: SharedStatus::default(),
+                        running: None,
+                    },
+                );
+            }
+        }
+        state.tombstones.remove(&id);
+        self.reconcile(&mut state, &id);
+    }
+
+    /// A feed was deleted (at revision `rev`): stop it and forget its position.
+    pub fn remove(&self, id: &str, rev: Option<&str>) {
+        let mut state = self.state();
+        let number = crate::model::rev_number(rev);
+        if let Some(entry) = state.feeds.get(id)
+            && entry.record.rev_number() > number
+        {
+            return;
+        }
+        state.feeds.remove(id);
+        state.tombstones.insert(id.to_owned(), number);
+        let bucket = self.bucket_of(id);
+        if state.held.contains_key(&bucket) {
+            self.positions.forget(id, bucket);
+        }
+    }
+
+    /// Starts, restarts or stops one feed to match its record and its bucket.
+    fn reconcile(&self, state: &mut State, id: &str) {
+        let bucket = self.bucket_of(id);
+        let guard = state
+            .held
+            .get(&bucket)
+            .map(|held| held.guard.clone())
+            .filter(|guard| guard.is_valid());
+        let Some(entry) = state.feeds.get_mut(id) else {
+            return;
+        };
+        let wanted = guard.filter(|_| entry.record.state == FeedState::Active);
+        if let (Some(running), Some(guard)) = (&entry.running, &wanted)
+            && Arc::ptr_eq(&running.guard, guard)
+            && running.record == without_rev(&entry.record)
+        {
+            return;
+        }
+        // Stopped before it starts again: never two runs of one feed at once.
+        entry.running = None;
+        if let Some(guard) = wanted {
+            entry.running = self.start(&entry.record, &entry.status, guard, bucket);
+        }
+    }
+
+    fn start(
+        &self,
+        record: &FeedRecord,
+        status: &SharedStatus,
+        guard: Arc<LeaseGuard>,
+        bucket: u32,
+    ) -> Option<Running> {
+        let id = record.id.clone();
+        let rev = record.rev_number();
+        let Some(source) = self.sources.get(record.kind.as_str()) else {
+            status.error(format!(
+                "this instance has no source of kind {:?}",
+                record.kind
+            ));
+            return None;
+        };
+        let target = match FireTarget::new(record) {
+            Ok(target) => target,
+            Err(problem) => {
+                self.spawn_ended(id, rev, Ended::Disabled(problem));
+                return None;
+            }
+        };
+        let saved = self.positions.get(&id);
+        let position = record.resume_at(saved.as_ref());
+        let (emitter, intake) = Emitter::new(self.tuning.fire_window, status.clone());
+        let fires = Arc::new(FeedFires {
+            id: id.clone(),
+            bucket,
+            reset: record.start.reset,
+            target,
+            http: self.http.clone(),
+            fire_timeout: self.tuning.fire_timeout,
+            retry_min: self.tuning.retry_min,
+            retry_max: self.tuning.retry_max,
+            guard: guard.clone(),
+            positions: self.positions.clone(),
+            status: status.clone(),
+            metrics: self.metrics.clone(),
+        });
+        tracing::info!(feed = %id, position = %position, "starting");
+        let source = source.start(record, position, emitter);
+        let me = self.me.clone();
+        let task = tokio::spawn(async move {
+            let ended = pipeline::run(fires, intake).await;
+            if let Some(node) = me.upgrade() {
+                node.ended(id, rev, ended).await;
+            }
+        });
+        Some(Running {
+            record: without_rev(record),
+            guard,
+            _source: source,
+            pipeline: task.abort_handle(),
+        })
+    }
+
+    fn spawn_ended(&self, id: FeedId, rev: u64, ended: Ended) {
+        let me = self.me.clone();
+        tokio::spawn(async move {
+            if let Some(node) = me.upgrade() {
+                node.ended(id, rev, ended).await;
+            }
+        });
+    }
+
+    /// A feed's run ended by itself: disabled (stored, so every instance sees it), its lease
+    /// lost, or its source ended.
+    async fn ended(&self, id: FeedId, rev: u64, ended: Ended) {
+        {
+            let mut state = self.state();
+            if let Some(entry) = state.feeds.get_mut(&id)
+                && entry.record.rev_number() == rev
+            {
+                entry.running = None;
+            }
+        }
+        let reason = match ended {
+            Ended::Disabled(reason) => reason,
+            Ended::LeaseLost => return,
+            Ended::SourceEnded => {
+                tracing::warn!(feed = %id, "the source stopped by itself");
+                return;
+            }
+        };
+        tracing::warn!(feed = %id, "disabled: {reason}");
+        if let Some(entry) = self.state().feeds.get(&id) {
+            entry.status.error(format!("disabled: {reason}"));
+            entry.status.lock().retrying = None;
+        }
+        for _ in 0..5 {
+            let mut record = match self.store.get(&id).await {
+                Ok(Some(record)) => record,
+                Ok(None) => return,
+                Err(error) => {
+                    tracing::error!(feed = %id, "could not save the disabled state: {error}");
+                    return;
+                }
+            };
+            if record.rev_number() != rev {
+                // Changed meanwhile (updated, paused): the new version is what counts.
+                return;
+            }
+            record.state = FeedState::Disabled(reason.clone());
+            record.date_changed = now_millis();
+            match self.store.put(&record).await {
+                Ok(new_rev) => {
+                    record.rev = Some(new_rev);
+                    self.apply(record);
+                    return;
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(error) => {
+                    tracing::error!(feed = %id, "could not save the disabled state: {error}");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The live status of a feed running here, with its position; `None` when it is not known
+    /// here.
+    pub fn live(&self, id: &str) -> Option<(FeedStatus, Option<Saved>, bool)> {
+        let state = self.state();
+        let entry = state.feeds.get(id)?;
+        let bucket = self.bucket_of(id);
+        let held = state
+            .held
+            .get(&bucket)
+            .is_some_and(|held| held.guard.is_valid());
+        Some((entry.status.snapshot(), self.positions.get(id), held))
+    }
+
+    /// The record of a feed as this instance last saw it.
+    pub fn known(&self, id: &str) -> Option<FeedRecord> {
+        self.state().feeds.get(id).map(|entry| entry.record.clone())
+    }
+
+    /// Every known feed's id, sorted.
+    pub fn ids(&self) -> Vec<FeedId> {
+        let mut ids: Vec<FeedId> = self.state().feeds.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// The figures `/metrics` and `/health` show.
+    pub fn gauges(&self) -> Gauges {
+        let state = self.state();
+        let mut gauges = Gauges {
+            buckets: self.store.buckets(),
+            buckets_held: state.held.len(),
+            members: 1,
+            ..Gauges::default()
+        };
+        for (id, entry) in &state.feeds {
+            match entry.record.state {
+                FeedState::Active => gauges.active += 1,
+                FeedState::Paused => gauges.paused += 1,
+                FeedState::Disabled(_) => gauges.disabled += 1,
+            }
+            if entry.running.is_some() {
+                gauges.running += 1;
+                if entry.status.lock().connected {
+                    gauges.connected += 1;
+                }
+                gauges
+                    .lags
+                    .push((id.clone(), entry.status.lag().as_secs_f64()));
+            }
+        }
+        gauges.lags.sort_by(|a, b| a.0.cmp(&b.0));
+        gauges
+    }
+
+    /// Writes every held bucket's moved positions (renewing its lease); see [`Node::flusher`].
+    pub async fn save_positions(&self) {
+        let leases: Vec<Lease> = self
+            .state()
+            .held
+            .values()
+            .map(|held| held.lease.clone())
+            .collect();
+        for lease in leases {
+            let batch = self.positions.take_dirty(lease.bucket);
+            if batch.is_empty() && self.store.exclusive() {
+                continue;
+            }
+            let sent_at = crate::lease::monotonic_ms();
+            match self.store.renew(&lease, batch.clone()).await {
+                Ok(renewed) => {
+                    let mut state = self.state();
+                    if let Some(held) = state.held.get_mut(&lease.bucket)
+                        && held.lease.epoch == renewed.epoch
+                    {
+                        held.guard.extend(sent_at, self.tuning.lease);
+                        held.lease = renewed;
+                    }
+                }
+                Err(StoreError::Conflict) => {
+                    tracing::warn!(
+                        bucket = lease.bucket,
+                        "lost the bucket: another instance holds it"
+                    );
+                    self.metrics.bucket_lost();
+                    self.unhold(lease.bucket);
+                    self.positions.drop_bucket(lease.bucket);
+                }
+                Err(error) => {
+                    tracing::warn!(bucket = lease.bucket, "could not save positions: {error}");
+                    self.positions.unwritten(lease.bucket, batch);
+                }
+            }
+        }
+    }
+
+    /// Saves positions every `save_interval`, for ever.
+    pub async fn flusher(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(self.tuning.save_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            self.save_positions().await;
+        }
+    }
+
+    /// A clean stop: every feed stops, the last positions are written and the buckets handed
+    /// over at once.
+    pub async fn shutdown(&self) {
+        let buckets: Vec<u32> = self.state().held.keys().copied().collect();
+        {
+            let mut state = self.state();
+            for entry in state.feeds.values_mut() {
+                entry.running = None;
+            }
+        }
+        for bucket in buckets {
+            let Some(held) = self.unhold(bucket) else {
+                continue;
+            };
+            let batch = self.positions.take_dirty(bucket);
+            match self.store.release(&held.lease, batch).await {
+                Ok(()) => self.metrics.bucket_released(),
+                Err(error) => tracing::warn!(bucket, "could not hand the bucket over: {error}"),
+            }
+        }
+        if let Err(error) = self
+            .store
+            .announce(&self.id, self.url.as_deref(), true)
+            .await
+        {
+            tracing::warn!("could not say goodbye to the fleet: {error}");
+        }
+    }
+}
