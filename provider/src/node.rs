@@ -309,8 +309,9 @@ impl Node {
         let me = self.me.clone();
         let task = tokio::spawn(async move {
             let ended = pipeline::run(fires, intake).await;
+            // In a task of its own: handling the end stops this feed, which aborts this task.
             if let Some(node) = me.upgrade() {
-                node.ended(id, rev, ended).await;
+                node.spawn_ended(id, rev, ended);
             }
         });
         Some(Running {
