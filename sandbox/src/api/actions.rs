@@ -12,7 +12,7 @@ use crate::ops;
 use crate::ops::actions::{ActionPut, Invoked, LimitsPut, MAX_WAIT};
 use crate::ops::fire::MAX_PAYLOAD_BYTES;
 use base64::Engine;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use std::time::Duration;
 
 /// The largest action code, in bytes (as the controller's `exec` size limit).
@@ -39,6 +39,16 @@ pub(crate) fn list(c: &Controller, req: &ApiRequest) -> Result<Reply, Error> {
         skip,
         limit,
     )?;
+    let items = items.iter().map(|(n, e)| summary_json(n, e)).collect();
+    Ok(Reply::ok(Value::Array(items)))
+}
+
+/// `GET /actions/{packageName}/`: the actions of a package (of the bound package, for a
+/// binding), newest first.
+pub(crate) fn list_in_package(c: &Controller, req: &ApiRequest) -> Result<Reply, Error> {
+    let (skip, limit) = req.paging("actions")?;
+    let package = req.entity("packageName")?;
+    let items = ops::actions::list_in_package(c, &req.identity, &package, skip, limit)?;
     let items = items.iter().map(|(n, e)| summary_json(n, e)).collect();
     Ok(Reply::ok(Value::Array(items)))
 }
@@ -95,11 +105,16 @@ fn parse_exec(exec: &Value) -> Result<Exec, Error> {
             "The kind '{kind}' is not supported by this sandbox: only native actions (kind 'blackbox') run here."
         )));
     }
-    let image = exec
-        .get("image")
-        .and_then(Value::as_str)
-        .filter(|_| kind == BLACKBOX)
-        .unwrap_or(SKELETON_IMAGE);
+    let image = match (kind, exec.get("image")) {
+        (BLACKBOX, Some(Value::String(image))) => image.as_str(),
+        // As the controller's `Exec` reader (a blackbox action names its image).
+        (BLACKBOX, _) => {
+            return Err(Error::bad(
+                "The request content was malformed:\n'image' must be a string defined in 'exec' for 'blackbox' actions",
+            ));
+        }
+        _ => SKELETON_IMAGE,
+    };
     let code = exec.get("code").and_then(Value::as_str).ok_or_else(|| {
         Error::bad(format!(
             "'exec.code' is required: this sandbox runs the code of native actions and cannot pull the image '{image}'"
@@ -195,7 +210,11 @@ pub(crate) fn invoke(c: &Controller, req: &ApiRequest) -> Result<Reply, Error> {
     let body = if result_only {
         activation.result.clone()
     } else {
-        activation.to_json()
+        // As the controller: the logs are collected later, into the activation record
+        // (`GET /activations/{id}` or `/logs`), never into the blocking answer.
+        let mut record = activation.to_json();
+        record["logs"] = json!([]);
+        record
     };
     Ok(Reply {
         status,

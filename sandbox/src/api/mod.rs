@@ -29,6 +29,8 @@ struct Route {
     /// Whether a key may reach another namespace here (published packages and their actions);
     /// the handler then checks what is shared. Elsewhere another namespace is 403.
     shared: bool,
+    /// Whether the swagger lists it (the controller serves a little more than it describes).
+    described: bool,
     handler: Handler,
 }
 
@@ -37,6 +39,7 @@ const fn route(method: &'static str, path: &'static str, handler: Handler) -> Ro
         method,
         path,
         shared: false,
+        described: true,
         handler,
     }
 }
@@ -46,6 +49,7 @@ const fn shared(method: &'static str, path: &'static str, handler: Handler) -> R
         method,
         path,
         shared: true,
+        described: true,
         handler,
     }
 }
@@ -139,6 +143,15 @@ const ROUTES: &[Route] = &[
         "/namespaces/{namespace}/actions/{packageName}/{actionName}",
         actions::invoke,
     ),
+    // `wsk action list PACKAGE` and aio list a package's actions here; the swagger does not
+    // describe it, the controller serves it (`Actions.innerRoutes`, `listPackageActions`).
+    Route {
+        method: "GET",
+        path: "/namespaces/{namespace}/actions/{packageName}/",
+        shared: true,
+        described: false,
+        handler: actions::list_in_package,
+    },
     shared("GET", "/namespaces/{namespace}/packages", packages::list),
     shared(
         "GET",
@@ -178,8 +191,13 @@ const ROUTES: &[Route] = &[
 ];
 
 /// Every `(method, path)` of the REST API, paths as in the swagger (relative to `/api/v1`).
+/// (`GET /namespaces/{namespace}/actions/{packageName}/`, which the swagger does not describe,
+/// is served besides.)
 pub(crate) fn routes() -> impl Iterator<Item = (&'static str, &'static str)> {
-    ROUTES.iter().map(|r| (r.method, r.path))
+    ROUTES
+        .iter()
+        .filter(|r| r.described)
+        .map(|r| (r.method, r.path))
 }
 
 /// Matches `segments` against a route path; the captured path parameters on success.

@@ -124,6 +124,8 @@ impl ApiRequest {
 #[derive(Debug)]
 pub(crate) enum ReplyBody {
     Json(Value),
+    /// `text/plain`, as the controller answers a rule's status change.
+    Text(&'static str),
     Empty,
 }
 

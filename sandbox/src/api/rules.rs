@@ -1,6 +1,6 @@
 //! `/rules`: CRUD and enable/disable.
 
-use super::request::{ApiRequest, Reply, common_put};
+use super::request::{ApiRequest, Reply, ReplyBody, common_put};
 use crate::controller::Controller;
 use crate::model::entities::{EntityKind, rule_json, summary_json};
 use crate::model::error::Error;
@@ -77,5 +77,10 @@ pub(crate) fn set_state(c: &Controller, req: &ApiRequest) -> Result<Reply, Error
         }
     };
     ops::rules::set_active(c, &req.identity, &name, active)?;
-    Ok(Reply::empty(200))
+    // The controller completes with the status alone, which akka-http renders as `OK`.
+    Ok(Reply {
+        status: 200,
+        body: ReplyBody::Text("OK"),
+        activation_id: None,
+    })
 }

@@ -236,8 +236,14 @@ pub(crate) fn summary_json(name: &EntityName, entity: &Entity) -> Value {
             m.insert("limits".into(), a.limits.to_json());
             m.insert("exec".into(), json!({ "binary": exec_is_binary(&a.exec) }));
         }
+        // The list view says `false` for a package that is not a binding (the controller's
+        // `WhiskPackage.summaryAsJson`); clients tell packages from bindings by it.
         Entity::Package(p) => {
-            m.insert("binding".into(), binding_json(p));
+            let binding = match &p.binding {
+                Some(_) => binding_json(p),
+                None => json!(false),
+            };
+            m.insert("binding".into(), binding);
         }
         Entity::Rule(r) => {
             m.insert("trigger".into(), r.trigger.path_name());
@@ -340,11 +346,12 @@ pub(crate) fn package_json(
     };
     let (mut plain, mut feeds) = (Vec::new(), Vec::new());
     for (action_name, a) in actions {
+        // `WhiskPackageAction`: name, version and annotations; never the action's parameters
+        // (they may hold secrets that readers of the package must not see).
         let item = json!({
             "name": action_name,
             "version": a.common.version.to_string(),
             "annotations": to_kv_list(&a.common.annotations),
-            "parameters": to_kv_list(&a.parameters),
         });
         if a.common.annotations.contains_key("feed") {
             feeds.push(item);

@@ -2,7 +2,7 @@
 //! invoke, blocking or not.
 
 use super::CommonPut;
-use super::invoke::{Resolved, resolve, start};
+use super::invoke::{Resolved, readable_package, resolve, start};
 use crate::controller::Controller;
 use crate::model::activation::Activation;
 use crate::model::entities::{Action, ActionLimits, BLACKBOX, Entity, EntityKind, Exec};
@@ -96,6 +96,38 @@ pub(crate) fn put(
         store.insert(target, Entity::Action(action.clone()));
         Ok(action)
     })
+}
+
+/// One page of the actions in a package `caller` may read, newest first; for a binding, those
+/// of the bound package (named as they live there).
+pub(crate) fn list_in_package(
+    c: &Controller,
+    caller: &Identity,
+    package: &EntityName,
+    skip: usize,
+    limit: usize,
+) -> Result<Vec<(EntityName, Entity)>, Error> {
+    let store = c.store();
+    let found = readable_package(&store, caller, package)?;
+    let home = match &found.binding {
+        None => package.clone(),
+        Some(bound) => match readable_package(&store, caller, bound) {
+            Ok(_) => bound.clone(),
+            Err(Error::NotFound(_)) => return Err(Error::not_found()),
+            Err(e) => return Err(e),
+        },
+    };
+    let mut items: Vec<(EntityName, Entity)> = store
+        .package_actions(&home.ns, &home.name)
+        .into_iter()
+        .map(|(name, action)| {
+            let name = EntityName::new(&home.ns, Some(&home.name), &name);
+            (name, Entity::Action(action.clone()))
+        })
+        .collect();
+    drop(store);
+    items.sort_by_key(|(_, e)| std::cmp::Reverse(e.common().updated));
+    Ok(items.into_iter().skip(skip).take(limit).collect())
 }
 
 /// The action as `caller` reaches it (through a binding, with the package parameters).

@@ -117,6 +117,7 @@ fn error_answer(error: &Error, transaction_id: &str) -> Answer {
 fn api_answer(reply: Reply, transaction_id: &str) -> Answer {
     let body = match reply.body {
         ReplyBody::Json(json) => Some(("application/json", json.to_string().into_bytes())),
+        ReplyBody::Text(text) => Some(("text/plain; charset=UTF-8", text.as_bytes().to_vec())),
         ReplyBody::Empty => None,
     };
     let mut response = answer(reply.status, transaction_id, body);

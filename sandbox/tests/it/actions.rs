@@ -193,7 +193,8 @@ fn output_that_is_not_a_dictionary_is_a_developer_error() {
         r.body["response"]["result"]["error"],
         "The action did not return a dictionary or array."
     );
-    let logs: Vec<&str> = r.body["logs"]
+    let logs = api.logs_of(&r);
+    let logs: Vec<&str> = logs
         .as_array()
         .unwrap()
         .iter()
@@ -227,7 +228,8 @@ fn logs_are_every_other_line_with_docker_timestamps() {
     .unwrap();
     let r = api.post("/namespaces/_/actions/chatty?blocking=true", json!({}));
     assert_eq!(r.status, 200, "{}", r.text);
-    let logs: Vec<String> = r.body["logs"]
+    let logs: Vec<String> = api
+        .logs_of(&r)
         .as_array()
         .unwrap()
         .iter()
@@ -275,7 +277,10 @@ fn a_zip_without_exec_fails_like_the_runtime() {
     let r = api.post("/namespaces/_/actions/garbage?blocking=true", json!({}));
     assert_eq!(r.body["response"]["status"], "action developer error");
     assert!(
-        r.body["logs"][0].as_str().unwrap().contains("stdout: err "),
+        api.logs_of(&r)[0]
+            .as_str()
+            .unwrap()
+            .contains("stdout: err "),
         "{}",
         r.text
     );
@@ -305,7 +310,7 @@ fn the_time_limit_kills_the_action() {
     );
     assert_eq!(kv(&r.body["annotations"], "timeout"), Some(&json!(true)));
     assert!(
-        r.body["logs"][0]
+        api.logs_of(&r)[0]
             .as_str()
             .unwrap()
             .ends_with("stdout: started")

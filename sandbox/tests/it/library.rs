@@ -165,7 +165,7 @@ fn builtin_actions_run_like_native_ones_and_may_call_the_sandbox() {
     );
     assert_eq!(result["ns"], "guest");
     assert!(
-        r.body["logs"][0]
+        api.logs_of(&r)[0]
             .as_str()
             .unwrap()
             .ends_with("stdout: called back")

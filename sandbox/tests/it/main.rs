@@ -4,6 +4,7 @@
 mod actions;
 mod activations;
 mod alarms;
+mod answers;
 mod auth;
 mod deploy;
 mod library;

@@ -167,6 +167,18 @@ impl Api {
         self.put(path, body)
     }
 
+    /// The logs of the activation a blocking invoke answered, from its record (a blocking
+    /// invoke's own answer carries `logs: []`, as OpenWhisk's).
+    pub fn logs_of(&self, invoked: &Resp) -> Value {
+        assert_eq!(invoked.body["logs"], json!([]), "{}", invoked.text);
+        let id = invoked.body["activationId"]
+            .as_str()
+            .expect("an activation answer");
+        let r = self.get(&format!("/namespaces/_/activations/{id}/logs"));
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body["logs"].clone()
+    }
+
     /// Polls `GET /namespaces/_/activations/{id}` until the record exists.
     pub fn await_activation(&self, id: &str) -> Value {
         let deadline = Instant::now() + PATIENCE;

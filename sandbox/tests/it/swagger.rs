@@ -121,6 +121,14 @@ fn validate(value: &Value, schema: &Value, swagger: &Value, at: &str, errors: &m
     }
 }
 
+/// Where the controller's own source answers other than its swagger says, and clients rely on
+/// the source: a package list item that is not a binding has `"binding": false`
+/// (`WhiskPackage.summaryAsJson`), where the swagger gives a `PackageBinding` object.
+fn known_deviation(error: &str) -> bool {
+    error.starts_with("GET /namespaces/{namespace}/packages 200[")
+        && error.contains(".binding<PackageBinding>: false is not of the schema's type")
+}
+
 /// Validates a response against the schema the swagger gives for that route and status.
 fn check(swagger: &Value, method: &str, path: &str, status: u16, body: &Value) -> Vec<String> {
     let response = &swagger["paths"][path][method.to_lowercase()]["responses"][status.to_string()];
@@ -179,14 +187,14 @@ fn response_bodies_match_the_swagger_schemas() {
             "PUT",
             "/namespaces/{namespace}/actions/{packageName}/{actionName}",
             "/namespaces/_/actions/pkg/a".into(),
-            json!({"exec": {"kind": "blackbox", "code": "#!/bin/sh\necho '{\"ok\":true}'\n"}}),
+            json!({"exec": {"kind": "blackbox", "image": "openwhisk/dockerskeleton", "code": "#!/bin/sh\necho '{\"ok\":true}'\n"}}),
             200,
         ),
         (
             "PUT",
             "/namespaces/{namespace}/actions/{actionName}",
             "/namespaces/_/actions/b?overwrite=true".into(),
-            json!({"exec": {"kind": "blackbox", "code": "#!/bin/sh\necho '{\"ok\":true}'\n"}}),
+            json!({"exec": {"kind": "blackbox", "image": "openwhisk/dockerskeleton", "code": "#!/bin/sh\necho '{\"ok\":true}'\n"}}),
             200,
         ),
         (
@@ -340,10 +348,24 @@ fn response_bodies_match_the_swagger_schemas() {
             _ => api.post(&path, body),
         };
         assert_eq!(r.status, status, "{method} {path}: {}", r.text);
+        if template == "/namespaces/{namespace}/packages" {
+            let binding = |name: &str| {
+                r.body
+                    .as_array()
+                    .and_then(|l| l.iter().find(|p| p["name"] == name))
+                    .map(|p| p["binding"].clone())
+            };
+            assert_eq!(binding("pkg"), Some(json!(false)), "{}", r.text);
+            assert_eq!(
+                binding("bnd"),
+                Some(json!({"namespace": "guest", "name": "pkg"}))
+            );
+        }
         if let Some(id) = r.body["activationId"].as_str() {
             activation_ids.push(id.to_string());
         }
-        errors.extend(check(&swagger, method, template, status, &r.body));
+        let found = check(&swagger, method, template, status, &r.body);
+        errors.extend(found.into_iter().filter(|e| !known_deviation(e)));
     }
     for id in &activation_ids {
         let record = api.await_activation(id);
@@ -436,4 +458,12 @@ fn the_validator_catches_disagreements() {
     let bad_rule = json!({"namespace": "g", "name": "r", "version": "0.0.1", "publish": false,
         "trigger": "/g/t", "action": {"path": "g"}, "status": "on"});
     assert_eq!(check(&swagger, "GET", rule, 200, &bad_rule).len(), 3);
+    // The one deviation let through is exactly `binding: false` in a package list.
+    let packages = "/namespaces/{namespace}/packages";
+    let item = |binding: Value| json!([{"namespace": "g", "name": "p", "version": "0.0.1", "publish": false, "binding": binding}]);
+    let errors = check(&swagger, "GET", packages, 200, &item(json!(false)));
+    assert_eq!(errors.len(), 1);
+    assert!(known_deviation(&errors[0]), "{errors:?}");
+    let errors = check(&swagger, "GET", packages, 200, &item(json!(true)));
+    assert!(!errors.iter().any(|e| known_deviation(e)), "{errors:?}");
 }

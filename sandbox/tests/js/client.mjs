@@ -39,14 +39,41 @@ await step('namespaces.list', async () => {
   assert.deepEqual(await ow.namespaces.list(), ['guest'])
 })
 
+await step('actions.create (blackbox without an image is refused, as by OpenWhisk)', async () => {
+  const refused = await ow.actions.create({ name: 'js-echo', action: echo, kind: 'blackbox' }).then(() => null, (error) => error)
+  assert.equal(refused.statusCode, 400)
+  assert.match(refused.error.error, /'image' must be a string defined in 'exec' for 'blackbox' actions/)
+})
+
 await step('actions.create (blackbox)', async () => {
-  const action = await ow.actions.create({ name: 'js-echo', action: echo, kind: 'blackbox', params: { fixed: 'yes' } })
+  const action = await ow.actions.create({
+    name: 'js-echo', action: echo, kind: 'blackbox', exec: { image: 'openwhisk/dockerskeleton' }, params: { fixed: 'yes' }
+  })
   assert.equal(action.name, 'js-echo')
 })
 
-const invoked = await step('actions.invoke blocking', async () => {
+await step('packages.list tells packages from bindings; packages.get hides action parameters', async () => {
+  await ow.packages.create({ name: 'js-pkg' })
+  await ow.packages.create({ name: 'js-bound', package: { binding: { namespace: 'guest', name: 'js-pkg' } } })
+  await ow.actions.create({
+    name: 'js-pkg/secretive', action: echo, kind: 'blackbox', exec: { image: 'openwhisk/dockerskeleton' }, params: { token: 's3cr3t' }
+  })
+  const packages = await ow.packages.list()
+  assert.equal(packages.find((p) => p.name === 'js-pkg').binding, false)
+  assert.deepEqual(packages.find((p) => p.name === 'js-bound').binding, { namespace: 'guest', name: 'js-pkg' })
+  const pkg = await ow.packages.get({ name: 'js-pkg' })
+  assert.deepEqual(pkg.actions.map((a) => a.name), ['secretive'])
+  assert.equal(pkg.actions[0].parameters, undefined)
+  assert.ok(!JSON.stringify(pkg).includes('s3cr3t'))
+  await ow.actions.delete({ name: 'js-pkg/secretive' })
+  await ow.packages.delete({ name: 'js-bound' })
+  await ow.packages.delete({ name: 'js-pkg' })
+})
+
+const invoked = await step('actions.invoke blocking (logs only in the record)', async () => {
   const activation = await ow.actions.invoke({ name: 'js-echo', blocking: true, params: { n: 1 } })
   assert.equal(activation.response.success, true)
+  assert.deepEqual(activation.logs, [])
   assert.deepEqual(activation.response.result, { fixed: 'yes', n: 1 })
   return activation
 })
@@ -101,7 +128,7 @@ await step('the rule ran the action (activations.list)', async () => {
 })
 
 await step('rules.disable', async () => {
-  await ow.rules.disable({ name: 'js-rule' })
+  assert.equal(await ow.rules.disable({ name: 'js-rule' }), 'OK')
   assert.equal((await ow.rules.get({ name: 'js-rule' })).status, 'inactive')
 })
 
@@ -111,7 +138,7 @@ await step('triggers.invoke with the rule disabled', async () => {
 })
 
 await step('rules.enable and list', async () => {
-  await ow.rules.enable({ name: 'js-rule' })
+  assert.equal(await ow.rules.enable({ name: 'js-rule' }), 'OK')
   const rules = await ow.rules.list()
   assert.ok(rules.some((r) => r.name === 'js-rule'))
 })
