@@ -7,6 +7,9 @@
 //! - [`FakeGitHub`]: the repository webhooks API shared by GitHub, GitHub Enterprise and
 //!   Gitea/Forgejo (`/repos/{owner}/{repo}/hooks`), with token auth, GitHub's status codes and
 //!   validation errors, and real, signed webhook deliveries to the registered URLs.
+//! - [`FakeGitea`]: Gitea's (and Forgejo's) repository hooks API under `/api/v1`, with the rules
+//!   of Gitea's own API description (its token header, media types, hook shape, int64 ids) and
+//!   deliveries signed the way Gitea signs them.
 //! - [`JsonSource`]: a polled JSON endpoint for the Polling pattern, with ETag / Last-Modified
 //!   conditional requests, header-based auth and injectable faults.
 //! - [`ScriptedServer`]: answers what the test scripts (redirects elsewhere, bodies that are
@@ -15,11 +18,14 @@
 //! Secrets (API tokens, webhook secrets, passwords in hook URLs) are never printed: hook URLs are
 //! shown with their userinfo replaced by `***` and secrets masked the way GitHub masks them.
 
+pub mod gitea;
 pub mod github;
+mod hooks;
 mod http;
 pub mod json_source;
 pub mod scripted;
 
+pub use gitea::FakeGitea;
 pub use github::{Delivery, FakeGitHub};
 pub use json_source::{Fault, JsonSource, Shape, SourceRequest};
 pub use scripted::{Body, Recorded, Reply, ScriptedServer};

@@ -248,7 +248,7 @@ impl Shared {
             status: sent.status,
             message: sent.message.clone(),
             response_body: sent.response_body,
-            url_redacted: deliver::redact_url(&out.config.url),
+            url_redacted: crate::hooks::redact_url(&out.config.url),
             redelivery: out.redelivery,
         };
         let hook = state
