@@ -4,6 +4,7 @@
 use feedkit::ActionError;
 use feedkit::outbound::SendError;
 
+use crate::dialect::Service;
 use crate::service::ServiceError;
 use crate::settings::Location;
 
@@ -22,8 +23,14 @@ pub fn service_error(error: &ServiceError, location: &Location, doing: &str) -> 
         ),
         ServiceError::Status { status: 403, .. } => format!(
             "invalid parameter `accessToken`: it may not administer the hooks of {repository} \
-             ({said}); GitHub needs the admin:repo_hook scope (classic tokens) or Webhooks \
-             read and write (fine-grained tokens), and answers 403 when rate limited too"
+             ({said}); {}",
+            match location.service {
+                Service::Github => "GitHub needs the admin:repo_hook scope (classic tokens) or \
+                    Webhooks read and write (fine-grained tokens), and answers 403 when rate \
+                    limited too",
+                Service::Gitea => "Gitea and Forgejo need a token with the write:repository \
+                    scope of a user who administers the repository",
+            }
         ),
         ServiceError::Status { status: 404, .. } => format!(
             "invalid parameter `repository`: {repository} was not found at {base_url} ({said}); \
@@ -61,7 +68,8 @@ pub fn service_error(error: &ServiceError, location: &Location, doing: &str) -> 
         ServiceError::Status { .. } => format!("{base_url} refused the request ({said})"),
         ServiceError::NotTheApi { .. } => format!(
             "invalid parameter `baseUrl`: {base_url} answered {said}; expected the API root \
-             ({BASE_URL_FORMS})"
+             ({BASE_URL_FORMS}) of a {} service (`service`)",
+            location.service
         ),
         ServiceError::Transport(_) => {
             format!(

@@ -21,7 +21,8 @@ use crate::explain::service_error;
 use crate::read::{Observed, render};
 use crate::redact::Redactor;
 use crate::seal::seal;
-use crate::service::{Hook, HooksApi, create_body};
+use crate::dialect::Service;
+use crate::service::{Hook, HooksApi, ServiceError};
 use crate::settings::{self, ContentType, HookSettings, Location, PARAMETER_NAMES, Stored};
 use feedkit::now_ms;
 
@@ -275,6 +276,7 @@ impl<'a> Session<'a> {
         let mut record = Stored {
             repository: location.repository.clone(),
             base_url: location.base_url.clone(),
+            service: Some(location.service),
             access_token: location.access_token.clone(),
             events: settings.events.clone(),
             content_type: settings.content_type,
@@ -290,13 +292,22 @@ impl<'a> Session<'a> {
             date_changed: now_ms(),
         };
         self.save(Some(&record))?;
-        let hook = match apply(&api, &settings, &target, ours.first()) {
+        let known: Vec<i64> = hooks.iter().map(|hook| hook.id).collect();
+        let applied = match apply(&api, &settings, &target, ours.first()) {
+            // A success status with an answer that is not a hook: the service may have made
+            // (or changed) it all the same. Find it by the URL it was given, and keep it.
+            Err(ServiceError::NotTheApi { status }) if (200..300).contains(&status) => {
+                found_by_url(&api, &target, &known, status, location)
+            }
+            other => other.map_err(|e| service_error(&e, location, "installing the hook")),
+        };
+        let hook = match applied {
             Ok(hook) => hook,
             Err(error) => {
                 if let Err(undo) = self.save(previous.as_ref()) {
                     eprintln!("hook-feed: could not restore the stored configuration: {undo}");
                 }
-                return Err(service_error(&error, location, "installing the hook"));
+                return Err(error);
             }
         };
         let mut changed = vec![hook.id];
@@ -338,6 +349,7 @@ impl<'a> Session<'a> {
             "hookId": hook.id,
             "repository": location.repository.to_string(),
             "baseUrl": location.base_url.as_str(),
+            "service": location.service.as_str(),
             "events": hook.events,
             "active": hook.active,
             "deliveryMode": mode.as_str(),
@@ -366,11 +378,16 @@ impl<'a> Session<'a> {
                 location.repository, self.trigger
             ))
         };
-        let Some(id) = self.ours(&hooks).first().map(|hook| hook.id) else {
+        let Some(ours) = self.ours(&hooks).first().copied() else {
             return Err(missing());
         };
+        let body = location.service.active_body(
+            active,
+            &settings.events,
+            ours.branch_filter.as_deref(),
+        );
         let hook = api
-            .patch(id, &json!({ "active": active }))
+            .patch(ours.id, &body)
             .map_err(|e| service_error(&e, location, "changing the hook's active state"))?
             .ok_or_else(missing)?;
         let content_type = hook
@@ -384,8 +401,14 @@ impl<'a> Session<'a> {
         let record = Stored {
             repository: location.repository.clone(),
             base_url: location.base_url.clone(),
+            service: Some(location.service),
             access_token: location.access_token.clone(),
-            events: hook.events.clone(),
+            // Gitea lists a family (`issues`) as its members, names its edit does not read
+            // back: keep the names the user gave.
+            events: match location.service {
+                Service::Github => hook.events.clone(),
+                Service::Gitea => settings.events.clone(),
+            },
             content_type,
             secret: settings
                 .secret
@@ -487,7 +510,7 @@ impl<'a> Session<'a> {
     }
 
     /// Removes the feed's hooks at `location`: their ids, and a note when the repository is gone.
-    fn remove(&self, location: &Location) -> Result<(Vec<u64>, Option<String>), ActionError> {
+    fn remove(&self, location: &Location) -> Result<(Vec<i64>, Option<String>), ActionError> {
         let api = HooksApi::new(location, self.context.deadline);
         let hooks = match api.list() {
             Ok(hooks) => hooks,
@@ -526,34 +549,74 @@ impl<'a> Session<'a> {
     }
 }
 
-/// Changes `existing` in place, or creates the hook (also when `existing` vanished meanwhile).
+/// Changes `existing` in place, or creates the hook (also when `existing` vanished meanwhile),
+/// in the service's dialect.
 fn apply(
     api: &HooksApi,
     settings: &HookSettings,
     target: &HookTarget,
     existing: Option<&Hook>,
-) -> Result<Hook, crate::service::ServiceError> {
-    let mut config = json!({
-        "url": target.registered.expose(),
-        "content_type": settings.content_type.as_str(),
-        "insecure_ssl": "0",
-    });
+) -> Result<Hook, ServiceError> {
+    let service = settings.location.service;
     // The relay's derived secret, or the user's own in direct mode.
-    if let Some(secret) = target.secret.as_ref().or(settings.secret.as_ref()) {
-        config["secret"] = json!(secret.expose());
-    }
+    let secret = target.secret.as_ref().or(settings.secret.as_ref());
+    let config = service.config(
+        target.registered.expose(),
+        settings.content_type.as_str(),
+        secret,
+    );
     if let Some(existing) = existing {
         // A config without `secret` removes it on GitHub, which is what "no secret" means here.
-        let patch =
-            json!({ "active": settings.active, "events": settings.events, "config": config });
+        let patch = service.update_body(
+            settings.active,
+            &settings.events,
+            config.clone(),
+            existing.branch_filter.as_deref(),
+        );
         if let Some(hook) = api.patch(existing.id, &patch)? {
             return Ok(hook);
         }
     }
-    api.create(&create_body(
-        &settings.location.base_url,
-        settings.active,
-        &settings.events,
-        config,
-    ))
+    api.create(&service.create_body(settings.active, &settings.events, config))
+}
+
+/// After a success status whose answer was not a hook: the hook registered with exactly
+/// `target`'s URL (one that was not there before first), kept as if the answer had been read.
+/// Without one, nothing was made, and the error says so.
+fn found_by_url(
+    api: &HooksApi,
+    target: &HookTarget,
+    known: &[i64],
+    status: u16,
+    location: &Location,
+) -> Result<Hook, ActionError> {
+    let base_url = &location.base_url;
+    let said = format!(
+        "{base_url} answered HTTP {status} to installing the hook, but not with a hook"
+    );
+    let hooks = api.list().map_err(|error| {
+        ActionError::new(format!(
+            "{said}, and listing the hooks to find it failed ({error}); if it made one, DELETE \
+             (wsk trigger delete) removes it: it removes every hook delivering to this trigger"
+        ))
+    })?;
+    let mut found: Vec<&Hook> = hooks
+        .iter()
+        .filter(|hook| hook.url() == target.registered.expose())
+        .collect();
+    found.sort_by_key(|hook| known.contains(&hook.id));
+    match found.first() {
+        Some(hook) => {
+            eprintln!(
+                "hook-feed: {said}; found hook {} by its URL and kept it",
+                hook.id
+            );
+            Ok((*hook).clone())
+        }
+        None => Err(ActionError::new(format!(
+            "invalid parameter `baseUrl`: {said}, and no hook delivering to this trigger was made \
+             (nothing was left behind); is it the API root of the service? (`service`: {})",
+            location.service
+        ))),
+    }
 }

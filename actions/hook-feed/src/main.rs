@@ -9,6 +9,7 @@
 //! an error or a log line.
 
 mod delivery;
+mod dialect;
 mod events;
 mod explain;
 mod lifecycle;

@@ -45,6 +45,7 @@ pub fn render(observed: &Observed<'_>) -> Value {
         "name": trigger.name(),
         "repository": settings.location.repository.to_string(),
         "baseUrl": settings.location.base_url.as_str(),
+        "service": settings.location.service.as_str(),
         "accessToken": MASK,
         "events": hook.map_or(&settings.events, |hook| &hook.events),
         "contentType": hook_config("content_type").unwrap_or(settings.content_type.as_str()),
@@ -124,6 +125,7 @@ mod tests {
                 .expect("object"),
             updated_at: Some("2024-05-01T10:00:00Z".into()),
             last_response: Some(json!({"code": 202, "status": "active", "message": "OK"})),
+            branch_filter: None,
         }
     }
 

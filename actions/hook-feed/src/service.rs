@@ -1,22 +1,22 @@
 //! The repository hooks API that GitHub, GitHub Enterprise and Gitea/Forgejo share:
-//! `/repos/{owner}/{repo}/hooks[/{id}]`, with a token in the `Authorization` header.
+//! `/repos/{owner}/{repo}/hooks[/{id}]`, with a token in the `Authorization` header, each in its
+//! own dialect (see [`crate::dialect`]).
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use feedkit::Secret;
 use feedkit::outbound::{self, CrossOrigin, Outbound, SendError};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use ureq::http::Method;
 
+use crate::dialect::Service;
 use crate::settings::{BaseUrl, Location, Repository};
 
 /// Bound on one call when the activation has no deadline.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Kept back from the deadline so the action can still write its result.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
-/// GitHub's largest page; the `Link` header leads to the rest.
-const PER_PAGE: u32 = 100;
 /// More pages than any repository's hooks fill (GitHub allows 20 hooks per event).
 const MAX_PAGES: usize = 20;
 /// A page of hooks is a few kilobytes; anything near this is not the hooks API.
@@ -25,7 +25,8 @@ const MAX_ANSWER_BYTES: u64 = 4 * 1024 * 1024;
 /// One hook as the service lists it.
 #[derive(Debug, Clone)]
 pub struct Hook {
-    pub id: u64,
+    /// An int64 on every service (negative and beyond 2^53 included): read exactly.
+    pub id: i64,
     pub active: bool,
     pub events: Vec<String>,
     /// `config` as the service shows it: `url` may carry credentials, so never show it as is.
@@ -33,6 +34,8 @@ pub struct Hook {
     pub updated_at: Option<String>,
     /// GitHub's report of the last delivery (`code`, `status`, `message`); Gitea has none.
     pub last_response: Option<Value>,
+    /// Gitea's branch filter (GitHub has none).
+    pub branch_filter: Option<String>,
 }
 
 impl Hook {
@@ -50,12 +53,13 @@ impl Hook {
                 .unwrap_or_default()
         };
         Some(Self {
-            id: value.get("id")?.as_u64()?,
+            id: value.get("id")?.as_i64()?,
             active: value["active"].as_bool().unwrap_or(true),
             events: strings("events"),
             config: value["config"].as_object().cloned().unwrap_or_default(),
             updated_at: value["updated_at"].as_str().map(str::to_owned),
             last_response: value.get("last_response").filter(|v| !v.is_null()).cloned(),
+            branch_filter: value["branch_filter"].as_str().map(str::to_owned),
         })
     }
 
@@ -145,6 +149,7 @@ impl ServiceError {
 /// The hooks of one repository, reached with one token.
 pub struct HooksApi {
     agent: ureq::Agent,
+    service: Service,
     base_url: BaseUrl,
     repository: Repository,
     authorization: Secret,
@@ -160,9 +165,10 @@ impl HooksApi {
         );
         Self {
             agent,
+            service: location.service,
             base_url: location.base_url.clone(),
             repository: location.repository.clone(),
-            authorization: Secret::new(format!("Bearer {}", location.access_token.expose())),
+            authorization: location.service.authorization(&location.access_token),
             deadline,
         }
     }
@@ -174,7 +180,7 @@ impl HooksApi {
     /// Every hook of the repository, following `Link: rel="next"` within the service's origin.
     pub fn list(&self) -> Result<Vec<Hook>, ServiceError> {
         let mut hooks = Vec::new();
-        let mut next = Some(format!("{}?per_page={PER_PAGE}", self.hooks_url()));
+        let mut next = Some(format!("{}?{}", self.hooks_url(), self.service.first_page()));
         let mut pages = 0;
         while let Some(url) = next.take() {
             pages += 1;
@@ -198,7 +204,7 @@ impl HooksApi {
     }
 
     /// Changes a hook in place; `None` when it no longer exists.
-    pub fn patch(&self, id: u64, body: &Value) -> Result<Option<Hook>, ServiceError> {
+    pub fn patch(&self, id: i64, body: &Value) -> Result<Option<Hook>, ServiceError> {
         let url = format!("{}/{id}", self.hooks_url());
         let (status, answer, _) = self.exchange("PATCH", &url, Some(body))?;
         if status == 404 {
@@ -211,7 +217,7 @@ impl HooksApi {
     }
 
     /// Removes a hook; false when it was already gone.
-    pub fn delete(&self, id: u64) -> Result<bool, ServiceError> {
+    pub fn delete(&self, id: i64) -> Result<bool, ServiceError> {
         let url = format!("{}/{id}", self.hooks_url());
         let (status, answer, _) = self.exchange("DELETE", &url, None)?;
         if status == 404 {
@@ -232,10 +238,11 @@ impl HooksApi {
         let timeout = self.time_left().ok_or(ServiceError::Deadline)?;
         let verb = Method::from_bytes(method.as_bytes())
             .map_err(|_| ServiceError::Transport(format!("no HTTP method {method}")))?;
-        let mut request = Outbound::new(verb, url)
-            .header("Accept", "application/vnd.github+json")
-            .header("X-GitHub-Api-Version", "2022-11-28")
-            .credential("Authorization", self.authorization.clone());
+        let mut request =
+            Outbound::new(verb, url).credential("Authorization", self.authorization.clone());
+        for (name, value) in self.service.headers() {
+            request = request.header(*name, *value);
+        }
         if matches!(method, "POST" | "PATCH") {
             request = request.json(body.unwrap_or(&Value::Object(Map::new())));
         }
@@ -318,18 +325,10 @@ fn next_link(header: &str) -> Option<String> {
     })
 }
 
-/// The body that creates a hook (`type` is what Gitea and Forgejo require; GitHub needs `name`).
-pub fn create_body(base_url: &BaseUrl, active: bool, events: &[String], config: Value) -> Value {
-    let mut body = json!({ "name": "web", "active": active, "events": events, "config": config });
-    if base_url.is_gitea_style() {
-        body["type"] = json!("gitea");
-    }
-    body
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn finds_the_next_page() {
@@ -359,26 +358,13 @@ mod tests {
     }
 
     #[test]
-    fn gitea_gets_a_hook_type() {
-        let gitea = BaseUrl::parse("https://git.example/api/v1").expect("valid");
-        let github = BaseUrl::parse("https://api.github.com").expect("valid");
-        let events = vec!["push".to_owned()];
-        assert_eq!(
-            create_body(&gitea, true, &events, json!({}))["type"],
-            "gitea"
-        );
-        assert!(
-            create_body(&github, true, &events, json!({}))
-                .get("type")
-                .is_none()
-        );
-    }
-
-    #[test]
     fn hooks_are_read_leniently() {
-        let gitea = json!({"id": 3, "type": "gitea", "config": {"url": "http://x", "content_type": "json"}, "events": ["push"], "active": false, "updated_at": "2024-01-01T00:00:00Z"});
+        let gitea = json!({"id": -3, "type": "gitea", "config": {"url": "http://x", "content_type": "json"}, "events": ["push"], "active": false, "updated_at": "2024-01-01T00:00:00Z", "branch_filter": "main"});
         let hook = Hook::from_json(&gitea).expect("hook");
-        assert_eq!((hook.id, hook.active, hook.url()), (3, false, "http://x"));
+        assert_eq!((hook.id, hook.active, hook.url()), (-3, false, "http://x"));
+        assert_eq!(hook.branch_filter.as_deref(), Some("main"));
+        let beyond: Value = serde_json::from_str(r#"{"id": 9007199254740993}"#).expect("json");
+        assert_eq!(Hook::from_json(&beyond).map(|h| h.id), Some(9_007_199_254_740_993));
         assert!(hook.last_response.is_none());
         assert!(Hook::from_json(&json!({"name": "web"})).is_none());
     }

@@ -10,6 +10,7 @@ use feedkit::{ParamError, Params, Secret, lenient};
 use serde::{Deserialize, Serialize};
 
 use crate::delivery::DeliveryMode;
+use crate::dialect::Service;
 use crate::events;
 
 /// Where the hooks live when `baseUrl` is not given.
@@ -30,6 +31,7 @@ pub const PARAMETER_NAMES: &[&str] = &[
     "active",
     "deliveryMode",
     "relayUrl",
+    "service",
 ];
 
 /// `owner/repo`, as the hooks API paths spell it.
@@ -127,11 +129,6 @@ impl BaseUrl {
         &self.0
     }
 
-    /// Gitea and Forgejo serve their API under `/api/v1` and need a hook `type` on create.
-    pub fn is_gitea_style(&self) -> bool {
-        self.0.ends_with("/api/v1")
-    }
-
     /// The service's origin (`scheme://authority`): pagination links are only followed there,
     /// so the token never goes to another host.
     pub fn origin(&self) -> &str {
@@ -189,11 +186,13 @@ impl ContentType {
     }
 }
 
-/// Which repository's hooks, on which service, with which token: all DELETE needs.
+/// Which repository's hooks, on which service (and in its dialect), with which token: all
+/// DELETE needs.
 #[derive(Debug, Clone)]
 pub struct Location {
     pub repository: Repository,
     pub base_url: BaseUrl,
+    pub service: Service,
     pub access_token: Secret,
 }
 
@@ -228,6 +227,9 @@ pub struct HookSettings {
 pub struct Stored {
     pub repository: Repository,
     pub base_url: BaseUrl,
+    /// The dialect; records from before it was kept have none (detected from `base_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<Service>,
     #[serde(with = "exposed")]
     pub access_token: Secret,
     pub events: Vec<String>,
@@ -245,7 +247,7 @@ pub struct Stored {
     pub delivery_mode: DeliveryMode,
     /// The hook's id once installed; `None` while CREATE is still installing it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hook_id: Option<u64>,
+    pub hook_id: Option<i64>,
     /// Where the hook delivers, without credentials: how the feed recognises its own hooks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook_url: Option<String>,
@@ -262,6 +264,9 @@ impl Stored {
         Location {
             repository: self.repository.clone(),
             base_url: self.base_url.clone(),
+            service: self
+                .service
+                .unwrap_or_else(|| Service::detect(&self.base_url)),
             access_token: self.access_token.clone(),
         }
     }
@@ -319,14 +324,23 @@ pub fn location(params: &Params, stored: Option<&Stored>) -> Result<Location, Pa
             }
         },
     };
-    let base_url = match params.get_str("baseUrl")? {
-        Some(text) => {
-            BaseUrl::parse(&text).map_err(|problem| ParamError::invalid("baseUrl", problem))?
-        }
-        None => match stored {
-            Some(stored) => stored.base_url.clone(),
-            None => BaseUrl(DEFAULT_BASE_URL.to_owned()),
-        },
+    let given_base_url = params
+        .get_str("baseUrl")?
+        .map(|text| BaseUrl::parse(&text).map_err(|problem| ParamError::invalid("baseUrl", problem)))
+        .transpose()?;
+    let base_url = match (&given_base_url, stored) {
+        (Some(url), _) => url.clone(),
+        (None, Some(stored)) => stored.base_url.clone(),
+        (None, None) => BaseUrl(DEFAULT_BASE_URL.to_owned()),
+    };
+    // An explicit `service`, else the stored one (unless `baseUrl` changed), else detected.
+    let service = match params.get_str(Service::PARAMETER)? {
+        Some(text) => Service::parse(&text)
+            .map_err(|problem| ParamError::invalid(Service::PARAMETER, problem))?,
+        None => stored
+            .filter(|_| given_base_url.is_none())
+            .and_then(|stored| stored.service)
+            .unwrap_or_else(|| Service::detect(&base_url)),
     };
     let access_token = match secret_param(params, "accessToken")? {
         Some(Some(token)) if token.expose().len() > MAX_TOKEN_CHARS => {
@@ -354,6 +368,7 @@ pub fn location(params: &Params, stored: Option<&Stored>) -> Result<Location, Pa
     Ok(Location {
         repository,
         base_url,
+        service,
         access_token,
     })
 }
@@ -369,7 +384,7 @@ pub fn hook_settings(params: &Params, stored: Option<&Stored>) -> Result<HookSet
                 .map_err(|error| ParamError::invalid("events", list_problem(&error)))?
                 .map(|list| list.0)
                 .unwrap_or_default();
-            events::validate(&names)?
+            events::validate(&names, location.service)?
         }
         None => match stored {
             Some(stored) => stored.events.clone(),
@@ -634,12 +649,6 @@ mod tests {
         let url = BaseUrl::parse(" HTTPS://ghe.example:8443/api/v3/ ").expect("valid");
         assert_eq!(url.as_str(), "https://ghe.example:8443/api/v3");
         assert_eq!(url.origin(), "https://ghe.example:8443");
-        assert!(!url.is_gitea_style());
-        assert!(
-            BaseUrl::parse("https://gitea.example/api/v1")
-                .expect("valid")
-                .is_gitea_style()
-        );
         assert_eq!(
             BaseUrl::parse("http://127.0.0.1:9")
                 .expect("valid")
