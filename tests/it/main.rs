@@ -8,6 +8,7 @@ mod couchdb;
 mod demo;
 mod error_causes;
 mod hook_feed;
+mod hook_gitea;
 mod hook_relay;
 mod hostile;
 mod manifest;

@@ -129,7 +129,12 @@ impl Service {
 
     /// The body that only pauses or resumes a hook: for Gitea with the events and branch
     /// filter it keeps, since its edit sets both from every request.
-    pub fn active_body(self, active: bool, events: &[String], branch_filter: Option<&str>) -> Value {
+    pub fn active_body(
+        self,
+        active: bool,
+        events: &[String],
+        branch_filter: Option<&str>,
+    ) -> Value {
         match self {
             Self::Github => json!({"active": active}),
             Self::Gitea => json!({
@@ -169,13 +174,28 @@ mod tests {
         assert_eq!(Service::Gitea.headers(), [("Accept", "application/json")]);
         let events = vec!["push".to_owned()];
         let config = Service::Gitea.config("http://h", "json", None);
-        assert!(config.as_object().is_some_and(|c| c.values().all(Value::is_string)));
+        assert!(
+            config
+                .as_object()
+                .is_some_and(|c| c.values().all(Value::is_string))
+        );
         let created = Service::Gitea.create_body(true, &events, config);
         assert_eq!(created["type"], "gitea");
         assert_eq!(created["active"], true);
-        assert!(Service::Github.create_body(true, &events, json!({})).get("type").is_none());
+        assert!(
+            Service::Github
+                .create_body(true, &events, json!({}))
+                .get("type")
+                .is_none()
+        );
         let paused = Service::Gitea.active_body(false, &events, Some("main"));
-        assert_eq!(paused, json!({"active": false, "events": ["push"], "branch_filter": "main"}));
-        assert_eq!(Service::Github.active_body(false, &events, None), json!({"active": false}));
+        assert_eq!(
+            paused,
+            json!({"active": false, "events": ["push"], "branch_filter": "main"})
+        );
+        assert_eq!(
+            Service::Github.active_body(false, &events, None),
+            json!({"active": false})
+        );
     }
 }

@@ -171,7 +171,10 @@ mod tests {
         );
         assert_eq!(validate(&names(&["push", "*"]), github), Ok(names(&["*"])));
         assert_eq!(
-            validate(&names(&["issues_only", "pull_request_review"]), Service::Gitea),
+            validate(
+                &names(&["issues_only", "pull_request_review"]),
+                Service::Gitea
+            ),
             Ok(names(&["issues_only", "pull_request_review"]))
         );
     }
@@ -182,7 +185,10 @@ mod tests {
             validate(&names(&["push", "pushh", "bogus"]), Service::Github).expect_err("unknown");
         assert_eq!(error.path(), "events");
         let text = error.to_string();
-        assert!(text.contains("\"pushh\", \"bogus\" are not a GitHub"), "{text}");
+        assert!(
+            text.contains("\"pushh\", \"bogus\" are not a GitHub"),
+            "{text}"
+        );
         let error = validate(&names(&["", " "]), Service::Github).expect_err("empty");
         assert!(error.to_string().contains("empty"), "{error}");
         for (name, service) in [("*", Service::Gitea), ("issues_only", Service::Github)] {

@@ -6,7 +6,7 @@ use feedkit::outbound::SendError;
 
 use crate::dialect::Service;
 use crate::service::ServiceError;
-use crate::settings::Location;
+use crate::settings::{DEFAULT_BASE_URL, Location};
 
 const BASE_URL_FORMS: &str = "https://api.github.com, https://HOST/api/v3 for GitHub Enterprise, \
                               https://HOST/api/v1 for Gitea and Forgejo";
@@ -19,16 +19,23 @@ pub fn service_error(error: &ServiceError, location: &Location, doing: &str) -> 
     let message = match error {
         ServiceError::Status { status: 401, .. } => format!(
             "invalid parameter `accessToken`: {base_url} did not accept it ({said}); give a valid \
-             token that may administer the hooks of {repository}"
+             token that may administer the hooks of {repository}{}",
+            if location.service == Service::Github && base_url.as_str() != DEFAULT_BASE_URL {
+                " (on Gitea or Forgejo, give `service` gitea: they take the token in another form)"
+            } else {
+                ""
+            }
         ),
         ServiceError::Status { status: 403, .. } => format!(
             "invalid parameter `accessToken`: it may not administer the hooks of {repository} \
              ({said}); {}",
             match location.service {
-                Service::Github => "GitHub needs the admin:repo_hook scope (classic tokens) or \
+                Service::Github =>
+                    "GitHub needs the admin:repo_hook scope (classic tokens) or \
                     Webhooks read and write (fine-grained tokens), and answers 403 when rate \
                     limited too",
-                Service::Gitea => "Gitea and Forgejo need a token with the write:repository \
+                Service::Gitea =>
+                    "Gitea and Forgejo need a token with the write:repository \
                     scope of a user who administers the repository",
             }
         ),

@@ -17,11 +17,11 @@ use crate::delivery::{
     DeliveryMode, HookTarget, RelayUrl, delivers_to, direct_target, missing_relay_url, mode_of,
     relay_key_id, shown,
 };
+use crate::dialect::Service;
 use crate::explain::service_error;
 use crate::read::{Observed, render};
 use crate::redact::Redactor;
 use crate::seal::seal;
-use crate::dialect::Service;
 use crate::service::{Hook, HooksApi, ServiceError};
 use crate::settings::{self, ContentType, HookSettings, Location, PARAMETER_NAMES, Stored};
 use feedkit::now_ms;
@@ -381,11 +381,10 @@ impl<'a> Session<'a> {
         let Some(ours) = self.ours(&hooks).first().copied() else {
             return Err(missing());
         };
-        let body = location.service.active_body(
-            active,
-            &settings.events,
-            ours.branch_filter.as_deref(),
-        );
+        let body =
+            location
+                .service
+                .active_body(active, &settings.events, ours.branch_filter.as_deref());
         let hook = api
             .patch(ours.id, &body)
             .map_err(|e| service_error(&e, location, "changing the hook's active state"))?
@@ -591,9 +590,8 @@ fn found_by_url(
     location: &Location,
 ) -> Result<Hook, ActionError> {
     let base_url = &location.base_url;
-    let said = format!(
-        "{base_url} answered HTTP {status} to installing the hook, but not with a hook"
-    );
+    let said =
+        format!("{base_url} answered HTTP {status} to installing the hook, but not with a hook");
     let hooks = api.list().map_err(|error| {
         ActionError::new(format!(
             "{said}, and listing the hooks to find it failed ({error}); if it made one, DELETE \

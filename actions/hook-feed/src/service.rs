@@ -180,7 +180,11 @@ impl HooksApi {
     /// Every hook of the repository, following `Link: rel="next"` within the service's origin.
     pub fn list(&self) -> Result<Vec<Hook>, ServiceError> {
         let mut hooks = Vec::new();
-        let mut next = Some(format!("{}?{}", self.hooks_url(), self.service.first_page()));
+        let mut next = Some(format!(
+            "{}?{}",
+            self.hooks_url(),
+            self.service.first_page()
+        ));
         let mut pages = 0;
         while let Some(url) = next.take() {
             pages += 1;
@@ -364,7 +368,10 @@ mod tests {
         assert_eq!((hook.id, hook.active, hook.url()), (-3, false, "http://x"));
         assert_eq!(hook.branch_filter.as_deref(), Some("main"));
         let beyond: Value = serde_json::from_str(r#"{"id": 9007199254740993}"#).expect("json");
-        assert_eq!(Hook::from_json(&beyond).map(|h| h.id), Some(9_007_199_254_740_993));
+        assert_eq!(
+            Hook::from_json(&beyond).map(|h| h.id),
+            Some(9_007_199_254_740_993)
+        );
         assert!(hook.last_response.is_none());
         assert!(Hook::from_json(&json!({"name": "web"})).is_none());
     }

@@ -326,7 +326,9 @@ pub fn location(params: &Params, stored: Option<&Stored>) -> Result<Location, Pa
     };
     let given_base_url = params
         .get_str("baseUrl")?
-        .map(|text| BaseUrl::parse(&text).map_err(|problem| ParamError::invalid("baseUrl", problem)))
+        .map(|text| {
+            BaseUrl::parse(&text).map_err(|problem| ParamError::invalid("baseUrl", problem))
+        })
         .transpose()?;
     let base_url = match (&given_base_url, stored) {
         (Some(url), _) => url.clone(),

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::encoding::form_value;
 use crate::keys::RelayKeys;
-use crate::signature::{SIGNATURE_HEADERS, verify};
+use crate::signature::{SIGNATURE_HEADERS, SignatureError, verify};
 use crate::token::{TokenError, open};
 use crate::web::{HttpError, WebRequest};
 use crate::wire::TOKEN_PARAM;
@@ -19,8 +19,19 @@ use crate::wire::TOKEN_PARAM;
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
 
 /// The event name: GitHub's header, which Gitea and Forgejo send too, then their own.
-const EVENT_HEADERS: [&str; 3] = ["x-github-event", "x-gitea-event", "x-gogs-event"];
-const DELIVERY_HEADERS: [&str; 3] = ["x-github-delivery", "x-gitea-delivery", "x-gogs-delivery"];
+const EVENT_HEADERS: [&str; 4] = [
+    "x-github-event",
+    "x-gitea-event",
+    "x-forgejo-event",
+    "x-gogs-event",
+];
+const DELIVERY_HEADERS: [&str; 4] = [
+    "x-github-delivery",
+    "x-gitea-delivery",
+    "x-forgejo-delivery",
+    "x-gogs-delivery",
+];
+const FORM: &str = "application/x-www-form-urlencoded";
 /// Event names and delivery ids are short words and GUIDs.
 const MAX_HEADER_VALUE_CHARS: usize = 200;
 
@@ -58,7 +69,7 @@ pub fn deliver(
         refused => HttpError::new(403, refused.to_string()),
     })?;
     let body = request.body_bytes()?;
-    verify(&opened.secret, &body, signature)
+    verify_delivery(request, &opened.secret, &body, signature)
         .map_err(|error| HttpError::new(401, error.to_string()))?;
 
     let event = header_value(request, &EVENT_HEADERS).ok_or_else(|| {
@@ -93,6 +104,27 @@ pub fn deliver(
     }
 }
 
+/// Checks the signature over the body as sent (GitHub signs that), or, for a form body, over its
+/// `payload` field: Gitea and Forgejo sign the JSON payload itself, also when they send it in a
+/// form. Either way only a holder of the hook's secret can sign what is fired.
+fn verify_delivery(
+    request: &WebRequest,
+    secret: &feedkit::Secret,
+    body: &[u8],
+    signature: Option<&str>,
+) -> Result<(), SignatureError> {
+    match verify(secret, body, signature) {
+        Err(SignatureError::Mismatch) if request.media_type() == FORM => {
+            let payload = std::str::from_utf8(body)
+                .ok()
+                .and_then(|text| form_value(text, "payload"))
+                .ok_or(SignatureError::Mismatch)?;
+            verify(secret, &payload, signature)
+        }
+        outcome => outcome,
+    }
+}
+
 /// `relayKeys` is the deployer's to fix; the caller learns only that the relay is not ready.
 pub fn not_configured(error: feedkit::ParamError) -> HttpError {
     HttpError::new(500, format!("the relay is not configured: {error}"))
@@ -110,7 +142,7 @@ fn header_value(request: &WebRequest, names: &[&str]) -> Option<String> {
 fn payload(request: &WebRequest, body: &[u8]) -> Result<Value, HttpError> {
     let media = request.media_type();
     let json = match media.as_str() {
-        "application/x-www-form-urlencoded" => {
+        FORM => {
             let text = std::str::from_utf8(body)
                 .map_err(|_| HttpError::new(400, "the form body is not UTF-8"))?;
             form_value(text, "payload")

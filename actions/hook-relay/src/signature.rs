@@ -1,6 +1,8 @@
 //! Webhook signatures: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`, keyed with
 //! the hook's secret, as GitHub (and Gitea and Forgejo, which also send the bare hex as
-//! `X-Gitea-Signature`) sign deliveries. Verification is `ring::hmac::verify`, constant-time.
+//! `X-Gitea-Signature`) sign deliveries; Gitea and Forgejo sign the JSON payload even when they
+//! send it as a form's `payload` field (see `deliver`). Verification is `ring::hmac::verify`,
+//! constant-time.
 
 use feedkit::Secret;
 use ring::hmac;
@@ -9,9 +11,10 @@ use crate::encoding::{from_hex, hex};
 
 /// The headers carrying the signature, by preference (names as OpenWhisk gives them, lower
 /// case).
-pub const SIGNATURE_HEADERS: [&str; 3] = [
+pub const SIGNATURE_HEADERS: [&str; 4] = [
     "x-hub-signature-256",
     "x-gitea-signature",
+    "x-forgejo-signature",
     "x-gogs-signature",
 ];
 
