@@ -46,6 +46,8 @@ pub struct Kit {
     pub execs: BTreeMap<String, PathBuf>,
     pub floor: PathBuf,
     pub provider: PathBuf,
+    /// The `sandbox` program.
+    pub sandbox: PathBuf,
     /// Holds the unpacked execs.
     _unpacked: TempDir,
 }
@@ -59,7 +61,8 @@ impl Kit {
             .parent()
             .context("the bench crate sits in the workspace")?
             .to_path_buf();
-        let hint = "run ./bench.sh (it runs build.sh and builds the floor and the provider)";
+        let hint =
+            "run ./bench.sh (it runs build.sh and builds the floor, the provider and the sandbox)";
         let mut zips = BTreeMap::new();
         let dist = dist.map_or_else(|| root.join("dist"), Path::to_path_buf);
         for entry in
@@ -92,9 +95,11 @@ impl Kit {
             || root.join("target/release/changes-provider"),
             Path::to_path_buf,
         );
+        let sandbox = root.join("target/release/sandbox");
         for (path, what) in [
             (&floor, "the floor binary"),
             (&provider, "the changes provider"),
+            (&sandbox, "the sandbox program"),
         ] {
             if !path.is_file() {
                 bail!("{what} ({}) is missing: {hint}", path.display());
@@ -106,6 +111,7 @@ impl Kit {
             execs,
             floor,
             provider,
+            sandbox,
             _unpacked: unpacked,
         })
     }

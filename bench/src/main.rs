@@ -11,7 +11,8 @@
 //! - `dist`: the size of every zip;
 //! - `10k poll`: one poll of 10,000 new items ([`burst`]);
 //! - `provider`: open feeds per process, change-to-fire latency, throughput ([`load`]);
-//! - `sandbox`: trigger fire to the rule's action ([`ruled`]).
+//! - `sandbox`: trigger fire to the rule's action ([`ruled`]); the `sandbox serve` program under
+//!   100 clients, and its memory after a million fires ([`sandbox_load`]).
 //!
 //! Everything it starts (servers, the provider, activations) is stopped before it exits.
 
@@ -27,6 +28,7 @@ mod node;
 mod provider;
 mod report;
 mod ruled;
+mod sandbox_load;
 mod sink;
 mod stats;
 
@@ -46,7 +48,8 @@ usage: bench [--quick] [--only SECTION,...] [--markdown FILE]
 Runs the benchmark suite and prints one table. Build first: ./bench.sh does (it runs build.sh,
 builds the floor and the provider, then this).
 
-  --quick           fewer runs and 1,000 instead of 10,000 provider feeds (about a minute)
+  --quick           fewer runs, 1,000 instead of 10,000 provider feeds, 5 s instead of 20 s of
+                    sandbox load and 100,000 instead of 1,000,000 fires (a few minutes)
   --only LIST       sections to run: dist, activation, burst, provider, sandbox
   --markdown FILE   also write the machine and the table as Markdown to FILE
   --dist DIR        the action zips to measure [default: dist/ of the workspace]
@@ -222,7 +225,23 @@ fn run_section(name: &str, options: &Options, kit: &Kit, table: &mut Table) -> a
             }
             load::run(kit, plan, table)
         }
-        "sandbox" => ruled::run(if quick { 50 } else { 300 }, table),
+        "sandbox" => {
+            ruled::run(if quick { 50 } else { 300 }, table)?;
+            let plan = if quick {
+                sandbox_load::LoadPlan {
+                    clients: 100,
+                    seconds: 5.0,
+                    fires: 100_000,
+                }
+            } else {
+                sandbox_load::LoadPlan {
+                    clients: 100,
+                    seconds: 20.0,
+                    fires: 1_000_000,
+                }
+            };
+            sandbox_load::run(&kit.sandbox, plan, table)
+        }
         other => bail!("unknown section {other:?}"),
     }
 }

@@ -9,7 +9,8 @@
 use anyhow::{Context, Result};
 use clap::{Args, Parser};
 use sandbox::{
-    Config, DeployReport, GUEST_AUTH_KEY, NamespaceKey, Retention, Sandbox, deploy_manifest,
+    Config, DEFAULT_FIRES_PER_MINUTE, DeployReport, GUEST_AUTH_KEY, NamespaceKey, Retention,
+    Sandbox, deploy_manifest,
 };
 use std::path::PathBuf;
 
@@ -44,6 +45,9 @@ struct Serve {
     /// Fire records kept in memory (the newest).
     #[arg(long, value_name = "N", default_value_t = Retention::default().fires)]
     keep_fires: usize,
+    /// Trigger fires a namespace may make per minute, as OpenWhisk's limit (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_FIRES_PER_MINUTE)]
+    fires_per_minute: u32,
 }
 
 fn describe(report: &DeployReport) -> String {
@@ -74,6 +78,7 @@ fn serve(options: Serve) -> Result<()> {
             activations: options.keep_activations,
             fires: options.keep_fires,
         },
+        fire_limit_per_minute: options.fires_per_minute,
         ..Config::default()
     };
     let sandbox = Sandbox::start(config)

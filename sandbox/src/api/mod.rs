@@ -245,6 +245,18 @@ impl Prepared {
         }
     }
 
+    /// Whether answering may wait: for an activation (an invoke, blocking or not, may wait for
+    /// the action's process to start), or for the state file (a change with `state_file`).
+    /// Everything else only takes locks held briefly.
+    pub fn may_wait(&self, state_file: bool) -> bool {
+        match self.route.method {
+            "GET" => false,
+            "POST" if self.route.path.contains("/actions/") => true,
+            "POST" if self.route.path.contains("/triggers/") => false,
+            _ => state_file,
+        }
+    }
+
     /// The answer to a body over [`Prepared::body_limit`] (a refused fire is recorded as one).
     pub fn too_large(&self, c: &Controller, size: usize) -> Error {
         let limit = self.body_limit();

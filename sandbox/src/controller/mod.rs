@@ -162,6 +162,11 @@ impl Controller {
         self.alarms.note_change(alarms);
     }
 
+    /// Whether changes are written to a state file (and so wait for the disk).
+    pub fn has_state_file(&self) -> bool {
+        self.state.is_some()
+    }
+
     /// Registers a built-in action's implementation; the id its entity's exec names.
     pub fn register_builtin(&self, action: Arc<dyn BuiltinAction>) -> u64 {
         let id = crate::model::entities::next_code_id();

@@ -264,9 +264,15 @@ pub(crate) async fn handle(
             return Ok(error_answer(&error, &transaction_id));
         }
     };
-    let outcome = blocking(move || crate::api::run(&c, &prepared, &query, body))
-        .await
-        .and_then(|outcome| outcome);
+    // What cannot wait long runs right here; a thread hop per request costs more than the
+    // request under load.
+    let outcome = if prepared.may_wait(c.has_state_file()) {
+        blocking(move || crate::api::run(&c, &prepared, &query, body))
+            .await
+            .and_then(|outcome| outcome)
+    } else {
+        crate::api::run(&c, &prepared, &query, body)
+    };
     Ok(match outcome {
         Ok(reply) => api_answer(reply, &transaction_id),
         Err(e) => error_answer(&e, &transaction_id),
