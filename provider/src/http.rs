@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response, Uri};
@@ -113,6 +113,44 @@ pub async fn read_body(body: Incoming, timeout: Duration) -> Result<Bytes, Trans
     }
 }
 
+/// One JSON exchange: `method url` with an optional JSON body and `Authorization`; the answer's
+/// status and body (`Null` when it is not JSON), all within `timeout`.
+pub async fn json_request(
+    client: &HttpClient,
+    method: hyper::Method,
+    url: &str,
+    authorization: Option<&str>,
+    body: Option<&serde_json::Value>,
+    timeout: Duration,
+) -> Result<(u16, serde_json::Value), TransportError> {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(url)
+        .header(hyper::header::ACCEPT, "application/json");
+    if let Some(authorization) = authorization {
+        request = request.header(hyper::header::AUTHORIZATION, authorization);
+    }
+    let body = match body {
+        Some(body) => {
+            request = request.header(hyper::header::CONTENT_TYPE, "application/json");
+            Bytes::from(body.to_string())
+        }
+        None => Bytes::new(),
+    };
+    let request = request
+        .body(Full::new(body))
+        .map_err(|error| TransportError::Failed(format!("cannot build the request: {error}")))?;
+    let started = std::time::Instant::now();
+    let response = send(client, request, timeout).await?;
+    let status = response.status().as_u16();
+    let left = timeout.saturating_sub(started.elapsed());
+    let body = read_body(response.into_body(), left).await?;
+    Ok((
+        status,
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    ))
+}
+
 /// An error and its sources in one line (hyper's own message is often just "client error").
 pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
@@ -126,6 +164,59 @@ pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
+}
+
+/// Reads a continuous feed's lines (a database's `_changes`). It waits for data only when asked to (`wait`): otherwise it gives the
+/// lines that already arrived, so that a batch holds what is there without delaying the fire.
+pub struct LineReader {
+    body: Incoming,
+    buffer: BytesMut,
+    idle_limit: Duration,
+}
+
+impl LineReader {
+    pub fn new(body: Incoming, heartbeat: Duration) -> Self {
+        Self {
+            body,
+            buffer: BytesMut::new(),
+            // Two missed heartbeats and some slack: the connection is dead even if TCP says not.
+            idle_limit: heartbeat * 2 + Duration::from_secs(5),
+        }
+    }
+
+    pub async fn next_line(&mut self, wait: bool) -> Result<Option<Bytes>, String> {
+        loop {
+            if let Some(end) = self.buffer.iter().position(|byte| *byte == b'\n') {
+                let mut line = self.buffer.split_to(end + 1);
+                line.truncate(end);
+                return Ok(Some(line.freeze()));
+            }
+            let limit = if wait {
+                self.idle_limit
+            } else {
+                Duration::ZERO
+            };
+            // A zero timeout still polls the read once: data that already arrived is taken.
+            match tokio::time::timeout(limit, self.body.frame()).await {
+                Err(_) if wait => {
+                    return Err(format!(
+                        "no data (not even a heartbeat) for {} ms",
+                        self.idle_limit.as_millis()
+                    ));
+                }
+                Err(_) => return Ok(None),
+                Ok(None) => return Err("the database closed the feed".into()),
+                Ok(Some(Err(error))) => {
+                    return Err(format!("reading the feed failed: {}", describe(&error)));
+                }
+                Ok(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.buffer.extend_from_slice(&data);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Percent-encodes one URL path segment or query value (feedkit's, re-exported for the provider).

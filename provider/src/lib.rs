@@ -21,6 +21,7 @@ pub mod api;
 pub mod changes;
 mod classify;
 mod fire;
+mod fleet;
 mod http;
 mod lease;
 mod metrics;
@@ -37,17 +38,18 @@ pub mod store;
 mod tuning;
 
 pub use classify::{Backoff, FireVerdict, classify_fire, classify_transport};
+pub use fleet::rightful_owner;
 pub use http::{HttpClient, client, decode_component, encode_component};
 pub use lease::{LeaseGuard, monotonic_ms};
 pub use metrics::{Gauges, Metrics};
 pub use model::{FeedId, FeedRecord, FeedState, Position, Saved, Start, now_millis, random_u64};
 pub use node::Node;
-pub use options::{Args, Options, SECRET_ENV};
+pub use options::{Args, COUCHDB_PASSWORD_ENV, Options, SECRET_ENV};
 pub use registry::{RegistryError, feed_id};
 pub use secrets::Keyring;
 pub use source::{Emitter, Event, Prepared, Slot, Source, SourceError, SourceHandle};
 pub use status::SharedStatus;
-pub use store::{Sealer, SqliteStore, Store, StoreError};
+pub use store::{CouchStore, CouchStoreOptions, Sealer, SqliteStore, Store, StoreError};
 pub use tuning::Tuning;
 
 /// Compares two byte strings in time that depends only on their lengths.

@@ -8,7 +8,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use changes_provider::api::{self, App};
 use changes_provider::changes::ChangesSource;
-use changes_provider::{Args, Keyring, Metrics, Node, Options, Sealer, Source, SqliteStore, Store};
+use changes_provider::{
+    Args, CouchStore, CouchStoreOptions, Keyring, Metrics, Node, Options, Sealer, Source,
+    SqliteStore, Store,
+};
 use clap::Parser as _;
 
 fn main() {
@@ -58,7 +61,11 @@ fn keyring(options: &Options) -> anyhow::Result<Keyring> {
     if let Some(path) = &options.args.key_file {
         return Keyring::read(path).map_err(anyhow::Error::msg);
     }
-    let dir = &options.args.data_dir;
+    let dir = options
+        .args
+        .data_dir
+        .as_ref()
+        .context("a fleet needs --key-file")?;
     let path = dir.join("provider.key");
     if !path.exists() {
         create_private_dir(dir)?;
@@ -104,19 +111,52 @@ async fn serve(options: Options) -> anyhow::Result<()> {
         .map(|source| (source.kind().to_owned(), source.secret_fields()))
         .collect();
     let sealer = Arc::new(Sealer::new(keyring(&options)?, secret_fields));
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&options.args.data_dir, sealer).context("opening the store")?);
-    let instance = format!("i-{:08x}", changes_provider::random_u64() as u32);
+    let args = &options.args;
+    let store: Arc<dyn Store> = match (&args.couchdb_url, &args.data_dir) {
+        (Some(url), _) => {
+            let store = CouchStore::open(
+                http.clone(),
+                CouchStoreOptions {
+                    url: url.clone(),
+                    database: args.couchdb_database.clone(),
+                    username: args.couchdb_user.clone(),
+                    password: options.couchdb_password.clone(),
+                    buckets: args.buckets as u32,
+                    heartbeat: (tuning.lease / 4).min(tuning.heartbeat),
+                    retry: (tuning.lease / 8).max(std::time::Duration::from_millis(100)),
+                },
+                sealer,
+            )
+            .await
+            .context("opening the fleet's store")?;
+            Arc::new(Arc::new(store))
+        }
+        (None, Some(dir)) => Arc::new(SqliteStore::open(dir, sealer).context("opening the store")?),
+        (None, None) => anyhow::bail!("give --data-dir or --couchdb-url"),
+    };
+    // Bound before the node starts, so that it can announce where it listens.
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let address = listener.local_addr().context("the listening address")?;
+    let advertised = args
+        .advertise_url
+        .clone()
+        .or_else(|| (!address.ip().is_unspecified()).then(|| format!("http://{address}")));
+    let instance = args
+        .instance_id
+        .clone()
+        .unwrap_or_else(|| format!("i-{:08x}", changes_provider::random_u64() as u32));
     let node = Node::new(
         instance,
-        None,
+        advertised,
         tuning,
         http,
         store.clone(),
         metrics,
         sources,
     );
-    let _events = node.load().await.context("loading the feeds")?;
+    let events = node.load().await.context("loading the feeds")?;
     tracing::info!(
         instance = %node.id,
         feeds = node.ids().len(),
@@ -124,10 +164,7 @@ async fn serve(options: Options) -> anyhow::Result<()> {
         "started"
     );
     tokio::spawn(node.clone().flusher());
-    let listener = tokio::net::TcpListener::bind(options.args.listen)
-        .await
-        .with_context(|| format!("listening on {}", options.args.listen))?;
-    let address = listener.local_addr().context("the listening address")?;
+    tokio::spawn(node.clone().run_fleet(events));
     let app = Arc::new(App {
         node: node.clone(),
         secret: options.secret.clone(),

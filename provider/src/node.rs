@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use provider_api::FeedStatus;
 
 use crate::fire::FireTarget;
+use crate::fleet::FleetView;
 use crate::http::HttpClient;
 use crate::lease::LeaseGuard;
 use crate::metrics::{Gauges, Metrics};
@@ -51,6 +52,8 @@ struct Entry {
 pub(crate) struct Held {
     pub lease: Lease,
     pub guard: Arc<LeaseGuard>,
+    /// When the last renewal that succeeded was sent (monotonic ms).
+    pub renewed_at: u64,
 }
 
 #[derive(Default)]
@@ -60,6 +63,7 @@ pub(crate) struct State {
     /// the store's change feed) must not bring it back.
     tombstones: HashMap<FeedId, u64>,
     pub held: HashMap<u32, Held>,
+    pub fleet: FleetView,
 }
 
 /// One instance.
@@ -75,6 +79,11 @@ pub struct Node {
     pub(crate) positions: Arc<PositionBook>,
     sources: HashMap<&'static str, Arc<dyn Source>>,
     state: Mutex<State>,
+    /// Bucket writes (renewals, claims, releases) one at a time, so that each uses the revision
+    /// the previous one left.
+    pub(crate) bucket_writes: tokio::sync::Mutex<()>,
+    /// Set by a clean stop: no bucket is taken any more.
+    pub(crate) stopping: std::sync::atomic::AtomicBool,
     me: Weak<Node>,
 }
 
@@ -108,6 +117,8 @@ impl Node {
                 .map(|source| (source.kind(), source))
                 .collect(),
             state: Mutex::new(State::default()),
+            bucket_writes: tokio::sync::Mutex::new(()),
+            stopping: std::sync::atomic::AtomicBool::new(false),
             me: me.clone(),
         })
     }
@@ -154,19 +165,33 @@ impl Node {
         if self.store.exclusive() {
             for bucket in 0..self.store.buckets() {
                 let (lease, saved) = self.store.claim(bucket, &self.id, 1, None).await?;
-                self.hold(lease, saved, Arc::new(LeaseGuard::for_ever(bucket, 1)));
+                let guard = Arc::new(LeaseGuard::for_ever(bucket, 1));
+                self.hold(lease, saved, guard, crate::lease::monotonic_ms());
             }
         }
         Ok(events)
     }
 
     /// Takes a bucket's lease and positions, and starts its feeds.
-    pub(crate) fn hold(&self, lease: Lease, saved: HashMap<FeedId, Saved>, guard: Arc<LeaseGuard>) {
+    pub(crate) fn hold(
+        &self,
+        lease: Lease,
+        saved: HashMap<FeedId, Saved>,
+        guard: Arc<LeaseGuard>,
+        renewed_at: u64,
+    ) {
         let bucket = lease.bucket;
         self.metrics.bucket_claimed();
         self.positions.load(bucket, saved);
         let mut state = self.state();
-        state.held.insert(bucket, Held { lease, guard });
+        state.held.insert(
+            bucket,
+            Held {
+                lease,
+                guard,
+                renewed_at,
+            },
+        );
         let ids: Vec<FeedId> = state
             .feeds
             .keys()
@@ -416,7 +441,6 @@ impl Node {
         let mut gauges = Gauges {
             buckets: self.store.buckets(),
             buckets_held: state.held.len(),
-            members: 1,
             ..Gauges::default()
         };
         for (id, entry) in &state.feeds {
@@ -436,41 +460,49 @@ impl Node {
             }
         }
         gauges.lags.sort_by(|a, b| a.0.cmp(&b.0));
+        drop(state);
+        gauges.members = self.live_members().len();
         gauges
     }
 
-    /// Writes every held bucket's moved positions (renewing its lease); see [`Node::flusher`].
+    /// Writes every held bucket's moved positions, renewing its lease (a fleet's buckets are
+    /// also renewed when nothing moved, every quarter lease); see [`Node::flusher`].
     pub async fn save_positions(&self) {
-        let leases: Vec<Lease> = self
+        let _writes = self.bucket_writes.lock().await;
+        let exclusive = self.store.exclusive();
+        let renew_every = self.tuning.lease.as_millis() as u64 / 4;
+        let leases: Vec<(Lease, u64)> = self
             .state()
             .held
             .values()
-            .map(|held| held.lease.clone())
+            .map(|held| (held.lease.clone(), held.renewed_at))
             .collect();
-        for lease in leases {
+        for (lease, renewed_at) in leases {
             let batch = self.positions.take_dirty(lease.bucket);
-            if batch.is_empty() && self.store.exclusive() {
+            let sent_at = crate::lease::monotonic_ms();
+            let due = !exclusive && sent_at.saturating_sub(renewed_at) >= renew_every;
+            if batch.is_empty() && !due {
                 continue;
             }
-            let sent_at = crate::lease::monotonic_ms();
             match self.store.renew(&lease, batch.clone()).await {
                 Ok(renewed) => {
                     let mut state = self.state();
                     if let Some(held) = state.held.get_mut(&lease.bucket)
                         && held.lease.epoch == renewed.epoch
                     {
-                        held.guard.extend(sent_at, self.tuning.lease);
+                        if !exclusive {
+                            held.guard.extend(sent_at, self.trust());
+                        }
+                        held.renewed_at = sent_at;
                         held.lease = renewed;
                     }
                 }
                 Err(StoreError::Conflict) => {
                     tracing::warn!(
                         bucket = lease.bucket,
-                        "lost the bucket: another instance holds it"
+                        "lost the bucket: another instance holds it; stopped its feeds"
                     );
-                    self.metrics.bucket_lost();
-                    self.unhold(lease.bucket);
-                    self.positions.drop_bucket(lease.bucket);
+                    self.lose(lease.bucket);
                 }
                 Err(error) => {
                     tracing::warn!(bucket = lease.bucket, "could not save positions: {error}");
@@ -493,6 +525,9 @@ impl Node {
     /// A clean stop: every feed stops, the last positions are written and the buckets handed
     /// over at once.
     pub async fn shutdown(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let _writes = self.bucket_writes.lock().await;
         let buckets: Vec<u32> = self.state().held.keys().copied().collect();
         {
             let mut state = self.state();

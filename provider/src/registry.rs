@@ -301,7 +301,11 @@ impl Node {
         status.reason = record.state.reason().map(str::to_owned);
         status.date_changed = record.date_changed;
         status.position = record.resume_at(saved.as_ref());
-        status.owner = here.then(|| self.id.clone());
+        status.owner = if here {
+            Some(self.id.clone())
+        } else {
+            self.holder_of(&record.id).map(|(owner, _)| owner)
+        };
         status
     }
 

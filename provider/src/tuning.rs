@@ -20,6 +20,8 @@ pub struct Tuning {
     /// How long a bucket lease lasts without renewal: the longest a dead instance's feeds wait
     /// for another instance to take them over.
     pub lease: Duration,
+    /// How often a connected feed asks its database whether it was re-created.
+    pub recheck: Duration,
     /// TCP connects in progress at once (to databases and OpenWhisk together).
     pub connects: usize,
 }
@@ -34,6 +36,7 @@ impl Default for Tuning {
             fire_window: 100,
             save_interval: Duration::from_millis(250),
             lease: Duration::from_secs(15),
+            recheck: Duration::from_secs(30),
             connects: 256,
         }
     }

@@ -12,7 +12,7 @@ use fakes::{FakeGitHub, JsonSource};
 use feedkit::AuthKey;
 use serde_json::{Value, json};
 
-use crate::changes_feed::{PROVIDER_SECRET, ProviderProcess};
+use crate::connections::{PROVIDER_SECRET, ProviderProcess};
 use crate::couchdb::PouchDb;
 use crate::support::{SandboxProgram, TempDir, deployable_copy};
 

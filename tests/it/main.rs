@@ -4,6 +4,7 @@
 mod aio;
 mod changes_feed;
 mod client;
+mod connections;
 mod couchdb;
 mod demo;
 mod error_causes;
@@ -14,6 +15,7 @@ mod hostile;
 mod manifest;
 mod poll_feed;
 mod provider_answers;
+mod provider_fleet;
 mod redirects;
 mod runtime;
 mod sandbox_binary;

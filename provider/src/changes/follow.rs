@@ -13,15 +13,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use bytes::Bytes;
 use provider_api::{ChangeMark, ChangesConfig, IfRecreated, RecreatedMark};
 use serde_json::{Map, Value, json};
 
 use super::couch::{self, CouchError, FeedLine, seq_number, seq_text};
 use crate::classify::Backoff;
-use crate::http::{self, HttpClient};
+use crate::http::{self, HttpClient, LineReader};
 use crate::metrics::Metrics;
 use crate::model::{FeedId, Position, now_millis};
 use crate::source::{Emitter, Event};
@@ -85,8 +83,9 @@ impl Follower {
         }
     }
 
-    /// Looks for a re-created database; `Err` ends this connection attempt.
-    async fn check(&mut self, missing: &mut bool) -> Result<(), Stop> {
+    /// Looks for a re-created database: `Ok(true)` when it was (and `since` now follows the
+    /// policy); `Err` ends this connection attempt.
+    async fn check(&mut self, missing: &mut bool) -> Result<bool, Stop> {
         let current = match couch::check_database(&self.http, &self.config.database).await {
             Ok(current) => current,
             Err(error @ CouchError::NotFound { .. }) => {
@@ -115,7 +114,7 @@ impl Follower {
         *missing = false;
         self.checked = true;
         let Some(reason) = reason else {
-            return Ok(());
+            return Ok(false);
         };
         let policy = self.config.if_recreated;
         self.metrics.database_recreated();
@@ -135,7 +134,7 @@ impl Follower {
                 )));
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// One connection: open the feed at `since`, hand over its changes, until it drops.
@@ -180,7 +179,20 @@ impl Follower {
         tracing::debug!(feed = %self.feed, since = %self.since, "following changes");
         let mut reader = LineReader::new(response.into_body(), tuning.heartbeat);
         let limit = self.config.max_changes_per_fire as usize;
+        let mut checked_at = Instant::now();
         loop {
+            // A database deleted under an open feed may keep it open (PouchDB sends heartbeats
+            // for ever and nothing of the new database): look at it now and then.
+            if checked_at.elapsed() >= self.tuning.recheck {
+                checked_at = Instant::now();
+                match self.check(missing).await {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        return Stop::Dropped("the database was deleted and created again".into());
+                    }
+                    Err(stop) => return stop,
+                }
+            }
             let first = match reader.next_line(true).await {
                 Ok(Some(line)) => line,
                 Ok(None) => continue,
@@ -250,62 +262,6 @@ impl Follower {
             if let Some(reason) = ended {
                 self.checked = false;
                 return Stop::Dropped(reason);
-            }
-        }
-    }
-}
-
-/// Reads the feed's lines. It waits for data only when asked to (`wait`): otherwise it gives the
-/// lines that already arrived, so that a batch holds what is there without delaying the fire.
-struct LineReader {
-    body: Incoming,
-    buffer: BytesMut,
-    idle_limit: Duration,
-}
-
-impl LineReader {
-    fn new(body: Incoming, heartbeat: Duration) -> Self {
-        Self {
-            body,
-            buffer: BytesMut::new(),
-            // Two missed heartbeats and some slack: the connection is dead even if TCP says not.
-            idle_limit: heartbeat * 2 + Duration::from_secs(5),
-        }
-    }
-
-    async fn next_line(&mut self, wait: bool) -> Result<Option<Bytes>, String> {
-        loop {
-            if let Some(end) = self.buffer.iter().position(|byte| *byte == b'\n') {
-                let mut line = self.buffer.split_to(end + 1);
-                line.truncate(end);
-                return Ok(Some(line.freeze()));
-            }
-            let limit = if wait {
-                self.idle_limit
-            } else {
-                Duration::ZERO
-            };
-            // A zero timeout still polls the read once: data that already arrived is taken.
-            match tokio::time::timeout(limit, self.body.frame()).await {
-                Err(_) if wait => {
-                    return Err(format!(
-                        "no data (not even a heartbeat) for {} ms",
-                        self.idle_limit.as_millis()
-                    ));
-                }
-                Err(_) => return Ok(None),
-                Ok(None) => return Err("the database closed the feed".into()),
-                Ok(Some(Err(error))) => {
-                    return Err(format!(
-                        "reading the feed failed: {}",
-                        http::describe(&error)
-                    ));
-                }
-                Ok(Some(Ok(frame))) => {
-                    if let Ok(data) = frame.into_data() {
-                        self.buffer.extend_from_slice(&data);
-                    }
-                }
             }
         }
     }

@@ -14,6 +14,7 @@
 //! time through a lease ([`Lease`]), and the positions of a bucket's feeds are written only under
 //! its lease, fenced by its epoch: an instance that lost a bucket cannot move its positions.
 
+mod couch;
 mod sqlite;
 
 use std::collections::{BTreeMap, HashMap};
@@ -28,6 +29,7 @@ use serde_json::Value;
 use crate::model::{FeedId, FeedRecord, FeedState, Saved, Start, pointer_put, pointer_take};
 use crate::secrets::{Keyring, SealError, SealedBox};
 
+pub use couch::{CouchStore, CouchStoreOptions, feed_doc_id};
 pub use sqlite::{DB_FILE, SqliteStore};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
