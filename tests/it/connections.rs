@@ -177,8 +177,14 @@ pub(crate) struct ProviderProcess {
 impl ProviderProcess {
     /// Secret [`PROVIDER_SECRET`], data in `data`, on `port` (0: a free one).
     pub(crate) fn start(data: &Path, port: u16) -> Self {
+        Self::embedded(data, port, &[])
+    }
+
+    /// An embedded instance (data in `data`) with `extra` arguments.
+    pub(crate) fn embedded(data: &Path, port: u16, extra: &[&str]) -> Self {
         let mut args = vec!["--data-dir".to_owned(), data.display().to_string()];
         args.extend(["--workers".to_owned(), "2".to_owned()]);
+        args.extend(extra.iter().map(|arg| arg.to_string()));
         Self::start_with(&args, &data.with_extension("log"), port)
     }
 

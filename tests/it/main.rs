@@ -16,6 +16,7 @@ mod manifest;
 mod poll_feed;
 mod provider_answers;
 mod provider_fleet;
+mod provider_input;
 mod redirects;
 mod runtime;
 mod sandbox_binary;

@@ -685,6 +685,88 @@ impl Store for Arc<CouchStore> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::tests::sealer;
+    use fakes::{Recorded, Reply, ScriptedServer};
+
+    /// A CouchDB cluster as its API describes it, for what pouchdb-server never answers: a
+    /// write accepted by fewer nodes than the quorum (202), and the conflicted document it may
+    /// leave. Bucket 3 is free (`1-free`) until written; read back after the write it shows
+    /// `winner`, with our revision among its conflicts when another write won.
+    fn cluster(winner: &'static str) -> ScriptedServer {
+        let reads = std::sync::atomic::AtomicUsize::new(0);
+        ScriptedServer::start(move |request: &Recorded| {
+            match (request.method.as_str(), request.url.as_str()) {
+                ("PUT", "/registry") => Reply::json(412, &json!({"error": "file_exists"})),
+                ("PUT", "/registry/fleet") => Reply::json(409, &json!({"error": "conflict"})),
+                ("GET", "/registry/fleet") => {
+                    Reply::json(200, &json!({"_id": "fleet", "buckets": 8}))
+                }
+                ("PUT", "/registry/bucket%3A3") => Reply::json(
+                    202,
+                    &json!({"ok": true, "id": "bucket:3", "rev": "2-ours"}),
+                ),
+                ("GET", "/registry/bucket%3A3?conflicts=true") => {
+                    let first = reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+                    let doc = if first {
+                        json!({"_id": "bucket:3", "_rev": "1-free", "type": "bucket",
+                               "owner": null, "epoch": 1, "positions": {"/g/t": {"reset": 1, "position": 7}}})
+                    } else if winner == "2-ours" {
+                        json!({"_id": "bucket:3", "_rev": winner, "type": "bucket",
+                               "owner": "me", "epoch": 2, "positions": {}})
+                    } else {
+                        json!({"_id": "bucket:3", "_rev": winner, "type": "bucket",
+                               "owner": "other", "epoch": 2, "positions": {},
+                               "_conflicts": ["2-ours"]})
+                    };
+                    Reply::json(200, &doc)
+                }
+                _ => Reply::json(404, &json!({"error": "not_found"})),
+            }
+        })
+        .expect("fake cluster")
+    }
+
+    async fn open(server: &ScriptedServer) -> Arc<CouchStore> {
+        let store = CouchStore::open(
+            crate::http::client(4).expect("client"),
+            CouchStoreOptions {
+                url: server.url(),
+                database: "registry".into(),
+                username: None,
+                password: None,
+                buckets: 16,
+                heartbeat: Duration::from_secs(1),
+                retry: Duration::from_millis(100),
+            },
+            Arc::new(sealer()),
+        )
+        .await
+        .expect("open");
+        Arc::new(store)
+    }
+
+    #[test]
+    fn a_claim_accepted_without_a_quorum_counts_only_if_it_reads_back_as_the_winner() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let won = cluster("2-ours");
+            let store = open(&won).await;
+            // The fleet's number of buckets wins over ours.
+            assert_eq!(store.buckets(), 8);
+            let (lease, positions) = store.claim(3, "me", 2, Some("1-free")).await.expect("held");
+            assert_eq!((lease.rev.as_str(), lease.epoch), ("2-ours", 2));
+            assert_eq!(positions["/g/t"].position, json!(7));
+
+            let lost = cluster("2-theirs");
+            let store = open(&lost).await;
+            let refused = store.claim(3, "me", 2, Some("1-free")).await;
+            assert!(matches!(refused, Err(StoreError::Conflict)), "{refused:?}");
+            assert!(store.held().is_empty());
+        });
+    }
 
     #[test]
     fn document_ids_hold_names_only() {
