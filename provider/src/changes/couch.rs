@@ -134,6 +134,47 @@ pub async fn check_database(client: &HttpClient, db: &Database) -> Result<Seq, C
         .ok_or_else(|| CouchError::Decode(format!("GET {}: no update_seq", db.name)))
 }
 
+/// The database's first change (`seq`, `id`, `rev`), when its sequences are numbers: it can only
+/// move later in the same database (a change of that document moves it), so another one at the
+/// same or an earlier sequence means the database was deleted and created again.
+pub async fn first_change(
+    client: &HttpClient,
+    db: &Database,
+) -> Result<Option<(u64, String, String)>, CouchError> {
+    let mut request =
+        Request::get(format!("{}/_changes?limit=1", db_url(db))).header(ACCEPT, "application/json");
+    if let Some(authorization) = authorization(db) {
+        request = request.header(AUTHORIZATION, authorization);
+    }
+    let request = request
+        .body(Full::new(Bytes::new()))
+        .map_err(|error| CouchError::Decode(format!("cannot build the request: {error}")))?;
+    let unreachable = |error: http::TransportError| CouchError::Unreachable {
+        url: db.url.clone(),
+        reason: error.to_string(),
+    };
+    let response = http::send(client, request, CHECK_TIMEOUT)
+        .await
+        .map_err(unreachable)?;
+    let status = response.status().as_u16();
+    let body = http::read_body(response.into_body(), CHECK_TIMEOUT)
+        .await
+        .map_err(unreachable)?;
+    if status != 200 {
+        return Err(CouchError::from_status(db, status, &body));
+    }
+    let answer: Value = serde_json::from_slice(&body)
+        .map_err(|error| CouchError::Decode(format!("GET {}/_changes: {error}", db.name)))?;
+    let first = answer.pointer("/results/0");
+    Ok(first.and_then(|change| {
+        Some((
+            change.get("seq")?.as_u64()?,
+            change.get("id")?.as_str()?.to_owned(),
+            change.pointer("/changes/0/rev")?.as_str()?.to_owned(),
+        ))
+    }))
+}
+
 /// The request for a continuous `_changes` feed from `since`, with heartbeats every
 /// `heartbeat`.
 ///

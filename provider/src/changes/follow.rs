@@ -46,6 +46,8 @@ pub struct Follower {
     pub since: Position,
     /// The database is known to match `since` (no need to look for a re-creation).
     pub checked: bool,
+    /// The database's first change as last seen (numeric sequences only).
+    pub first: Option<(u64, String, String)>,
 }
 
 impl Follower {
@@ -84,8 +86,9 @@ impl Follower {
     }
 
     /// Looks for a re-created database: `Ok(true)` when it was (and `since` now follows the
-    /// policy); `Err` ends this connection attempt.
-    async fn check(&mut self, missing: &mut bool) -> Result<bool, Stop> {
+    /// policy); `Err` ends this connection attempt. `deep` also compares the database's first
+    /// change with the one seen before (one more request: done on the periodic checks).
+    async fn check(&mut self, missing: &mut bool, deep: bool) -> Result<bool, Stop> {
         let current = match couch::check_database(&self.http, &self.config.database).await {
             Ok(current) => current,
             Err(error @ CouchError::NotFound { .. }) => {
@@ -106,7 +109,26 @@ impl Follower {
             )),
             _ => None,
         };
-        let reason = went_back.or_else(|| {
+        let mut replaced = None;
+        if deep && numbers {
+            match couch::first_change(&self.http, &self.config.database).await {
+                Ok(Some(first)) => {
+                    if let Some(known) = &self.first
+                        && first.0 <= known.0
+                        && (&first.1, &first.2) != (&known.1, &known.2)
+                    {
+                        replaced = Some(format!(
+                            "the database's first change is another one (sequence {}, document {:?}) than before (document {:?})",
+                            first.0, first.1, known.1
+                        ));
+                    }
+                    self.first = Some(first);
+                }
+                Ok(None) => {}
+                Err(error) => return Err(Stop::Dropped(error.to_string())),
+            }
+        }
+        let reason = went_back.or(replaced).or_else(|| {
             missing.then(|| {
                 "the database was missing and exists again (deleted and created again)".to_owned()
             })
@@ -140,7 +162,7 @@ impl Follower {
     /// One connection: open the feed at `since`, hand over its changes, until it drops.
     async fn connection(&mut self, backoff: &mut Backoff, missing: &mut bool) -> Stop {
         if !self.checked
-            && let Err(stop) = self.check(missing).await
+            && let Err(stop) = self.check(missing, false).await
         {
             return stop;
         }
@@ -185,7 +207,7 @@ impl Follower {
             // for ever and nothing of the new database): look at it now and then.
             if checked_at.elapsed() >= self.tuning.recheck {
                 checked_at = Instant::now();
-                match self.check(missing).await {
+                match self.check(missing, true).await {
                     Ok(false) => {}
                     Ok(true) => {
                         return Stop::Dropped("the database was deleted and created again".into());

@@ -144,6 +144,7 @@ impl Source for ChangesSource {
             emitter,
             since: position,
             checked: false,
+            first: None,
         };
         SourceHandle::task(tokio::spawn(follower.run()))
     }
