@@ -194,20 +194,6 @@ impl<'k> World<'k> {
         Ok(world)
     }
 
-    /// Wall times of `runs` conditional polls (304) with the servers as they are, then
-    /// `TCP_NODELAY` on their listeners for every run after (see
-    /// [`crate::child::nodelay_listeners`]).
-    fn fix_nagle(&self, runs: usize) -> anyhow::Result<Samples> {
-        let mut walls = Samples::default();
-        for _ in 0..runs {
-            let ran = self.poller().timed(&self.scratch)?;
-            succeeded(&ran)?;
-            walls.push_duration(ran.wall);
-        }
-        crate::child::nodelay_listeners();
-        Ok(walls)
-    }
-
     fn action(&self, program: &Path, action_name: &str, params: Value) -> Activation {
         Activation {
             program: program.to_path_buf(),
@@ -385,7 +371,6 @@ impl<'k> World<'k> {
 
 pub fn run(kit: &Kit, rounds: Rounds, table: &mut Table) -> anyhow::Result<()> {
     let mut world = World::start(kit)?;
-    let with_nagle = world.fix_nagle(rounds.traced.max(5))?;
     let scenarios: Vec<Scenario> = Scenario::ALL
         .into_iter()
         .filter(|s| *s != Scenario::NodeHookCreate || world.node.is_some())
@@ -433,18 +418,6 @@ pub fn run(kit: &Kit, rounds: Rounds, table: &mut Table) -> anyhow::Result<()> {
         }
     }
     report(&world, &scenarios, &figures, table);
-    table.add(
-        "activation",
-        "context: pollMyService 304 with the servers' Nagle left on",
-        format!(
-            "{} median (n={})",
-            ms(with_nagle.median()),
-            with_nagle.len()
-        ),
-        "",
-        "tiny_http (sandbox, fakes) without TCP_NODELAY: ~40 ms per answer that needs 2 segments",
-        Verdict::Info,
-    );
     table.add(
         "activation",
         "context: one GET of a trigger over a new connection",

@@ -184,7 +184,6 @@ pub fn run(kit: &Kit, runs: usize, table: &mut Table) -> anyhow::Result<()> {
         scratch: Scratch::new(dir.path()),
         runs,
     };
-    crate::child::nodelay_listeners();
     burst.measure(ITEMS, table);
     let limit = poll_feed::MAX_ITEMS_PER_POLL;
     if limit < ITEMS {

@@ -12,10 +12,8 @@
 //!   `PTRACE_O_TRACEEXIT` when it exits but before its memory is released, and `VmHWM` (the
 //!   high-water mark of its own address space, from `execve` on) is read then.
 //!
-//! It also holds [`nodelay_listeners`], a socket option on this process's own servers.
-//!
-//! This is the one module that needs `unsafe` (wait4, ptrace, pidfd, poll, setsockopt): every
-//! block is a plain system call on a process this module started or a socket this process owns.
+//! This is the one module that needs `unsafe` (wait4, ptrace, pidfd, poll): every block is a
+//! plain system call on a process this module started.
 #![allow(unsafe_code)]
 
 use std::fs::File;
@@ -282,74 +280,4 @@ pub fn rss_of(pid: u32) -> Option<(u64, u64)> {
             .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
     };
     Some((field("VmRSS:")?, field("VmHWM:")?))
-}
-
-/// Sets `TCP_NODELAY` on every listening TCP socket of this process; Linux copies it to the
-/// connections they accept. The in-process servers built on tiny_http (the sandbox, the fake
-/// GitHub, the JSON source) leave Nagle's algorithm on and write an answer's head and body
-/// separately: with the client's delayed ACK, every answer whose body does not fit the head's
-/// segment then waits about 40 ms on loopback. A production OpenWhisk does not do that, and
-/// those stalls would hide what the actions cost. Answers how many listeners were changed.
-pub fn nodelay_listeners() -> usize {
-    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
-        return 0;
-    };
-    let mut changed = 0;
-    for entry in entries.flatten() {
-        let Some(fd) = entry
-            .file_name()
-            .to_str()
-            .and_then(|name| name.parse::<libc::c_int>().ok())
-        else {
-            continue;
-        };
-        let is_socket = std::fs::read_link(entry.path())
-            .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
-        if !is_socket {
-            continue;
-        }
-        let mut value: libc::c_int = 0;
-        let mut length = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: getsockopt on a descriptor of this process into a local int.
-        let listening = unsafe {
-            libc::getsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_ACCEPTCONN,
-                (&raw mut value).cast(),
-                &mut length,
-            )
-        } == 0
-            && value == 1;
-        let mut domain: libc::c_int = 0;
-        let mut length = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: as above.
-        let inet = unsafe {
-            libc::getsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_DOMAIN,
-                (&raw mut domain).cast(),
-                &mut length,
-            )
-        } == 0
-            && (domain == libc::AF_INET || domain == libc::AF_INET6);
-        if listening && inet {
-            let on: libc::c_int = 1;
-            // SAFETY: setsockopt on a listening TCP socket of this process from a local int.
-            let set = unsafe {
-                libc::setsockopt(
-                    fd,
-                    libc::IPPROTO_TCP,
-                    libc::TCP_NODELAY,
-                    (&raw const on).cast(),
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                )
-            };
-            if set == 0 {
-                changed += 1;
-            }
-        }
-    }
-    changed
 }

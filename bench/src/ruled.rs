@@ -48,7 +48,6 @@ pub fn run(fires: usize, table: &mut Table) -> anyhow::Result<()> {
         &QualifiedName::new("guest", None, "noted"),
         true,
     )?;
-    crate::child::nodelay_listeners();
     let mut to_rule = Samples::default();
     let mut answered = Samples::default();
     for fire in 0..fires + 10 {

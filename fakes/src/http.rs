@@ -1,17 +1,23 @@
-//! Small pieces shared by the fakes' servers: the request loop thread, JSON responses, header
-//! look-ups, timestamps and ids.
+//! Small pieces shared by the fakes' servers: the HTTP server (hyper, as the rest of the
+//! workspace), requests and responses as the fakes' handlers see them, header look-ups,
+//! timestamps and ids.
 
-use std::io::{self, Cursor, Read};
+use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
 use sha2::{Digest, Sha256};
-use tiny_http::{Header, Request, Response, Server};
+use tokio::sync::watch;
 
-/// A response with an in-memory body, the only kind the fakes send.
-pub(crate) type BytesResponse = Response<Cursor<Vec<u8>>>;
+pub(crate) use hyper::Method;
 
 /// Locks a mutex, carrying on with the data when another thread panicked while holding it: a
 /// fake must keep answering so that the test reports the real failure.
@@ -19,63 +25,207 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Binds a tiny_http server on 127.0.0.1 with an OS-picked port.
-pub(crate) fn bind_loopback() -> io::Result<Server> {
-    Server::from_listener(nodelay_listener(0)?, None).map_err(io::Error::other)
+/// The most a request body may be; a fake refuses what is over its own (smaller) limit.
+const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// One request as a fake's handler sees it, its body read.
+pub(crate) struct Request {
+    method: Method,
+    url: String,
+    headers: Vec<(String, String)>,
+    /// `None` when it was over [`MAX_BODY_BYTES`] or broke off.
+    body: Option<Vec<u8>>,
 }
 
-/// A listening socket on 127.0.0.1:`port` whose connections have Nagle's algorithm off (Linux
-/// passes TCP_NODELAY on to accepted sockets). tiny_http leaves it on, and a response written in
-/// two pieces then waits for the client's delayed ACK: about 40 ms per request on loopback.
-fn nodelay_listener(port: u16) -> io::Result<std::net::TcpListener> {
-    use socket2::{Domain, Socket, Type};
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
-    socket.set_reuse_address(true)?;
-    socket.set_tcp_nodelay(true)?;
-    socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())?;
-    socket.listen(1024)?;
-    Ok(socket.into())
-}
+impl Request {
+    pub(crate) fn method(&self) -> &Method {
+        &self.method
+    }
 
-/// The port a tiny_http server listens on.
-pub(crate) fn port_of(server: &Server) -> io::Result<u16> {
-    server
-        .server_addr()
-        .to_ip()
-        .map(|addr| addr.port())
-        .ok_or_else(|| io::Error::other("server is not bound to an IP address"))
-}
-
-/// A server's request loop on its own thread; dropping it stops the loop and joins the thread.
-pub(crate) struct ServerLoop {
-    server: Arc<Server>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl ServerLoop {
-    /// Runs `handle` for every request, one after the other, until dropped.
-    pub(crate) fn spawn(server: Server, handle: impl Fn(Request) + Send + 'static) -> Self {
-        let server = Arc::new(server);
-        let looping = Arc::clone(&server);
-        let thread = std::thread::spawn(move || {
-            while let Ok(request) = looping.recv() {
-                handle(request);
-            }
-        });
-        Self {
-            server,
-            thread: Some(thread),
-        }
+    /// The path and query, as sent.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
     }
 }
 
-impl Drop for ServerLoop {
+/// A response: status, headers, body.
+pub(crate) struct BytesResponse {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl BytesResponse {
+    pub(crate) fn add_header(&mut self, name: &str, value: &str) {
+        self.headers.push((name.to_owned(), value.to_owned()));
+    }
+}
+
+/// What a handler does with a request: answers it, or hangs up without a word (`None`), as a
+/// crashed server would.
+type Handler = dyn Fn(Request) -> Option<BytesResponse> + Send + Sync;
+
+/// A fake's HTTP server on 127.0.0.1 (OS-picked port): every request goes to the handler on a
+/// thread of its own (a handler may sleep), connections are kept alive. Dropping it stops it.
+pub(crate) struct HttpServer {
+    port: u16,
+    runtime: Option<tokio::runtime::Runtime>,
+    stop: watch::Sender<bool>,
+    /// While true, connections are closed without an answer: new ones at once, live ones now.
+    refusing: watch::Sender<bool>,
+}
+
+impl HttpServer {
+    pub(crate) fn start(
+        handler: impl Fn(Request) -> Option<BytesResponse> + Send + Sync + 'static,
+    ) -> io::Result<HttpServer> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("fake-http")
+            .enable_all()
+            .build()?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        listener.set_nonblocking(true)?;
+        let listener = {
+            let _entered = runtime.enter();
+            tokio::net::TcpListener::from_std(listener)?
+        };
+        let (stop, stopped) = watch::channel(false);
+        let (refusing, refused) = watch::channel(false);
+        let handler: Arc<Handler> = Arc::new(handler);
+        runtime.spawn(accept(listener, handler, stopped, refused));
+        Ok(HttpServer {
+            port,
+            runtime: Some(runtime),
+            stop,
+            refusing,
+        })
+    }
+
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Down: every connection, live or new, is closed without an answer. Up: served again.
+    pub(crate) fn set_refusing(&self, refusing: bool) {
+        let _ = self.refusing.send(refusing);
+    }
+}
+
+impl Drop for HttpServer {
     fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        let _ = self.stop.send(true);
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(Duration::from_secs(5));
         }
     }
+}
+
+async fn accept(
+    listener: tokio::net::TcpListener,
+    handler: Arc<Handler>,
+    mut stopped: watch::Receiver<bool>,
+    refused: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    if *refused.borrow() {
+                        drop(stream);
+                        continue;
+                    }
+                    let _ = stream.set_nodelay(true);
+                    tokio::spawn(connection(stream, handler.clone(), stopped.clone(), refused.clone()));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+        }
+    }
+}
+
+async fn connection(
+    stream: tokio::net::TcpStream,
+    handler: Arc<Handler>,
+    mut stopped: watch::Receiver<bool>,
+    mut refused: watch::Receiver<bool>,
+) {
+    let service = service_fn(move |request| answer(handler.clone(), request));
+    let serving = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(serving);
+    loop {
+        tokio::select! {
+            _ = &mut serving => return,
+            _ = stopped.changed() => return,
+            changed = refused.changed() => {
+                if changed.is_err() || *refused.borrow() {
+                    // Dropping the connection closes the socket, whatever it was doing.
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Why a request got no answer (the connection is closed).
+#[derive(Debug)]
+struct HungUp;
+
+impl std::fmt::Display for HungUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the fake hung up")
+    }
+}
+
+impl std::error::Error for HungUp {}
+
+async fn answer(
+    handler: Arc<Handler>,
+    request: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, HungUp> {
+    let (head, body) = request.into_parts();
+    let body = Limited::new(body, MAX_BODY_BYTES)
+        .collect()
+        .await
+        .ok()
+        .map(|collected| collected.to_bytes().to_vec());
+    let request = Request {
+        method: head.method,
+        url: head
+            .uri
+            .path_and_query()
+            .map_or_else(|| head.uri.path().to_owned(), |p| p.as_str().to_owned()),
+        headers: head
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body,
+    };
+    let reply = tokio::task::spawn_blocking(move || handler(request))
+        .await
+        .ok()
+        .flatten()
+        .ok_or(HungUp)?;
+    let mut response = hyper::Response::new(Full::new(Bytes::from(reply.body)));
+    *response.status_mut() = hyper::StatusCode::from_u16(reply.status)
+        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in &reply.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    Ok(response)
 }
 
 /// A stop flag that sleeping request handlers wake up from, so that dropping a fake never waits
@@ -106,53 +256,38 @@ impl StopSignal {
 /// The value of a request header (first one, case-insensitive name).
 pub(crate) fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
     request
-        .headers()
+        .headers
         .iter()
-        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str())
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// All request headers as (name, value) pairs, in the order received.
 pub(crate) fn headers_of(request: &Request) -> Vec<(String, String)> {
-    request
-        .headers()
-        .iter()
-        .map(|h| {
-            (
-                h.field.as_str().as_str().to_owned(),
-                h.value.as_str().to_owned(),
-            )
-        })
-        .collect()
+    request.headers.clone()
 }
 
-/// Reads a request body, at most `limit` bytes (more is an error).
+/// Takes a request's body, at most `limit` bytes (more is an error).
 pub(crate) fn read_body(request: &mut Request, limit: u64) -> io::Result<Vec<u8>> {
-    let mut body = Vec::new();
-    request.as_reader().take(limit + 1).read_to_end(&mut body)?;
-    if body.len() as u64 > limit {
-        return Err(io::Error::new(
+    match request.body.take() {
+        Some(body) if body.len() as u64 <= limit => Ok(body),
+        _ => Err(io::Error::new(
             io::ErrorKind::InvalidData,
             "request body too large",
-        ));
+        )),
     }
-    Ok(body)
-}
-
-/// Builds a header; names and values here are ASCII by construction, anything else is skipped.
-pub(crate) fn make_header(name: &str, value: &str) -> Option<Header> {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).ok()
 }
 
 /// A response with the given status, body and headers.
 pub(crate) fn response(status: u16, body: Vec<u8>, headers: &[(&str, &str)]) -> BytesResponse {
-    let mut response = Response::from_data(body).with_status_code(status);
-    for (name, value) in headers {
-        if let Some(header) = make_header(name, value) {
-            response.add_header(header);
-        }
+    BytesResponse {
+        status,
+        headers: headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect(),
+        body,
     }
-    response
 }
 
 /// A JSON response.
@@ -162,11 +297,6 @@ pub(crate) fn json_response(status: u16, body: &serde_json::Value) -> BytesRespo
         body.to_string().into_bytes(),
         &[("Content-Type", "application/json; charset=utf-8")],
     )
-}
-
-/// Sends a response, ignoring a client that went away: nothing can be done about it here.
-pub(crate) fn respond(request: Request, response: BytesResponse) {
-    let _ = request.respond(response);
 }
 
 /// Lower-case hex of some bytes.

@@ -5,13 +5,12 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde_json::{Map, Value, json};
-use tiny_http::{Method, Request};
 
 use super::model::{ContentType, Hook, chosen_events};
 use super::{Shared, outgoing};
 use crate::http::{
-    BytesResponse, header, json_response, lock, make_header, new_guid, path_only, query_param,
-    read_body, respond, response,
+    BytesResponse, Method, Request, header, json_response, lock, new_guid, path_only, query_param,
+    read_body, response,
 };
 
 /// Request bodies beyond this are refused (hook bodies are tiny).
@@ -63,20 +62,19 @@ enum Route {
     Tests(i64),
 }
 
-pub(crate) fn handle(shared: &Arc<Shared>, mut request: Request) {
+pub(crate) fn handle(shared: &Arc<Shared>, mut request: Request) -> BytesResponse {
     let base_url = lock(&shared.state).base_url.clone();
     let body = read_body(&mut request, BODY_LIMIT);
     let answer = match body {
         Ok(body) => answer(shared, &request, &body),
         Err(_) => Err(ApiError::new(413, "request body too large")),
     };
-    let reply = answer.unwrap_or_else(|error| {
+    answer.unwrap_or_else(|error| {
         json_response(
             error.status,
             &json!({"message": error.message, "url": format!("{base_url}/api/swagger")}),
         )
-    });
-    respond(request, reply);
+    })
 }
 
 fn answer(shared: &Arc<Shared>, request: &Request, body: &[u8]) -> Result<BytesResponse, ApiError> {
@@ -101,7 +99,7 @@ fn answer(shared: &Arc<Shared>, request: &Request, body: &[u8]) -> Result<BytesR
             return Err(ApiError::not_found());
         }
     }
-    let method = request.method();
+    let method = request.method().clone();
     let has_body = !body.iter().all(u8::is_ascii_whitespace);
     if has_body && !json_body(header(request, "Content-Type")) {
         return Err(ApiError::new(
@@ -110,13 +108,13 @@ fn answer(shared: &Arc<Shared>, request: &Request, body: &[u8]) -> Result<BytesR
         ));
     }
     match (route, method) {
-        (Route::Hooks, Method::Get) => list(shared, &owner_repo, request.url()),
-        (Route::Hooks, Method::Post) => create(shared, &owner_repo, body),
-        (Route::Hook(id), Method::Get) => with_hook(shared, &owner_repo, id, |hook| {
+        (Route::Hooks, Method::GET) => list(shared, &owner_repo, request.url()),
+        (Route::Hooks, Method::POST) => create(shared, &owner_repo, body),
+        (Route::Hook(id), Method::GET) => with_hook(shared, &owner_repo, id, |hook| {
             Ok(json_response(200, &hook.to_json()))
         }),
-        (Route::Hook(id), Method::Patch) => edit(shared, &owner_repo, id, body),
-        (Route::Hook(id), Method::Delete) => {
+        (Route::Hook(id), Method::PATCH) => edit(shared, &owner_repo, id, body),
+        (Route::Hook(id), Method::DELETE) => {
             let mut state = lock(&shared.state);
             let repo = state
                 .repo_mut(&owner_repo)
@@ -124,7 +122,7 @@ fn answer(shared: &Arc<Shared>, request: &Request, body: &[u8]) -> Result<BytesR
             repo.hooks.remove(&id).ok_or_else(ApiError::not_found)?;
             Ok(response(204, Vec::new(), &[]))
         }
-        (Route::Tests(id), Method::Post) => test_push(shared, &owner_repo, id),
+        (Route::Tests(id), Method::POST) => test_push(shared, &owner_repo, id),
         _ => Err(ApiError::new(405, "Method Not Allowed")),
     }
 }
@@ -228,23 +226,10 @@ fn list(shared: &Shared, owner_repo: &str, url: &str) -> Result<BytesResponse, A
         ));
     }
     if !links.is_empty() {
-        reply.add_header_opt(make_header("Link", &links.join(",")));
+        reply.add_header("Link", &links.join(","));
     }
-    reply.add_header_opt(make_header("X-Total-Count", &total.to_string()));
+    reply.add_header("X-Total-Count", &total.to_string());
     Ok(reply)
-}
-
-/// Adds a header when there is one (header values here are ASCII by construction).
-trait AddHeaderOpt {
-    fn add_header_opt(&mut self, header: Option<tiny_http::Header>);
-}
-
-impl AddHeaderOpt for BytesResponse {
-    fn add_header_opt(&mut self, header: Option<tiny_http::Header>) {
-        if let Some(header) = header {
-            self.add_header(header);
-        }
-    }
 }
 
 /// The request body as a JSON object; Gitea's binding answers 422 for anything else.

@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::http::{ServerLoop, bind_loopback, lock, port_of};
+use crate::http::{HttpServer, lock};
 use deliver::Outgoing;
 use model::State;
 
@@ -88,7 +88,7 @@ pub struct RegisteredHook {
 pub struct FakeGitea {
     shared: Arc<Shared>,
     url: String,
-    server: Option<ServerLoop>,
+    server: Option<HttpServer>,
 }
 
 impl std::fmt::Debug for FakeGitea {
@@ -102,16 +102,17 @@ impl std::fmt::Debug for FakeGitea {
 impl FakeGitea {
     /// Starts the server on 127.0.0.1 with an OS-picked port.
     pub fn start() -> io::Result<FakeGitea> {
-        let server = bind_loopback()?;
-        let url = format!("http://127.0.0.1:{}", port_of(&server)?);
+        // The base URL is known once the server listens; it is set before this returns.
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::new(url.clone())),
+            state: Mutex::new(State::new(String::new())),
             agent: deliver::agent(),
             inflight: Mutex::new(0),
             idle: Condvar::new(),
         });
         let handler = Arc::clone(&shared);
-        let server = ServerLoop::spawn(server, move |request| api::handle(&handler, request));
+        let server = HttpServer::start(move |request| Some(api::handle(&handler, request)))?;
+        let url = format!("http://127.0.0.1:{}", server.port());
+        lock(&shared.state).base_url = url.clone();
         Ok(FakeGitea {
             shared,
             url,

@@ -4,14 +4,13 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde_json::{Value, json};
-use tiny_http::{Method, Request};
 
 use super::model::{Hook, LastResponse};
 use super::validate::{self, ApiError};
 use super::{Shared, outgoing, ping_payload, test_push_payload};
 use crate::http::{
-    BytesResponse, header, json_response, lock, new_guid, path_only, query_param, read_body,
-    respond, response,
+    BytesResponse, Method, Request, header, json_response, lock, new_guid, path_only, query_param,
+    read_body, response,
 };
 
 /// Request bodies beyond this are refused (hook bodies are tiny).
@@ -40,17 +39,16 @@ struct Call<'a> {
     url: &'a str,
 }
 
-pub(crate) fn handle(shared: &Arc<Shared>, mut request: Request) {
+pub(crate) fn handle(shared: &Arc<Shared>, mut request: Request) -> BytesResponse {
     let body = read_body(&mut request, BODY_LIMIT);
     let answer = match body {
         Ok(body) => answer(shared, &request, &body),
         Err(_) => Err(ApiError::new(413, "Request body too large")),
     };
-    let reply = match answer {
+    match answer {
         Ok(reply) => reply,
         Err(error) => api_json(error.status, &error.to_json()),
-    };
-    respond(request, reply);
+    }
 }
 
 fn answer(shared: &Arc<Shared>, request: &Request, body: &[u8]) -> Result<BytesResponse, ApiError> {
@@ -126,14 +124,14 @@ fn route<'a>(request: &'a Request, base_url: &str) -> Option<Call<'a>> {
 }
 
 fn dispatch(shared: &Arc<Shared>, call: &Call<'_>, body: &[u8]) -> Result<BytesResponse, ApiError> {
-    match (&call.route, call.method) {
-        (Route::Hooks, Method::Get) => list_hooks(shared, call),
-        (Route::Hooks, Method::Post) => create_hook(shared, call, body),
-        (Route::Hook(id), Method::Get) => with_hook(shared, call, *id, |hook, full_name| {
+    match (&call.route, call.method.clone()) {
+        (Route::Hooks, Method::GET) => list_hooks(shared, call),
+        (Route::Hooks, Method::POST) => create_hook(shared, call, body),
+        (Route::Hook(id), Method::GET) => with_hook(shared, call, *id, |hook, full_name| {
             Ok(api_json(200, &hook.to_json(&call.api_base, full_name)))
         }),
-        (Route::Hook(id), Method::Patch) => update_hook(shared, call, *id, body),
-        (Route::Hook(id), Method::Delete) => {
+        (Route::Hook(id), Method::PATCH) => update_hook(shared, call, *id, body),
+        (Route::Hook(id), Method::DELETE) => {
             let mut state = lock(&shared.state);
             let repo = state
                 .repo_mut(&call.owner_repo)
@@ -141,21 +139,21 @@ fn dispatch(shared: &Arc<Shared>, call: &Call<'_>, body: &[u8]) -> Result<BytesR
             repo.hooks.remove(id).ok_or_else(ApiError::not_found)?;
             Ok(no_content())
         }
-        (Route::Config(id), Method::Get) => with_hook(shared, call, *id, |hook, _| {
+        (Route::Config(id), Method::GET) => with_hook(shared, call, *id, |hook, _| {
             Ok(api_json(200, &hook.config.masked_json()))
         }),
-        (Route::Config(id), Method::Patch) => update_config(shared, call, *id, body),
-        (Route::Pings(id), Method::Post) => ping(shared, call, *id),
-        (Route::Tests(id), Method::Post) => test_push(shared, call, *id),
-        (Route::Deliveries(id), Method::Get) => list_deliveries(shared, call, *id),
-        (Route::DeliveryDetail(id, delivery), Method::Get) => {
+        (Route::Config(id), Method::PATCH) => update_config(shared, call, *id, body),
+        (Route::Pings(id), Method::POST) => ping(shared, call, *id),
+        (Route::Tests(id), Method::POST) => test_push(shared, call, *id),
+        (Route::Deliveries(id), Method::GET) => list_deliveries(shared, call, *id),
+        (Route::DeliveryDetail(id, delivery), Method::GET) => {
             with_hook(shared, call, *id, |hook, _| {
                 let record = hook.deliveries.iter().find(|d| d.delivery.id == *delivery);
                 let record = record.ok_or_else(ApiError::not_found)?;
                 Ok(api_json(200, &record.detail_json()))
             })
         }
-        (Route::DeliveryAttempts(id, delivery), Method::Post) => {
+        (Route::DeliveryAttempts(id, delivery), Method::POST) => {
             redeliver(shared, call, *id, *delivery)
         }
         _ => Err(ApiError::not_found()),
@@ -228,9 +226,7 @@ fn create_hook(
     shared.deliver_in_background(ping.into_iter().collect());
     let location = created["url"].as_str().unwrap_or_default().to_owned();
     let mut reply = api_json(201, &created);
-    if let Some(h) = crate::http::make_header("Location", &location) {
-        reply.add_header(h);
-    }
+    reply.add_header("Location", &location);
     Ok(reply)
 }
 
@@ -383,18 +379,14 @@ fn paginated(call: &Call<'_>, all: Vec<Value>) -> BytesResponse {
             "<{base}?per_page={per_page}&page={}>; rel=\"next\", <{base}?per_page={per_page}&page={last}>; rel=\"last\"",
             page + 1
         );
-        if let Some(h) = crate::http::make_header("Link", &link) {
-            reply.add_header(h);
-        }
+        reply.add_header("Link", &link);
     }
     reply
 }
 
 fn api_json(status: u16, body: &Value) -> BytesResponse {
     let mut reply = json_response(status, body);
-    if let Some(h) = crate::http::make_header("X-GitHub-Media-Type", "github.v3; format=json") {
-        reply.add_header(h);
-    }
+    reply.add_header("X-GitHub-Media-Type", "github.v3; format=json");
     reply
 }
 

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
 
-use crate::http::{ServerLoop, bind_loopback, lock, port_of};
+use crate::http::{HttpServer, lock};
 use deliver::{Clients, Outgoing, Sent};
 use model::{DeliveryRecord, LastResponse, Repo, State};
 
@@ -52,7 +52,7 @@ pub struct Delivery {
 pub struct FakeGitHub {
     shared: Arc<Shared>,
     url: String,
-    server: Option<ServerLoop>,
+    server: Option<HttpServer>,
 }
 
 impl std::fmt::Debug for FakeGitHub {
@@ -67,18 +67,17 @@ impl std::fmt::Debug for FakeGitHub {
 impl FakeGitHub {
     /// Starts the server on 127.0.0.1 with an OS-picked port.
     pub fn start() -> io::Result<FakeGitHub> {
-        let server = bind_loopback()?;
-        let url = format!("http://127.0.0.1:{}", port_of(&server)?);
+        // The base URL is known once the server listens; requests wait for it to be set.
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::new(url.clone())),
+            state: Mutex::new(State::new(String::new())),
             clients: Clients::new(),
             inflight: Mutex::new(0),
             idle: Condvar::new(),
         });
         let handler_shared = Arc::clone(&shared);
-        let server = ServerLoop::spawn(server, move |request| {
-            api::handle(&handler_shared, request);
-        });
+        let server = HttpServer::start(move |request| Some(api::handle(&handler_shared, request)))?;
+        let url = format!("http://127.0.0.1:{}", server.port());
+        lock(&shared.state).base_url = url.clone();
         Ok(FakeGitHub {
             shared,
             url,

@@ -2,21 +2,16 @@
 //! rewrites, served with a strong `ETag` and a `Last-Modified` date that answer conditional
 //! requests with 304, optional required headers (auth), and injectable faults.
 
-mod front;
-
 use std::io;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use tiny_http::{Method, Request};
 
 use crate::http::{
-    BytesResponse, ServerLoop, StopSignal, bind_loopback, header, headers_of, lock, path_only,
-    port_of, query_param, respond, response, sha256_hex,
+    BytesResponse, HttpServer, Method, Request, StopSignal, header, headers_of, lock, path_only,
+    query_param, response, sha256_hex,
 };
-use front::Front;
 
 /// Where the items sit in the response body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,8 +63,7 @@ impl SourceRequest {
 pub struct JsonSource {
     shared: Arc<Shared>,
     url: String,
-    front: Option<Front>,
-    server: Option<ServerLoop>,
+    server: Option<HttpServer>,
 }
 
 impl std::fmt::Debug for JsonSource {
@@ -113,8 +107,6 @@ impl JsonSource {
     /// Starts the source on 127.0.0.1 with an OS-picked port, serving an empty array at
     /// `/items`.
     pub fn start() -> io::Result<JsonSource> {
-        let server = bind_loopback()?;
-        let inner = SocketAddr::from(([127, 0, 0, 1], port_of(&server)?));
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 items: Vec::new(),
@@ -128,16 +120,11 @@ impl JsonSource {
             stop: StopSignal::default(),
         });
         let serving = Arc::clone(&shared);
-        // A thread per request, so that a slow answer does not hold up the others.
-        let server = ServerLoop::spawn(server, move |request| {
-            let shared = Arc::clone(&serving);
-            std::thread::spawn(move || serve(&shared, request));
-        });
-        let front = Front::start(inner)?;
+        // Each request is answered on a thread of its own, so a slow answer holds up no other.
+        let server = HttpServer::start(move |request| serve(&serving, request))?;
         Ok(JsonSource {
-            url: format!("http://127.0.0.1:{}", front.port()),
+            url: format!("http://127.0.0.1:{}", server.port()),
             shared,
-            front: Some(front),
             server: Some(server),
         })
     }
@@ -183,8 +170,8 @@ impl JsonSource {
     pub fn set_fault(&self, fault: Fault) {
         let down = fault == Fault::Down;
         lock(&self.shared.state).fault = fault;
-        if let Some(front) = &self.front {
-            front.set_down(down);
+        if let Some(server) = &self.server {
+            server.set_refusing(down);
         }
     }
 
@@ -214,19 +201,18 @@ impl JsonSource {
 
 impl Drop for JsonSource {
     fn drop(&mut self) {
-        // Wake delayed answers, stop accepting, then stop the request loop.
+        // Wake delayed answers, then stop the server.
         self.shared.stop.stop();
-        self.front.take();
         self.server.take();
     }
 }
 
-fn serve(shared: &Shared, request: Request) {
+fn serve(shared: &Shared, request: Request) -> Option<BytesResponse> {
     let fault = lock(&shared.state).fault.clone();
     if let Fault::Slow(delay) = fault
         && shared.stop.sleep(delay)
     {
-        return;
+        return None;
     }
     let reply = {
         let mut state = lock(&shared.state);
@@ -240,7 +226,7 @@ fn serve(shared: &Shared, request: Request) {
         });
         reply
     };
-    respond(request, reply);
+    Some(reply)
 }
 
 fn error(status: u16, message: &str) -> (u16, BytesResponse) {
@@ -266,20 +252,16 @@ fn answer(state: &State, request: &Request) -> (u16, BytesResponse) {
     if path_only(request.url()) != state.path {
         return error(404, "not found");
     }
-    if !matches!(request.method(), Method::Get | Method::Head) {
+    if *request.method() != Method::GET && *request.method() != Method::HEAD {
         let (status, mut reply) = error(405, "method not allowed: use GET");
-        if let Some(allow) = crate::http::make_header("Allow", "GET, HEAD") {
-            reply.add_header(allow);
-        }
+        reply.add_header("Allow", "GET, HEAD");
         return (status, reply);
     }
     for (name, value) in &state.required_headers {
         if header(request, name) != Some(value.as_str()) {
             let (status, mut reply) = error(401, &format!("missing or wrong header {name}"));
-            if name.eq_ignore_ascii_case("authorization")
-                && let Some(h) = crate::http::make_header("WWW-Authenticate", "Bearer")
-            {
-                reply.add_header(h);
+            if name.eq_ignore_ascii_case("authorization") {
+                reply.add_header("WWW-Authenticate", "Bearer");
             }
             return (status, reply);
         }

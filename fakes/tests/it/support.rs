@@ -1,7 +1,6 @@
 //! Test helpers: an HTTP client that reports every status, and a webhook receiver.
 
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use fakes::FakeGitHub;
@@ -138,54 +137,23 @@ impl Received {
 /// A webhook receiver: records every request and answers with a set status and body.
 pub struct Receiver {
     pub url: String,
-    server: Arc<tiny_http::Server>,
-    received: Arc<Mutex<Vec<Received>>>,
+    server: fakes::ScriptedServer,
     reply: Arc<Mutex<(u16, String)>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl Receiver {
     pub fn start() -> Receiver {
-        let server = match tiny_http::Server::http("127.0.0.1:0") {
-            Ok(server) => Arc::new(server),
-            Err(e) => panic!("receiver: {e}"),
-        };
-        let port = server.server_addr().to_ip().map_or(0, |a| a.port());
-        let received = Arc::new(Mutex::new(Vec::new()));
         let reply = Arc::new(Mutex::new((202, "accepted".to_owned())));
-        let thread = {
-            let server = Arc::clone(&server);
-            let received = Arc::clone(&received);
-            let reply = Arc::clone(&reply);
-            std::thread::spawn(move || {
-                while let Ok(mut request) = server.recv() {
-                    let mut body = Vec::new();
-                    let _ = request.as_reader().read_to_end(&mut body);
-                    let headers = request
-                        .headers()
-                        .iter()
-                        .map(|h| (h.field.to_string(), h.value.to_string()))
-                        .collect();
-                    if let Ok(mut list) = received.lock() {
-                        list.push(Received {
-                            method: request.method().to_string(),
-                            url: request.url().to_owned(),
-                            headers,
-                            body,
-                        });
-                    }
-                    let (status, text) = reply.lock().map(|r| r.clone()).unwrap_or_default();
-                    let _ = request
-                        .respond(tiny_http::Response::from_string(text).with_status_code(status));
-                }
-            })
-        };
+        let answering = Arc::clone(&reply);
+        let server = fakes::ScriptedServer::start(move |_| {
+            let (status, text) = answering.lock().map(|r| r.clone()).unwrap_or_default();
+            fakes::Reply::new(status, "text/plain", text)
+        })
+        .unwrap_or_else(|e| panic!("receiver: {e}"));
         Receiver {
-            url: format!("http://127.0.0.1:{port}"),
+            url: server.url(),
             server,
-            received,
             reply,
-            thread: Some(thread),
         }
     }
 
@@ -204,7 +172,16 @@ impl Receiver {
     }
 
     pub fn received(&self) -> Vec<Received> {
-        self.received.lock().map(|l| l.clone()).unwrap_or_default()
+        self.server
+            .requests()
+            .into_iter()
+            .map(|r| Received {
+                method: r.method,
+                url: r.url,
+                headers: r.headers,
+                body: r.body,
+            })
+            .collect()
     }
 
     /// Waits until at least `n` requests came (polling), then returns them all.
@@ -216,15 +193,6 @@ impl Receiver {
                 return got;
             }
             std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
         }
     }
 }
