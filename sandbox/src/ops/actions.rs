@@ -4,6 +4,7 @@
 use super::CommonPut;
 use super::invoke::{Resolved, readable_package, resolve, start};
 use crate::controller::Controller;
+use crate::controller::store::Store;
 use crate::model::activation::Activation;
 use crate::model::entities::{Action, ActionLimits, BLACKBOX, Entity, EntityKind, Exec};
 use crate::model::error::{Error, messages};
@@ -53,6 +54,17 @@ pub(crate) struct ActionPut {
     pub limits: LimitsPut,
 }
 
+/// A packaged action may only be written in a real package of its namespace (not a binding).
+fn check_writable(store: &Store, target: &EntityName) -> Result<(), Error> {
+    if let Some(pkg) = &target.pkg {
+        let package = store.package(&EntityName::new(&target.ns, None, pkg))?;
+        if package.binding.is_some() {
+            return Err(Error::bad(messages::NOT_ALLOWED_ON_BINDING));
+        }
+    }
+    Ok(())
+}
+
 /// Creates the action, or updates it when `overwrite` (409 otherwise). A packaged action may
 /// only be written in a real package (not a binding) of the caller's.
 pub(crate) fn put(
@@ -64,12 +76,7 @@ pub(crate) fn put(
 ) -> Result<Action, Error> {
     own_namespace(caller, &target.ns)?;
     c.write(|store| {
-        if let Some(pkg) = &target.pkg {
-            let package = store.package(&EntityName::new(&target.ns, None, pkg))?;
-            if package.binding.is_some() {
-                return Err(Error::bad(messages::NOT_ALLOWED_ON_BINDING));
-            }
-        }
+        check_writable(store, target)?;
         store.check_free_for(target, EntityKind::Action)?;
         let existing = store.action(target).ok();
         if existing.is_some() && !overwrite {
@@ -146,12 +153,7 @@ pub(crate) fn delete(
 ) -> Result<Action, Error> {
     own_namespace(caller, &target.ns)?;
     c.write(|store| {
-        if let Some(pkg) = &target.pkg {
-            let package = store.package(&EntityName::new(&target.ns, None, pkg))?;
-            if package.binding.is_some() {
-                return Err(Error::bad(messages::NOT_ALLOWED_ON_BINDING));
-            }
-        }
+        check_writable(store, target)?;
         let action = store.action(target)?.clone();
         store.remove(target);
         Ok(action)
