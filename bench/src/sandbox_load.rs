@@ -33,6 +33,9 @@ pub struct LoadPlan {
     pub fires: u64,
 }
 
+/// The nice value of the client threads in the run that lets the server have the cores first.
+const YIELDING_CLIENTS: i32 = 10;
+
 /// A running `sandbox serve --port 0`, killed when dropped.
 struct Program {
     child: Child,
@@ -123,7 +126,17 @@ fn status(answer: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Opti
 }
 
 /// One client: PUT a trigger, fire it (no rule: 204), DELETE it, again and again.
-fn churn(url: &str, client: usize, stop: &AtomicBool, done: &AtomicU64, failed: &AtomicU64) {
+fn churn(
+    url: &str,
+    client: usize,
+    nice: i32,
+    stop: &AtomicBool,
+    done: &AtomicU64,
+    failed: &AtomicU64,
+) {
+    if nice != 0 {
+        crate::child::lower_this_threads_priority(nice);
+    }
     let agent = agent();
     let auth = auth();
     let base = format!("{url}/api/v1/namespaces/_/triggers");
@@ -167,7 +180,7 @@ struct UnderLoad {
     rss_kib: f64,
 }
 
-fn under_load(program: &Program, plan: LoadPlan) -> anyhow::Result<UnderLoad> {
+fn under_load(program: &Program, plan: LoadPlan, nice: i32) -> anyhow::Result<UnderLoad> {
     let probe_agent = agent();
     let probe_url = format!("{}/api/v1/namespaces/_/triggers/probe", program.url);
     let put = status(
@@ -191,7 +204,7 @@ fn under_load(program: &Program, plan: LoadPlan) -> anyhow::Result<UnderLoad> {
                 done.clone(),
                 failed.clone(),
             );
-            std::thread::spawn(move || churn(&url, client, &stop, &done, &failed))
+            std::thread::spawn(move || churn(&url, client, nice, &stop, &done, &failed))
         })
         .collect();
     // Let every client get going before the probe starts counting.
@@ -230,8 +243,15 @@ fn under_load(program: &Program, plan: LoadPlan) -> anyhow::Result<UnderLoad> {
     })
 }
 
-fn report_load(table: &mut Table, label: &str, plan: LoadPlan, run: &UnderLoad) {
+/// One row; only the runs with clients at the server's priority are held to the target (the
+/// other one tells how much of the latency is the clients' own use of the cores).
+fn report_load(table: &mut Table, label: &str, plan: LoadPlan, run: &UnderLoad, held: bool) {
     let p99 = run.probe.p99();
+    let verdict = if held {
+        Verdict::of(p99 <= GET_P99_TARGET_MS && run.failed == 0)
+    } else {
+        Verdict::Info
+    };
     table.add(
         SECTION,
         format!(
@@ -252,7 +272,7 @@ fn report_load(table: &mut Table, label: &str, plan: LoadPlan, run: &UnderLoad) 
             run.failed,
             mb(run.rss_kib)
         ),
-        Verdict::of(p99 <= GET_P99_TARGET_MS && run.failed == 0),
+        verdict,
     );
 }
 
@@ -323,13 +343,15 @@ fn fire_many(program: &Program, total: u64, threads: u64) -> anyhow::Result<Vec<
 }
 
 pub fn run(binary: &Path, plan: LoadPlan, table: &mut Table) -> anyhow::Result<()> {
-    for (label, state) in [
-        ("memory only", false),
-        ("--state: every write fsynced", true),
-    ] {
+    let runs = [
+        ("memory only", false, 0),
+        ("--state: every write fsynced", true, 0),
+        ("memory only; clients at nice 10", false, YIELDING_CLIENTS),
+    ];
+    for (label, state, nice) in runs {
         let program = Program::start(binary, "sandbox-load", state)?;
-        let run = under_load(&program, plan)?;
-        report_load(table, label, plan, &run);
+        let run = under_load(&program, plan, nice)?;
+        report_load(table, label, plan, &run, nice == 0);
     }
     let program = Program::start(binary, "sandbox-fires", false)?;
     let (start_kib, _) = program.rss();
