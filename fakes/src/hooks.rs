@@ -1,8 +1,51 @@
 //! What every fake webhook sender shares: signing a body, Basic auth from a hook URL's userinfo
-//! (as GitHub's and Gitea's senders send it), and showing a hook URL without its credentials.
+//! (as GitHub's and Gitea's senders send it), showing a hook URL without its credentials, and
+//! keeping count of the deliveries made in the background.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
+
+use crate::http::lock;
+
+/// Deliveries under way on background threads, and a way to wait until there are none.
+#[derive(Default)]
+pub(crate) struct Background {
+    inflight: Mutex<usize>,
+    idle: Condvar,
+}
+
+impl Background {
+    /// Runs `deliveries` on a thread of its own, counted until they end.
+    pub(crate) fn spawn(self: &Arc<Self>, deliveries: impl FnOnce() + Send + 'static) {
+        *lock(&self.inflight) += 1;
+        let background = Arc::clone(self);
+        std::thread::spawn(move || {
+            deliveries();
+            *lock(&background.inflight) -= 1;
+            background.idle.notify_all();
+        });
+    }
+
+    /// Waits until nothing is under way; false when `timeout` ran out first.
+    pub(crate) fn wait_idle(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut inflight = lock(&self.inflight);
+        while *inflight > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            inflight = self
+                .idle
+                .wait_timeout(inflight, left)
+                .map_or_else(|e| e.into_inner().0, |(guard, _)| guard);
+        }
+        true
+    }
+}
 
 /// Hex HMAC-SHA256 and HMAC-SHA1 of the body, keyed with the hook's secret.
 pub(crate) fn signatures(secret: &[u8], body: &[u8]) -> (String, String) {

@@ -243,6 +243,16 @@ pub fn send(
     Err(SendError::TooManyRedirects)
 }
 
+/// The answer's `Content-Type`, for saying what an unexpected body was without quoting it.
+pub fn content_type(response: &Response<ureq::Body>) -> String {
+    response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("no content type")
+        .to_owned()
+}
+
 /// One request, no redirects followed.
 fn once(
     agent: &ureq::Agent,

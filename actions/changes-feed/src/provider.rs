@@ -193,12 +193,7 @@ impl<'a> Provider<'a> {
 /// that cannot be the provider's.
 fn answer(mut response: ureq::http::Response<ureq::Body>) -> Result<(u16, Value), ProviderError> {
     let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("no content type")
-        .to_owned();
+    let content_type = outbound::content_type(&response);
     let read = response
         .body_mut()
         .with_config()

@@ -35,11 +35,12 @@ mod deliver;
 mod model;
 
 use std::io;
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::hooks::Background;
 use crate::http::{HttpServer, lock};
 use deliver::Outgoing;
 use model::State;
@@ -106,8 +107,7 @@ impl FakeGitea {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(String::new())),
             agent: deliver::agent(),
-            inflight: Mutex::new(0),
-            idle: Condvar::new(),
+            background: Arc::default(),
         });
         let handler = Arc::clone(&shared);
         let server = HttpServer::start(move |request| Some(api::handle(&handler, request)))?;
@@ -255,8 +255,7 @@ fn outgoing(
 pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
     agent: ureq::Agent,
-    inflight: Mutex<usize>,
-    idle: Condvar,
+    background: Arc<Background>,
 }
 
 impl Shared {
@@ -265,32 +264,17 @@ impl Shared {
         if outgoing.is_empty() {
             return;
         }
-        *lock(&self.inflight) += 1;
         let shared = Arc::clone(self);
-        std::thread::spawn(move || {
+        self.background.spawn(move || {
             for out in &outgoing {
                 let sent = deliver::send(&shared.agent, out);
                 shared.record(out, sent);
             }
-            *lock(&shared.inflight) -= 1;
-            shared.idle.notify_all();
         });
     }
 
     fn wait_idle(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut inflight = lock(&self.inflight);
-        while *inflight > 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            inflight = self
-                .idle
-                .wait_timeout(inflight, left)
-                .map_or_else(|e| e.into_inner().0, |(guard, _)| guard);
-        }
-        true
+        self.background.wait_idle(timeout)
     }
 
     /// Keeps a delivery on its hook (if the hook still exists) and returns it.

@@ -13,11 +13,12 @@ mod model;
 mod validate;
 
 use std::io;
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
+use crate::hooks::Background;
 use crate::http::{HttpServer, lock};
 use deliver::{Clients, Outgoing, Sent};
 use model::{DeliveryRecord, LastResponse, Repo, State};
@@ -71,8 +72,7 @@ impl FakeGitHub {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(String::new())),
             clients: Clients::new(),
-            inflight: Mutex::new(0),
-            idle: Condvar::new(),
+            background: Arc::default(),
         });
         let handler_shared = Arc::clone(&shared);
         let server = HttpServer::start(move |request| Some(api::handle(&handler_shared, request)))?;
@@ -192,8 +192,7 @@ impl Drop for FakeGitHub {
 pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
     clients: Clients,
-    inflight: Mutex<usize>,
-    idle: Condvar,
+    background: Arc<Background>,
 }
 
 impl Shared {
@@ -202,33 +201,17 @@ impl Shared {
         if outgoing.is_empty() {
             return;
         }
-        *lock(&self.inflight) += 1;
         let shared = Arc::clone(self);
-        std::thread::spawn(move || {
+        self.background.spawn(move || {
             for out in &outgoing {
                 let sent = deliver::send(&shared.clients, out);
                 shared.record(out, sent);
             }
-            let mut inflight = lock(&shared.inflight);
-            *inflight -= 1;
-            shared.idle.notify_all();
         });
     }
 
     fn wait_idle(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut inflight = lock(&self.inflight);
-        while *inflight > 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            inflight = self
-                .idle
-                .wait_timeout(inflight, left)
-                .map_or_else(|e| e.into_inner().0, |(guard, _)| guard);
-        }
-        true
+        self.background.wait_idle(timeout)
     }
 
     /// Stores a delivery's outcome on its hook (if the hook still exists) and returns it.

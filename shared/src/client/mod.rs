@@ -487,12 +487,7 @@ impl Client {
         let mut response = outbound::send(&self.agent, &request, CrossOrigin::Refuse, timeout)
             .map_err(|error| fail(ClientErrorKind::from_send(error)))?;
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("no content type")
-            .to_owned();
+        let content_type = outbound::content_type(&response);
         let text = response.body_mut().read_to_string().map_err(|error| {
             fail(ClientErrorKind::from_send(outbound::SendError::Transport(
                 error.to_string(),
