@@ -84,6 +84,20 @@ impl Outbound {
     }
 }
 
+/// Marks a response that came from another origin than the request's, after a redirect, so
+/// without the credentials ([`CrossOrigin::DropCredentials`]): a 401 from there is no verdict on
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialsDropped {
+    /// The origin that answered (`scheme://host:port`).
+    pub origin: String,
+}
+
+/// The origin a response came from without the credentials, if it did.
+pub fn credentials_dropped(response: &Response<ureq::Body>) -> Option<&CredentialsDropped> {
+    response.extensions().get::<CredentialsDropped>()
+}
+
 /// Why a call got no usable answer. Messages never quote a credential, a query or userinfo.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendError {
@@ -204,6 +218,12 @@ pub fn send(
             _ => false,
         };
         if !follows {
+            let mut response = response;
+            if !with_credentials && !request.credentials.is_empty() {
+                response.extensions_mut().insert(CredentialsDropped {
+                    origin: Origin::of(&uri).map(|o| o.to_string()).unwrap_or_default(),
+                });
+            }
             return Ok(response);
         }
         if hop == MAX_REDIRECTS {

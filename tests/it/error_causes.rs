@@ -166,3 +166,37 @@ fn a_source_dripping_past_the_deadline_blames_the_time_limit() {
         "{error}"
     );
 }
+
+/// A source that redirects to another origin, which then wants credentials: they were not sent
+/// there (see `redirects.rs`), and the error says so instead of calling them wrong.
+#[test]
+fn a_401_after_a_redirect_elsewhere_says_the_credentials_stayed_home() {
+    let sandbox = sandbox_with_trigger("t");
+    let elsewhere = ScriptedServer::always(Reply::json(401, &json!({"message": "Unauthorized"})))
+        .expect("source");
+    let source = crate::redirects::redirector(302, &elsewhere.url());
+    let params = json!({
+        "lifecycleEvent": "CREATE", "triggerName": "/_/t", "authKey": GUEST_AUTH_KEY,
+        "url": format!("{}/items", source.url()), "cron": "0 0 1 1 *",
+        "headers": {"X-Api-Key": "k-4f2a-e2e"},
+    });
+    let deadline = crate::redirects::deadline_env();
+    let run = run_action(
+        &workspace_bin("poll-feed"),
+        &params,
+        &[
+            ("__OW_API_HOST", sandbox.url().as_str()),
+            ("__OW_NAMESPACE", "guest"),
+            ("__OW_ACTION_NAME", "/guest/kit/poll-feed"),
+            ("__OW_DEADLINE", deadline.as_str()),
+        ],
+    );
+    assert_error(&run, "invalid parameter `url`", "redirected 401");
+    assert_error(
+        &run,
+        &format!("HTTP 401 from {}, where a redirect led", elsewhere.url()),
+        "redirected 401",
+    );
+    assert!(elsewhere.requests()[0].header("X-Api-Key").is_none());
+    assert!(!run.logs().contains("k-4f2a-e2e"), "{}", run.logs());
+}

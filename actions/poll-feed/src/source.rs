@@ -137,9 +137,20 @@ pub fn fetch(request: SourceRequest<'_>) -> Result<Fetched, SourceError> {
             },
         })?;
     if !(200..300).contains(&status) {
+        let redirected = outbound::credentials_dropped(&response)
+            .filter(|_| matches!(status, 401 | 403))
+            .map(|dropped| {
+                format!(
+                    " from {}, where a redirect led and where the credentials (`headers`, \
+                     `password`, `bearerToken`) are not sent: they go only to the origin of \
+                     `url`; give the URL the source answers at",
+                    dropped.origin
+                )
+            })
+            .unwrap_or_default();
         return Err(SourceError {
             status: Some(status),
-            message: format!("HTTP {status}{}", quote(&text)),
+            message: format!("HTTP {status}{redirected}{}", quote(&text)),
             timed_out: false,
         });
     }
