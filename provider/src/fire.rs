@@ -100,6 +100,7 @@ mod tests {
             state: FeedState::Active,
             date_changed: 0,
             start: Start::at(json!(0)),
+            sealed_with: None,
         };
         let target = FireTarget::new(&record).expect("target");
         assert_eq!(

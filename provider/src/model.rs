@@ -110,6 +110,8 @@ pub struct FeedRecord {
     pub state: FeedState,
     pub date_changed: u64,
     pub start: Start,
+    /// The provider key its secrets were sealed with in the store, when read from one.
+    pub sealed_with: Option<String>,
 }
 
 impl FeedRecord {
@@ -182,6 +184,7 @@ mod tests {
             state: FeedState::Active,
             date_changed: 0,
             start: start.clone(),
+            sealed_with: None,
         };
         assert_eq!(record.resume_at(None), json!(5));
         let mine = Saved {

@@ -25,6 +25,11 @@ use crate::status::SharedStatus;
 use crate::store::{Lease, Store, StoreError, bucket_of};
 use crate::tuning::Tuning;
 
+/// How often the records sealed with an older key are looked for...
+const RESEAL_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// ... and how many are sealed again each time.
+const RESEAL_BATCH: usize = 200;
+
 /// A feed running here.
 struct Running {
     /// The record it was started from, without its revision: a new revision with the same
@@ -90,6 +95,7 @@ pub struct Node {
 fn without_rev(record: &FeedRecord) -> FeedRecord {
     FeedRecord {
         rev: None,
+        sealed_with: None,
         ..record.clone()
     }
 }
@@ -462,6 +468,7 @@ impl Node {
         gauges.lags.sort_by(|a, b| a.0.cmp(&b.0));
         drop(state);
         gauges.members = self.live_members().len();
+        gauges.sealed_with_old_key = self.sealed_with_old_key().len();
         gauges
     }
 
@@ -512,13 +519,66 @@ impl Node {
         }
     }
 
-    /// Saves positions every `save_interval`, for ever.
+    /// Saves positions every `save_interval`, and seals records again after a key rotation,
+    /// for ever.
     pub async fn flusher(self: Arc<Self>) {
         let mut tick = tokio::time::interval(self.tuning.save_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut resealed_at = std::time::Instant::now();
         loop {
             tick.tick().await;
             self.save_positions().await;
+            if resealed_at.elapsed() >= RESEAL_EVERY {
+                resealed_at = std::time::Instant::now();
+                self.reseal().await;
+            }
+        }
+    }
+
+    /// The feeds known here whose secrets are sealed with an older provider key.
+    pub fn sealed_with_old_key(&self) -> Vec<FeedRecord> {
+        let current = self.store.current_key();
+        self.state()
+            .feeds
+            .values()
+            .filter(|entry| {
+                entry
+                    .record
+                    .sealed_with
+                    .as_ref()
+                    .is_some_and(|key| *key != current)
+            })
+            .map(|entry| entry.record.clone())
+            .collect()
+    }
+
+    /// Seals again, under the current key, the records of the feeds in the buckets held here
+    /// that an older key sealed (after a rotation): each instance does its own buckets' share.
+    pub async fn reseal(&self) {
+        let stale = self.sealed_with_old_key();
+        let held: Vec<FeedRecord> = {
+            let state = self.state();
+            stale
+                .into_iter()
+                .filter(|record| state.held.contains_key(&self.bucket_of(&record.id)))
+                .take(RESEAL_BATCH)
+                .collect()
+        };
+        for mut record in held {
+            match self.store.put(&record).await {
+                Ok(rev) => {
+                    tracing::info!(feed = %record.id, "sealed again with the current provider key");
+                    record.rev = Some(rev);
+                    record.sealed_with = Some(self.store.current_key());
+                    self.apply(record);
+                }
+                // Changed meanwhile: the new revision is sealed with the current key anyway.
+                Err(StoreError::Conflict) => {}
+                Err(error) => {
+                    tracing::warn!(feed = %record.id, "could not seal again: {error}");
+                    return;
+                }
+            }
         }
     }
 

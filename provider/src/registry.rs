@@ -95,6 +95,7 @@ impl Node {
     async fn write(&self, mut record: FeedRecord) -> Result<FeedRecord, StoreError> {
         let rev = self.store.put(&record).await?;
         record.rev = Some(rev);
+        record.sealed_with = Some(self.store.current_key());
         self.apply(record.clone());
         Ok(record)
     }
@@ -125,6 +126,7 @@ impl Node {
                 state: FeedState::Active,
                 date_changed: now_millis(),
                 start: start.clone(),
+                sealed_with: None,
             };
             match self.write(record).await {
                 Ok(record) => {

@@ -182,3 +182,71 @@ fn a_database_deleted_and_created_again_is_noticed_and_fired_from_its_beginning(
         "{metrics}"
     );
 }
+
+#[test]
+fn secrets_are_sealed_at_rest_and_a_rotated_provider_key_seals_them_again() {
+    let Some(pouch) = PouchDb::start() else {
+        return;
+    };
+    let sb = sandbox();
+    let data = TempDir::new("provider-rotation");
+    let store = data.0.join("store");
+    let keys = data.0.join("keys");
+    let old_key = "k1 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let new_key = "k2 ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+    std::fs::write(&keys, format!("{old_key}\n")).expect("key file");
+    let key_file = keys.display().to_string();
+    let start = || ProviderProcess::embedded(&store, 0, &["--key-file", &key_file]);
+    let provider = start();
+    let db = Db::create(&pouch.url(), "vault", None);
+    create_trigger(&sb, "vault-changed");
+    ok(feed(
+        &sb,
+        &provider.url,
+        "CREATE",
+        "vault-changed",
+        json!({"dbUrl": pouch.url(), "dbName": "vault"}),
+    ));
+    db.put("before");
+    wait_until(
+        "the first change to fire",
+        || fired_ids(&sb, "vault-changed").contains("before"),
+        || provider.logs(),
+    );
+    // The owner's key is nowhere in the store's files.
+    let secret = sb.auth_key("guest");
+    let secret = secret.split_once(':').map(|(_, s)| s).unwrap_or_default();
+    for entry in std::fs::read_dir(&store).expect("store") {
+        let path = entry.expect("entry").path();
+        let bytes = std::fs::read(&path).expect("file");
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(secret),
+            "{} holds the key",
+            path.display()
+        );
+    }
+    provider.stop();
+
+    // Rotation: the new key first, the old one kept to open what it sealed.
+    std::fs::write(&keys, format!("{new_key}\n{old_key}\n")).expect("key file");
+    let provider = start();
+    wait_until(
+        "every feed to be sealed with the new key",
+        || {
+            provider.metrics().contains("provider_feeds_running 1")
+                && provider.metric("provider_feeds_sealed_with_old_key") == 0.0
+        },
+        || provider.logs(),
+    );
+    provider.stop();
+    // The old key can go: the feed still runs.
+    std::fs::write(&keys, format!("{new_key}\n")).expect("key file");
+    let provider = start();
+    db.put("after");
+    wait_until(
+        "the feed to fire under the new key alone",
+        || fired_ids(&sb, "vault-changed").contains("after"),
+        || provider.logs(),
+    );
+    assert!(!provider.logs().contains(secret), "the key was logged");
+}

@@ -614,6 +614,10 @@ impl Store for Arc<CouchStore> {
         })
     }
 
+    fn current_key(&self) -> String {
+        self.sealer.current_key().to_owned()
+    }
+
     fn positions(&self, bucket: u32) -> BoxFuture<'_, Result<HashMap<FeedId, Saved>, StoreError>> {
         Box::pin(async move {
             if let Some(held) = self.held().get(&bucket) {

@@ -159,6 +159,9 @@ pub trait Store: Send + Sync + 'static {
         positions: Vec<(FeedId, Option<Saved>)>,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
+    /// The id of the provider key that seals now.
+    fn current_key(&self) -> String;
+
     /// The positions saved in a bucket (for READs of feeds another instance runs).
     fn positions(&self, bucket: u32) -> BoxFuture<'_, Result<HashMap<FeedId, Saved>, StoreError>>;
 
@@ -279,13 +282,9 @@ impl Sealer {
             config,
             state: stored.state,
             date_changed: stored.date_changed,
+            sealed_with: Some(stored.secrets.key.clone()),
             start: stored.start,
         })
-    }
-
-    /// Whether a stored document was sealed with an older key (rotation pending).
-    pub fn is_stale(&self, stored: &StoredFeed) -> bool {
-        stored.secrets.key != self.keyring.current()
     }
 }
 
@@ -320,6 +319,7 @@ mod tests {
             state: FeedState::Active,
             date_changed: 5,
             start: Start::at(json!(0)),
+            sealed_with: None,
         }
     }
 
@@ -340,8 +340,8 @@ mod tests {
             .expect("open");
         let mut expected = original;
         expected.rev = Some("1".into());
+        expected.sealed_with = Some("k1".into());
         assert_eq!(back, expected);
-        assert!(!sealer.is_stale(&stored));
     }
 
     #[test]

@@ -52,6 +52,7 @@ pub struct SqliteStore {
     /// Kept so that the (silent) event stream stays open.
     events: mpsc::Sender<StoreEvent>,
     receiver: std::sync::Mutex<Option<mpsc::Receiver<StoreEvent>>>,
+    current_key: String,
     /// Held for the process's life: the directory's lock.
     _lock: File,
 }
@@ -105,6 +106,7 @@ impl SqliteStore {
         if legacy.is_file() {
             import_legacy(&connection, &legacy, &sealer)?;
         }
+        let current_key = sealer.current_key().to_owned();
         let (commands, receiver) = sync_mpsc::channel();
         let worker = Worker {
             connection,
@@ -121,6 +123,7 @@ impl SqliteStore {
             commands,
             events,
             receiver: std::sync::Mutex::new(Some(silent)),
+            current_key,
             _lock: lock,
         })
     }
@@ -491,6 +494,10 @@ impl Store for SqliteStore {
         self.call(move |reply| Command::SavePositions(positions, reply))
     }
 
+    fn current_key(&self) -> String {
+        self.current_key.clone()
+    }
+
     fn positions(&self, _bucket: u32) -> BoxFuture<'_, Result<HashMap<FeedId, Saved>, StoreError>> {
         self.call(Command::Positions)
     }
@@ -546,6 +553,7 @@ fn import_legacy(
                 state,
                 date_changed: field("dateChanged").as_u64().unwrap_or(0),
                 start: Start::at(field("position")),
+                sealed_with: None,
             };
             feeds.insert(trigger, (record, field("generation").as_u64().unwrap_or(0)));
         } else if let Some(pos) = entry.get("pos") {
