@@ -77,7 +77,59 @@ fn registry_error(failure: RegistryError) -> Answer {
     error(status, failure)
 }
 
+/// Marks a READ one instance forwarded to another (which answers it itself).
+const FORWARDED_HEADER: &str = "x-provider-forwarded";
+/// How long a forwarded READ may take before the instance answers it itself.
+const FORWARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl App {
+    /// A READ of a feed another instance runs goes to that instance, whose answer holds the
+    /// live status (connected, last fire, errors); `None` when it cannot be asked (then this
+    /// instance answers with what the store holds).
+    async fn forward_read(&self, path: &str, request: &Request<Incoming>) -> Option<Value> {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let (namespace, trigger) = match segments.as_slice() {
+            ["feeds", namespace, trigger] => {
+                (decode_component(namespace)?, decode_component(trigger)?)
+            }
+            _ => return None,
+        };
+        let id = feed_id(&namespace, &trigger).ok()?;
+        if self.node.runs_here(&id) {
+            return None;
+        }
+        let (owner, url) = self.node.holder_of(&id)?;
+        if owner == self.node.id {
+            return None;
+        }
+        let url = format!("{}{path}", url?.trim_end_matches('/'));
+        let authorization = format!("Bearer {}", self.secret.expose());
+        let mut headers = vec![
+            ("authorization", authorization.as_str()),
+            (FORWARDED_HEADER, "1"),
+        ];
+        let owner_key = request
+            .headers()
+            .get(OWNER_KEY_HEADER)
+            .and_then(|value| value.to_str().ok());
+        if let Some(key) = owner_key {
+            headers.push((OWNER_KEY_HEADER, key));
+        }
+        match crate::http::json_request(
+            &self.node.http,
+            Method::GET,
+            &url,
+            &headers,
+            None,
+            FORWARD_TIMEOUT,
+        )
+        .await
+        {
+            Ok((200, view)) if view.get("status").is_some() => Some(view),
+            _ => None,
+        }
+    }
+
     fn authorized(&self, request: &Request<Incoming>) -> bool {
         let Some(given) = request
             .headers()
@@ -138,11 +190,17 @@ impl App {
         let method = request.method().clone();
         match (method, action) {
             (Method::GET, None) => match owner_key(&request) {
-                Ok(owner_key) => self
-                    .node
-                    .view(&id, owner_key)
-                    .await
-                    .map_or_else(registry_error, ok),
+                Ok(owner_key) => {
+                    if request.headers().get(FORWARDED_HEADER).is_none()
+                        && let Some(view) = self.forward_read(&path, &request).await
+                    {
+                        return answer(StatusCode::OK, &view);
+                    }
+                    self.node
+                        .view(&id, owner_key)
+                        .await
+                        .map_or_else(registry_error, ok)
+                }
                 Err(failure) => registry_error(failure),
             },
             (Method::PUT, None) => match read_json::<Registration<Value>>(request).await {

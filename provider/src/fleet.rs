@@ -394,7 +394,7 @@ impl Node {
     }
 
     /// The instance that holds a feed's bucket, as far as this instance knows.
-    pub(crate) fn holder_of(&self, id: &str) -> Option<(String, Option<String>)> {
+    pub fn holder_of(&self, id: &str) -> Option<(String, Option<String>)> {
         let bucket = self.bucket_of(id);
         let state = self.state();
         let owner = state.fleet.buckets.get(&bucket)?.owner.clone()?;

@@ -113,13 +113,13 @@ pub async fn read_body(body: Incoming, timeout: Duration) -> Result<Bytes, Trans
     }
 }
 
-/// One JSON exchange: `method url` with an optional JSON body and `Authorization`; the answer's
-/// status and body (`Null` when it is not JSON), all within `timeout`.
+/// One JSON exchange: `method url` with an optional JSON body and `headers` (`Authorization`,
+/// ...); the answer's status and body (`Null` when it is not JSON), all within `timeout`.
 pub async fn json_request(
     client: &HttpClient,
     method: hyper::Method,
     url: &str,
-    authorization: Option<&str>,
+    headers: &[(&str, &str)],
     body: Option<&serde_json::Value>,
     timeout: Duration,
 ) -> Result<(u16, serde_json::Value), TransportError> {
@@ -127,8 +127,8 @@ pub async fn json_request(
         .method(method)
         .uri(url)
         .header(hyper::header::ACCEPT, "application/json");
-    if let Some(authorization) = authorization {
-        request = request.header(hyper::header::AUTHORIZATION, authorization);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
     let body = match body {
         Some(body) => {

@@ -429,6 +429,14 @@ impl Node {
         Some((entry.status.snapshot(), self.positions.get(id), held))
     }
 
+    /// Whether this instance runs the feed now.
+    pub fn runs_here(&self, id: &str) -> bool {
+        self.state()
+            .feeds
+            .get(id)
+            .is_some_and(|entry| entry.running.is_some())
+    }
+
     /// The record of a feed as this instance last saw it.
     pub fn known(&self, id: &str) -> Option<FeedRecord> {
         self.state().feeds.get(id).map(|entry| entry.record.clone())

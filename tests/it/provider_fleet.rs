@@ -279,6 +279,9 @@ fn a_killed_instances_feeds_move_on_and_a_new_instance_takes_its_share_losing_no
             .to_owned();
         assert!(owners.contains(&owner), "{read}\n{owners:?}");
         assert_eq!(read["status"]["state"], "active");
+        // The live part comes from the instance that runs the feed.
+        assert!(read["status"]["lastFire"]["at"].is_number(), "{read}");
+        assert_eq!(read["status"]["connected"], true, "{read}");
     }
 }
 

@@ -176,21 +176,19 @@ impl CouchStore {
         } else {
             format!("{}/{path}", self.db_url)
         };
-        http::json_request(
-            &self.http,
-            method,
-            &url,
-            self.authorization.as_deref(),
-            body,
-            CALL_TIMEOUT,
-        )
-        .await
-        .map_err(|error| {
-            StoreError::Unavailable(format!(
-                "the registry {} is not reachable: {error}",
-                self.options.url
-            ))
-        })
+        let headers: Vec<(&str, &str)> = self
+            .authorization
+            .iter()
+            .map(|value| ("authorization", value.as_str()))
+            .collect();
+        http::json_request(&self.http, method, &url, &headers, body, CALL_TIMEOUT)
+            .await
+            .map_err(|error| {
+                StoreError::Unavailable(format!(
+                    "the registry {} is not reachable: {error}",
+                    self.options.url
+                ))
+            })
     }
 
     fn decode_feed(&self, doc: &Value) -> Result<FeedRecord, StoreError> {
