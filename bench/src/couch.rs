@@ -42,6 +42,7 @@ impl State {
 }
 
 /// The fake database server; its tasks live in the runtime it was started on and end with it.
+#[derive(Clone)]
 pub struct FakeCouch {
     url: String,
     state: Arc<State>,

@@ -20,7 +20,7 @@ use crate::couch::FakeCouch;
 use crate::kit::Kit;
 use crate::provider::Provider;
 use crate::report::{Table, Verdict, mb, mb_in_kib, ms};
-use crate::sink::FireSink;
+use crate::sink::{FireSink, SinkOptions};
 use crate::stats::Samples;
 
 const SECTION: &str = "provider";
@@ -28,6 +28,10 @@ const OPEN_FEEDS_TARGET: usize = 10_000;
 const OPEN_FEEDS_MB: f64 = 512.0;
 const LATENCY_RATE: f64 = 1000.0;
 const LATENCY_P99_MS: f64 = 20.0;
+/// Target of the connect time of 10,000 feeds.
+const CONNECT_TARGET: Duration = Duration::from_secs(10);
+/// OpenWhisk's fire round trip in the slow-fire benchmark.
+const SLOW_FIRE: Duration = Duration::from_millis(40);
 /// Threads registering feeds at once.
 const REGISTRARS: usize = 8;
 
@@ -59,7 +63,17 @@ pub fn run(kit: &Kit, plan: LoadPlan, table: &mut Table) -> anyhow::Result<()> {
     let sink = FireSink::start(&runtime)?;
     // The flow runs beside the open feeds, in the same process, when they opened.
     let provider = match open_feeds(kit, plan.feeds, &couch, &sink, table) {
-        Ok(provider) => Some((provider, plan.feeds)),
+        Ok(mut provider) => {
+            if let Err(error) = reconnect(&mut provider, plan.feeds, table) {
+                table.failed(
+                    SECTION,
+                    "connect after a restart",
+                    "10,000 feeds within 10 s",
+                    &format!("{error:#}"),
+                );
+            }
+            Some((provider, plan.feeds))
+        }
         Err(error) => {
             table.failed(
                 SECTION,
@@ -80,6 +94,14 @@ pub fn run(kit: &Kit, plan: LoadPlan, table: &mut Table) -> anyhow::Result<()> {
             SECTION,
             "change-to-fire latency / throughput",
             "",
+            &format!("{error:#}"),
+        );
+    }
+    if let Err(error) = slow_fires(kit, &runtime, &couch, plan, table) {
+        table.failed(
+            SECTION,
+            "one feed with a 40 ms fire round trip",
+            ">= 1,000 changes/s",
             &format!("{error:#}"),
         );
     }
@@ -187,6 +209,100 @@ fn open_feeds(
     Ok(provider)
 }
 
+/// Kills the provider holding `feeds` open feeds and starts it again on the same store: the
+/// time until every feed is connected again (each one is read from the store, checks its
+/// database and opens its `_changes` stream).
+fn reconnect(provider: &mut Provider, feeds: usize, table: &mut Table) -> anyhow::Result<()> {
+    let started = Instant::now();
+    provider.restart()?;
+    let all = wait_until(Duration::from_secs(120), || {
+        provider.metric("provider_feeds_connected") as usize >= feeds
+    });
+    let took = started.elapsed();
+    if !all {
+        bail!(
+            "only {} of {feeds} feeds connected within 120 s of the restart",
+            provider.metric("provider_feeds_connected")
+        );
+    }
+    let target = CONNECT_TARGET.as_secs_f64() * feeds as f64 / OPEN_FEEDS_TARGET as f64;
+    table.add(
+        SECTION,
+        format!("{feeds} feeds connected after a kill -9 and restart"),
+        format!("{:.1} s ({:.0} feeds/s)", took.as_secs_f64(), feeds as f64 / took.as_secs_f64()),
+        format!("10,000 within {} s", CONNECT_TARGET.as_secs()),
+        "from the start of the process to the last stream open (store read, database checked, stream opened)",
+        Verdict::of(took.as_secs_f64() <= target),
+    );
+    Ok(())
+}
+
+/// One feed firing into a sink that answers each fire after 40 ms (OpenWhisk's round trip): the
+/// highest rate it keeps up with, one fire per change, and that nothing is lost.
+fn slow_fires(
+    kit: &Kit,
+    runtime: &tokio::runtime::Runtime,
+    couch: &FakeCouch,
+    plan: LoadPlan,
+    table: &mut Table,
+) -> anyhow::Result<()> {
+    let sink = FireSink::start_with(
+        runtime,
+        SinkOptions {
+            delay: SLOW_FIRE,
+            ledger: false,
+        },
+    )?;
+    couch.create_database("slow");
+    let provider = Provider::start(&kit.provider, "slow", &[])?;
+    provider.register(provider.agent(), "slow", sink.url(), couch.url(), "slow")?;
+    if !wait_until(Duration::from_secs(30), || couch.streams("slow") >= 1) {
+        bail!("the feed did not connect within 30 s");
+    }
+    // Warm-up: the connections to the sink.
+    step(couch, &sink, "slow", 200.0, 0.5);
+    let seconds = plan.step_seconds.max(2.0);
+    let mut sustained = 0.0;
+    let mut lost = 0;
+    let mut last = String::new();
+    for rate in [1000.0, 1500.0, 2000.0, 2500.0] {
+        std::thread::sleep(Duration::from_millis(300));
+        let result = step(couch, &sink, "slow", rate, seconds);
+        let expected = (rate * seconds) as usize;
+        lost += expected.saturating_sub(result.fired + 1);
+        eprintln!(
+            "  provider, 40 ms fires: {rate:.0}/s → p99 {}, {} fired, {}",
+            ms(result.latencies.p99()),
+            result.fired,
+            if result.caught_up {
+                "kept up"
+            } else {
+                "fell behind"
+            }
+        );
+        last = format!(
+            "p50 {} p99 {} at {rate:.0}/s",
+            ms(result.latencies.median()),
+            ms(result.latencies.p99())
+        );
+        if !result.caught_up {
+            break;
+        }
+        sustained = rate;
+    }
+    table.add(
+        SECTION,
+        "one feed, 40 ms fire round trip: changes/s sustained",
+        format!("{sustained:.0}/s ({lost} lost)"),
+        ">= 1,000/s, nothing lost",
+        format!(
+            "maxChangesPerFire 1, the default window of 100 fires in flight; change-to-fire {last}"
+        ),
+        Verdict::of(sustained >= 1000.0 && lost == 0),
+    );
+    Ok(())
+}
+
 /// Publishes to `db` at `rate` changes a second for `seconds`; the sequences published.
 fn publish_steady(
     couch: &FakeCouch,
@@ -241,9 +357,9 @@ fn catch_up(seconds: f64) -> Duration {
     Duration::from_secs_f64((seconds / 10.0).max(0.2))
 }
 
-fn step(couch: &FakeCouch, sink: &FireSink, rate: f64, seconds: f64) -> Step {
+fn step(couch: &FakeCouch, sink: &FireSink, db: &str, rate: f64, seconds: f64) -> Step {
     let began = Instant::now();
-    let (first, end) = publish_steady(couch, sink, "hot", rate, seconds);
+    let (first, end) = publish_steady(couch, sink, db, rate, seconds);
     let total = (end - first) as usize;
     let all_fired = || sink.timeline.fired_count(first, end) >= total;
     let caught_up = wait_until(catch_up(seconds), all_fired);
@@ -307,11 +423,11 @@ fn flow(
         Verdict::Info,
     );
     // Warm-up: connections to the sink, the first fires.
-    step(couch, sink, 200.0, 0.5);
+    step(couch, sink, "hot", 200.0, 0.5);
 
     let Step {
         latencies, fired, ..
-    } = step(couch, sink, LATENCY_RATE, plan.latency_seconds);
+    } = step(couch, sink, "hot", LATENCY_RATE, plan.latency_seconds);
     let expected = (LATENCY_RATE * plan.latency_seconds) as usize;
     table.add(
         SECTION,
@@ -334,7 +450,7 @@ fn flow(
     let run_step = |rate: f64| {
         // A backlog left by an earlier step would spill into this one: let it drain.
         std::thread::sleep(Duration::from_millis(300));
-        let result = step(couch, sink, rate, plan.step_seconds);
+        let result = step(couch, sink, "hot", rate, plan.step_seconds);
         eprintln!(
             "  provider: {rate:.0}/s → p99 {}, {} fired, {}/s, {}",
             ms(result.latencies.p99()),

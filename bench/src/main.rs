@@ -10,7 +10,10 @@
 //!   ([`actions`]);
 //! - `dist`: the size of every zip;
 //! - `10k poll`: one poll of 10,000 new items ([`burst`]);
-//! - `provider`: open feeds per process, change-to-fire latency, throughput ([`load`]);
+//! - `provider`: open feeds per process, connect time after a restart, change-to-fire latency,
+//!   throughput, one feed with a 40 ms fire round trip ([`load`]);
+//! - `fleet`: three provider instances on a CouchDB registry: feeds spread over them, failover
+//!   time and duplicates over repeated kill -9 ([`fleet`]);
 //! - `sandbox`: trigger fire to the rule's action ([`ruled`]); the `sandbox serve` program under
 //!   100 clients, and its memory after a million fires ([`sandbox_load`]).
 //!
@@ -21,6 +24,7 @@ mod burst;
 mod child;
 mod couch;
 mod fixtures;
+mod fleet;
 mod kit;
 mod load;
 mod net;
@@ -43,20 +47,29 @@ use crate::report::{Table, Verdict};
 
 const USAGE: &str = "\
 usage: bench [--quick] [--only SECTION,...] [--markdown FILE]
-             [--dist DIR] [--feeds N] [--provider FILE]
+             [--dist DIR] [--feeds N] [--provider FILE] [--lease-ms N]
 
 Runs the benchmark suite and prints one table. Build first: ./bench.sh does (it runs build.sh,
 builds the floor and the provider, then this).
 
   --quick           fewer runs, 1,000 instead of 10,000 provider feeds, 5 s instead of 20 s of
                     sandbox load and 100,000 instead of 1,000,000 fires (a few minutes)
-  --only LIST       sections to run: dist, activation, burst, provider, sandbox
+  --only LIST       sections to run: dist, activation, burst, provider, fleet, sandbox
   --markdown FILE   also write the machine and the table as Markdown to FILE
   --dist DIR        the action zips to measure [default: dist/ of the workspace]
-  --feeds N         open provider feeds [default: 10,000; --quick 1,000]
-  --provider FILE   the changes provider binary [default: target/release/changes-provider]";
+  --feeds N         open provider feeds, also over the fleet [default: 10,000; --quick 1,000]
+  --provider FILE   the changes provider binary [default: target/release/changes-provider]
+  --lease-ms N      the fleet's lease [default: 5000]; 10 kills (--quick: 3) each wait about
+                    one lease";
 
-const SECTIONS: [&str; 5] = ["dist", "activation", "burst", "provider", "sandbox"];
+const SECTIONS: [&str; 6] = [
+    "dist",
+    "activation",
+    "burst",
+    "provider",
+    "fleet",
+    "sandbox",
+];
 const ZIP_TARGET_BYTES: u64 = 1_500_000;
 
 #[derive(Debug)]
@@ -67,6 +80,7 @@ struct Options {
     dist: Option<std::path::PathBuf>,
     feeds: Option<usize>,
     provider: Option<std::path::PathBuf>,
+    lease_ms: u64,
 }
 
 impl Options {
@@ -78,6 +92,7 @@ impl Options {
             dist: None,
             feeds: None,
             provider: None,
+            lease_ms: 5000,
         };
         let mut args = args.peekable();
         while let Some(arg) = args.next() {
@@ -106,6 +121,10 @@ impl Options {
                 }
                 "--provider" => {
                     options.provider = Some(args.next().context("--provider needs a file")?.into());
+                }
+                "--lease-ms" => {
+                    let lease = args.next().context("--lease-ms needs a number")?;
+                    options.lease_ms = lease.parse().context("--lease-ms needs a number")?;
                 }
                 "--dist" => {
                     options.dist = Some(args.next().context("--dist needs a directory")?.into());
@@ -224,6 +243,14 @@ fn run_section(name: &str, options: &Options, kit: &Kit, table: &mut Table) -> a
                 plan.feeds = feeds;
             }
             load::run(kit, plan, table)
+        }
+        "fleet" => {
+            let plan = fleet::FleetPlan {
+                feeds: options.feeds.unwrap_or(if quick { 1000 } else { 10_000 }),
+                kills: if quick { 3 } else { 10 },
+                lease: std::time::Duration::from_millis(options.lease_ms),
+            };
+            fleet::run(kit, plan, table)
         }
         "sandbox" => {
             ruled::run(if quick { 50 } else { 300 }, table)?;

@@ -14,30 +14,76 @@ use crate::kit::TempDir;
 
 pub const PROVIDER_SECRET: &str = "bench-provider-secret-0123456789";
 
-/// A running provider with its own data directory; killed and removed when dropped.
+/// A running provider (with its own data directory, or a fleet instance); killed (and its
+/// directory removed) when dropped.
 pub struct Provider {
     child: Child,
     pub url: String,
     agent: ureq::Agent,
-    _data: TempDir,
+    binary: std::path::PathBuf,
+    args: Vec<String>,
+    log: std::path::PathBuf,
+    _data: Option<TempDir>,
 }
 
 impl Provider {
-    /// Starts the binary on 127.0.0.1 with an OS-picked port; its log goes to a file.
+    /// Starts the binary on 127.0.0.1 with an OS-picked port and its own data directory; its
+    /// log goes to a file.
     pub fn start(binary: &Path, label: &str, extra: &[&str]) -> anyhow::Result<Provider> {
         let data = TempDir::new(label)?;
-        let log = File::create(data.path().join("provider.log"))?;
-        let mut child = Command::new(binary)
-            .arg("--data-dir")
-            .arg(data.path().join("store"))
+        let mut args = vec![
+            "--data-dir".to_owned(),
+            data.path().join("store").display().to_string(),
+        ];
+        args.extend(extra.iter().map(|arg| arg.to_string()));
+        let log = data.path().join("provider.log");
+        Self::spawn(binary, args, log, Some(data))
+    }
+
+    /// A fleet instance with `args` (the store, the key, its id); its log goes to `log`.
+    pub fn fleet(binary: &Path, args: Vec<String>, log: &Path) -> anyhow::Result<Provider> {
+        Self::spawn(binary, args, log.to_path_buf(), None)
+    }
+
+    fn spawn(
+        binary: &Path,
+        args: Vec<String>,
+        log: std::path::PathBuf,
+        data: Option<TempDir>,
+    ) -> anyhow::Result<Provider> {
+        let child = Self::launch(binary, &args, &log)?;
+        let (child, url) = Self::listening(child)?;
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        Ok(Provider {
+            url,
+            child,
+            agent,
+            binary: binary.to_path_buf(),
+            args,
+            log,
+            _data: data,
+        })
+    }
+
+    fn launch(binary: &Path, args: &[String], log: &Path) -> anyhow::Result<Child> {
+        let log = File::options().create(true).append(true).open(log)?;
+        Command::new(binary)
+            .args(args)
             .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
             .env("CHANGES_PROVIDER_SECRET", PROVIDER_SECRET)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
+            .with_context(|| format!("starting {}", binary.display()))
+    }
+
+    /// Waits for `listening on URL`.
+    fn listening(mut child: Child) -> anyhow::Result<(Child, String)> {
         let stdout = child.stdout.take().context("provider stdout")?;
         let (sender, receiver) = mpsc::channel();
         std::thread::spawn(move || {
@@ -45,12 +91,12 @@ impl Provider {
             let _ = BufReader::new(stdout).read_line(&mut line);
             let _ = sender.send(line);
         });
-        let line = match receiver.recv_timeout(Duration::from_secs(30)) {
+        let line = match receiver.recv_timeout(Duration::from_secs(60)) {
             Ok(line) => line,
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                bail!("the provider did not say where it listens within 30 s");
+                bail!("the provider did not say where it listens within 60 s");
             }
         };
         let Some(url) = line.trim().strip_prefix("listening on ") else {
@@ -58,17 +104,44 @@ impl Provider {
             let _ = child.wait();
             bail!("the provider said {line:?} instead of `listening on ...`");
         };
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
-        Ok(Provider {
-            url: url.to_owned(),
-            child,
-            agent,
-            _data: data,
-        })
+        Ok((child, url.to_owned()))
+    }
+
+    /// SIGKILL, then the same program with the same arguments (and data) again.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        let child = Self::launch(&self.binary, &self.args, &self.log)?;
+        let (child, url) = Self::listening(child).with_context(|| {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(5).collect();
+            format!("restarting it; its log ends: {:?}", tail)
+        })?;
+        self.child = child;
+        self.url = url;
+        Ok(())
+    }
+
+    /// SIGKILL: no goodbye.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// One unlabelled metric of `/metrics` (0 when it cannot be read).
+    pub fn metric(&self, name: &str) -> f64 {
+        let response = self
+            .agent
+            .get(&format!("{}/metrics", self.url))
+            .header("Authorization", &format!("Bearer {PROVIDER_SECRET}"))
+            .call();
+        let Ok(mut response) = response else {
+            return 0.0;
+        };
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        text.lines()
+            .find_map(|line| line.strip_prefix(&format!("{name} ")))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or(0.0)
     }
 
     pub fn pid(&self) -> u32 {

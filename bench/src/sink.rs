@@ -2,6 +2,7 @@
 //! every `POST .../triggers/{name}` with 202 and notes when each change arrived, so that
 //! change-to-fire latency is measured without an OpenWhisk in the path.
 
+use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -67,26 +68,98 @@ impl Timeline {
     }
 }
 
+/// Per sequence of one trigger: how often it was fired, and when first.
+type Fired = HashMap<u64, (u32, Instant)>;
+
+/// Every fire per trigger.
+#[derive(Default)]
+pub struct Ledger {
+    fires: Mutex<HashMap<String, Fired>>,
+}
+
+impl Ledger {
+    fn fired(&self, trigger: &str, seq: u64, at: Instant) {
+        let mut fires = self.fires.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = fires
+            .entry(trigger.to_owned())
+            .or_default()
+            .entry(seq)
+            .or_insert((0, at));
+        entry.0 += 1;
+    }
+
+    /// When `trigger` was first fired with a sequence that arrived after `since` (the first
+    /// arrival of each sequence counts).
+    pub fn first_after(&self, trigger: &str, since: Instant) -> Option<Instant> {
+        let fires = self.fires.lock().unwrap_or_else(|e| e.into_inner());
+        fires
+            .get(trigger)?
+            .values()
+            .map(|(_, at)| *at)
+            .filter(|at| *at > since)
+            .min()
+    }
+
+    /// Sequences of `trigger` fired more than once, and how many extra fires they took.
+    pub fn duplicates(&self, trigger: &str) -> u64 {
+        let fires = self.fires.lock().unwrap_or_else(|e| e.into_inner());
+        fires.get(trigger).map_or(0, |seqs| {
+            seqs.values()
+                .map(|(count, _)| u64::from(count.saturating_sub(1)))
+                .sum()
+        })
+    }
+
+    /// Sequences `first..end` not fired at `trigger`.
+    pub fn missing(&self, trigger: &str, first: u64, end: u64) -> u64 {
+        let fires = self.fires.lock().unwrap_or_else(|e| e.into_inner());
+        let seqs = fires.get(trigger);
+        (first..end)
+            .filter(|seq| !seqs.is_some_and(|seqs| seqs.contains_key(seq)))
+            .count() as u64
+    }
+}
+
 /// The sink; its tasks live in the runtime it was started on.
 pub struct FireSink {
     url: String,
     fires: Arc<AtomicU64>,
     pub timeline: Arc<Timeline>,
+    pub ledger: Arc<Ledger>,
+}
+
+/// How a sink answers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SinkOptions {
+    /// Every answer waits this long: OpenWhisk's fire round trip.
+    pub delay: Duration,
+    /// Keep the per-trigger [`Ledger`] (costs a lock per fire).
+    pub ledger: bool,
 }
 
 impl FireSink {
     pub fn start(runtime: &tokio::runtime::Runtime) -> io::Result<FireSink> {
+        Self::start_with(runtime, SinkOptions::default())
+    }
+
+    pub fn start_with(
+        runtime: &tokio::runtime::Runtime,
+        options: SinkOptions,
+    ) -> io::Result<FireSink> {
         let (listener, address) = listen(runtime)?;
         let fires = Arc::new(AtomicU64::new(0));
         let timeline = Arc::new(Timeline::default());
-        let (counter, notes) = (fires.clone(), timeline.clone());
+        let ledger = Arc::new(Ledger::default());
+        let (counter, notes, book) = (fires.clone(), timeline.clone(), ledger.clone());
         runtime.spawn(async move {
             loop {
                 match listener.accept().await {
                     Ok((stream, _)) => {
-                        let (counter, notes) = (counter.clone(), notes.clone());
+                        let (counter, notes, book) = (counter.clone(), notes.clone(), book.clone());
                         tokio::spawn(async move {
-                            let _ = serve(Conn::new(stream), &counter, &notes).await;
+                            let book = options.ledger.then_some(&*book);
+                            let _ = serve(Conn::new(stream), &counter, &notes, book, options.delay)
+                                .await;
                         });
                     }
                     Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -97,6 +170,7 @@ impl FireSink {
             url: format!("http://{address}"),
             fires,
             timeline,
+            ledger,
         })
     }
 
@@ -110,14 +184,32 @@ impl FireSink {
     }
 }
 
-async fn serve(mut conn: Conn, fires: &AtomicU64, timeline: &Timeline) -> io::Result<()> {
+async fn serve(
+    mut conn: Conn,
+    fires: &AtomicU64,
+    timeline: &Timeline,
+    ledger: Option<&Ledger>,
+    delay: Duration,
+) -> io::Result<()> {
     while let Some(head) = conn.read_head().await? {
         let body = conn.read_body(head.content_length()).await?;
         let arrived = Instant::now();
         if head.method == "POST" && head.path().contains("/triggers/") {
             fires.fetch_add(1, Ordering::Relaxed);
+            let trigger = head
+                .path()
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
             for seq in change_seqs(&body) {
                 timeline.fired(seq, arrived);
+                if let Some(ledger) = ledger {
+                    ledger.fired(&trigger, seq, arrived);
+                }
+            }
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
             }
             conn.respond_json(
                 202,

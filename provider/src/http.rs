@@ -103,7 +103,16 @@ pub async fn send(
 
 /// Reads a whole (bounded) answer body, within `timeout`.
 pub async fn read_body(body: Incoming, timeout: Duration) -> Result<Bytes, TransportError> {
-    let limited = Limited::new(body, MAX_ANSWER_BYTES);
+    read_body_up_to(body, timeout, MAX_ANSWER_BYTES).await
+}
+
+/// Reads a whole answer body of at most `limit` bytes, within `timeout`.
+pub async fn read_body_up_to(
+    body: Incoming,
+    timeout: Duration,
+    limit: usize,
+) -> Result<Bytes, TransportError> {
+    let limited = Limited::new(body, limit);
     match tokio::time::timeout(timeout, limited.collect()).await {
         Err(_) => Err(TransportError::Timeout(timeout.as_millis())),
         Ok(Err(error)) => Err(TransportError::Failed(format!(
@@ -113,8 +122,12 @@ pub async fn read_body(body: Incoming, timeout: Duration) -> Result<Bytes, Trans
     }
 }
 
+/// Answers of the fleet's registry (pages of feed records) are read up to this size.
+const MAX_REGISTRY_ANSWER_BYTES: usize = 64 * 1024 * 1024;
+
 /// One JSON exchange: `method url` with an optional JSON body and `headers` (`Authorization`,
-/// ...); the answer's status and body (`Null` when it is not JSON), all within `timeout`.
+/// ...); the answer's status and body (`Null` when it is not JSON, at most 64 MiB), all within
+/// `timeout`.
 pub async fn json_request(
     client: &HttpClient,
     method: hyper::Method,
@@ -144,7 +157,7 @@ pub async fn json_request(
     let response = send(client, request, timeout).await?;
     let status = response.status().as_u16();
     let left = timeout.saturating_sub(started.elapsed());
-    let body = read_body(response.into_body(), left).await?;
+    let body = read_body_up_to(response.into_body(), left, MAX_REGISTRY_ANSWER_BYTES).await?;
     Ok((
         status,
         serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),

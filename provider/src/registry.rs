@@ -7,7 +7,9 @@ use feedkit::{ApiHost, AuthKey, QualifiedName};
 use provider_api::{FeedStatus, FeedView, Refresh, Registration, Update, check_entity_name};
 use serde_json::{Value, json};
 
-use crate::model::{FeedRecord, FeedState, Start, now_millis, pointer_put};
+use std::collections::HashMap;
+
+use crate::model::{FeedRecord, FeedState, Saved, Start, now_millis, pointer_put};
 use crate::node::Node;
 use crate::source::{Source, SourceError};
 use crate::store::StoreError;
@@ -114,11 +116,16 @@ impl Node {
             .prepare(registration.config, registration.since)
             .await?;
         let start = Start::at(prepared.start.unwrap_or(Value::from(0)));
-        for _ in 0..WRITE_ATTEMPTS {
-            let previous = self.store.get(id).await?;
+        // The revision this instance knows (none for a new feed, the common case); read the
+        // store only when that turns out stale.
+        let mut rev = self.known(id).and_then(|known| known.rev);
+        for attempt in 0..WRITE_ATTEMPTS {
+            if attempt > 0 {
+                rev = self.store.get(id).await?.and_then(|previous| previous.rev);
+            }
             let record = FeedRecord {
                 id: id.to_owned(),
-                rev: previous.and_then(|previous| previous.rev),
+                rev: rev.clone(),
                 kind: registration.kind.clone(),
                 api_host: api_host.clone(),
                 auth_key: auth_key.clone(),
@@ -131,7 +138,7 @@ impl Node {
             match self.write(record).await {
                 Ok(record) => {
                     tracing::info!(feed = %id, position = %record.start.position, "registered");
-                    return Ok(self.view_of(&record).await);
+                    return Ok(self.fresh_view_of(&record).await);
                 }
                 Err(StoreError::Conflict) => continue,
                 Err(error) => return Err(error.into()),
@@ -285,18 +292,28 @@ impl Node {
     }
 
     /// The status: the live part from this instance when it runs the feed, the stored part
-    /// (state, position) always.
-    pub(crate) async fn status_of(&self, record: &FeedRecord) -> FeedStatus {
+    /// (state, position) always. `positions` caches the buckets' saved positions read for
+    /// feeds other instances run (`None`: read this feed's bucket; an empty cache for a fresh
+    /// registration, whose position is its start).
+    pub(crate) async fn status_of(
+        &self,
+        record: &FeedRecord,
+        positions: Option<&mut HashMap<u32, HashMap<String, Saved>>>,
+    ) -> FeedStatus {
         let (mut status, saved, here) = self.live(&record.id).unwrap_or_default();
         let saved = if here {
             saved
         } else {
             // Another instance runs it: its last written position.
-            self.store
-                .positions(self.bucket_of(&record.id))
-                .await
-                .ok()
-                .and_then(|mut positions| positions.remove(&record.id))
+            let bucket = self.bucket_of(&record.id);
+            let mut own = HashMap::new();
+            let cache = positions.unwrap_or(&mut own);
+            if let std::collections::hash_map::Entry::Vacant(entry) = cache.entry(bucket) {
+                entry.insert(self.store.positions(bucket).await.unwrap_or_default());
+            }
+            cache
+                .get(&bucket)
+                .and_then(|saved| saved.get(&record.id).cloned())
         };
         status.active = record.state == FeedState::Active;
         status.state = record.state.name().to_owned();
@@ -315,7 +332,17 @@ impl Node {
         FeedView {
             trigger: record.id.clone(),
             config: self.config_view(record),
-            status: self.status_of(record).await,
+            status: self.status_of(record, None).await,
+        }
+    }
+
+    /// A just-registered feed's view: its position is its start.
+    async fn fresh_view_of(&self, record: &FeedRecord) -> FeedView {
+        let mut nothing_saved = HashMap::from([(self.bucket_of(&record.id), HashMap::new())]);
+        FeedView {
+            trigger: record.id.clone(),
+            config: self.config_view(record),
+            status: self.status_of(record, Some(&mut nothing_saved)).await,
         }
     }
 
@@ -336,9 +363,10 @@ impl Node {
             return json!({ "status": "ok", "counts": { "feeds": counts["feeds"] } });
         }
         let mut feeds = serde_json::Map::new();
+        let mut positions = HashMap::new();
         for id in self.ids() {
             if let Some(record) = self.known(&id) {
-                let status = self.status_of(&record).await;
+                let status = self.status_of(&record, Some(&mut positions)).await;
                 feeds.insert(id, serde_json::to_value(status).unwrap_or_default());
             }
         }

@@ -38,6 +38,8 @@ use crate::http::{self, HttpClient, LineReader, basic_auth, encode_component};
 use crate::model::{FeedId, FeedRecord, Saved};
 
 const FLEET_DOC: &str = "fleet";
+/// Documents per page when an instance reads the whole registry.
+const SNAPSHOT_PAGE: usize = 1000;
 /// Calls to the registry that take longer fail (the lease logic treats that as unreachable).
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -447,34 +449,41 @@ impl Store for Arc<CouchStore> {
 
     fn follow(&self) -> BoxFuture<'_, Result<Followed, StoreError>> {
         Box::pin(async move {
-            let (status, body) = self
-                .call(
-                    Method::GET,
-                    "_changes?include_docs=true&conflicts=true&since=0",
-                    None,
-                )
-                .await?;
-            if status != 200 {
-                return Err(registry_error("reading every document", status, &body));
-            }
             let (sender, receiver) = mpsc::channel(4096);
             let mut records = Vec::new();
-            for change in body
-                .get("results")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                match self.event(change).await {
-                    Some(StoreEvent::Feed(record)) => records.push(*record),
-                    Some(StoreEvent::FeedDeleted { .. }) | None => {}
-                    // Buckets and members go to the node first thing.
-                    Some(event) => {
-                        let _ = sender.try_send(event);
+            // Everything there is, a page at a time, then the change feed from where that ended.
+            let mut since = Value::from(0);
+            loop {
+                let path = format!(
+                    "_changes?include_docs=true&conflicts=true&limit={SNAPSHOT_PAGE}&since={}",
+                    encode_component(&crate::changes::seq_text(&since))
+                );
+                let (status, body) = self.call(Method::GET, &path, None).await?;
+                if status != 200 {
+                    return Err(registry_error("reading every document", status, &body));
+                }
+                let results = body
+                    .get("results")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                for change in &results {
+                    match self.event(change).await {
+                        Some(StoreEvent::Feed(record)) => records.push(*record),
+                        Some(StoreEvent::FeedDeleted { .. }) | None => {}
+                        // Buckets and members go to the node first thing.
+                        Some(event) => {
+                            let _ = sender.try_send(event);
+                        }
                     }
                 }
+                if let Some(last) = body.get("last_seq") {
+                    since = last.clone();
+                }
+                if results.len() < SNAPSHOT_PAGE {
+                    break;
+                }
             }
-            let since = body.get("last_seq").cloned().unwrap_or(Value::from(0));
             tokio::spawn(self.clone().follow_from(since, sender));
             Ok((records, receiver))
         })
