@@ -12,11 +12,8 @@
 //!   `PTRACE_O_TRACEEXIT` when it exits but before its memory is released, and `VmHWM` (the
 //!   high-water mark of its own address space, from `execve` on) is read then.
 //!
-//! It also holds [`lower_this_threads_priority`], for load generators that share the cores with
-//! what they load.
-//!
-//! This is the one module that needs `unsafe` (wait4, ptrace, pidfd, poll, setpriority): every
-//! block is a plain system call on a process this module started or on the calling thread.
+//! This is the one module that needs `unsafe` (wait4, ptrace, pidfd, poll): every block is a
+//! plain system call on a process this module started.
 #![allow(unsafe_code)]
 
 use std::fs::File;
@@ -283,16 +280,4 @@ pub fn rss_of(pid: u32) -> Option<(u64, u64)> {
             .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
     };
     Some((field("VmRSS:")?, field("VmHWM:")?))
-}
-
-/// Sets the calling thread's nice value (Linux schedules threads one by one): a load generator
-/// on the same cores as the server it loads then yields the CPU to the server instead of
-/// competing with it as an equal, as clients on other machines would not.
-pub fn lower_this_threads_priority(nice: i32) -> bool {
-    // SAFETY: gettid has no preconditions; setpriority on the calling thread's own id with a
-    // nice value only changes this thread's scheduling.
-    unsafe {
-        let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) == 0
-    }
 }
