@@ -182,72 +182,90 @@ pub(crate) async fn handle(
     if c.is_shutting_down() {
         return Ok(error_answer(&Error::ShutDown, &transaction_id));
     }
-    let (head, mut body) = request.into_parts();
-    let path = head.uri.path().to_string();
-    let query = head.uri.query().unwrap_or_default().to_string();
-    let method = head.method.as_str().to_string();
-    if let Some(web_path) = path.strip_prefix(WEB_PREFIX) {
-        let web_path = web_path.to_string();
-        let body = match read_body(
-            &mut body,
-            &head.headers,
-            MAX_PAYLOAD_BYTES,
-            limits.read_timeout,
-        )
-        .await
-        {
-            Ok(bytes) => bytes,
-            Err(problem) => {
-                if matches!(problem, BodyProblem::TooLarge(_)) {
-                    linger(body);
-                }
-                let error = body_error(problem, MAX_PAYLOAD_BYTES);
-                return Ok(web_answer(
-                    WebReply::error(&error, &transaction_id),
-                    &transaction_id,
-                ));
+    let (head, body) = request.into_parts();
+    Ok(if head.uri.path().starts_with(WEB_PREFIX) {
+        web(c, limits, head, body, transaction_id).await
+    } else {
+        api(c, limits, head, body, transaction_id).await
+    })
+}
+
+/// A web action: the body (at most a payload's 1 MiB) becomes its parameters.
+async fn web(
+    c: Arc<Controller>,
+    limits: ServerLimits,
+    head: hyper::http::request::Parts,
+    mut body: Incoming,
+    transaction_id: String,
+) -> Answer {
+    let bytes = match read_body(
+        &mut body,
+        &head.headers,
+        MAX_PAYLOAD_BYTES,
+        limits.read_timeout,
+    )
+    .await
+    {
+        Ok(bytes) => bytes,
+        Err(problem) => {
+            if matches!(problem, BodyProblem::TooLarge(_)) {
+                linger(body);
             }
-        };
-        let headers = head
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_string(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let id = transaction_id.clone();
-        let reply = blocking(move || {
-            let request = WebRequest {
-                method: &method,
-                path: &web_path,
-                query: &query,
-                headers,
-                body,
-            };
-            crate::web::handle(&c, &request, &id)
+            let error = body_error(problem, MAX_PAYLOAD_BYTES);
+            return web_answer(WebReply::error(&error, &transaction_id), &transaction_id);
+        }
+    };
+    let headers = head
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
         })
-        .await;
-        return Ok(match reply {
-            Ok(reply) => web_answer(reply, &transaction_id),
-            Err(e) => error_answer(&e, &transaction_id),
-        });
+        .collect();
+    let id = transaction_id.clone();
+    let reply = blocking(move || {
+        let request = WebRequest {
+            method: head.method.as_str(),
+            path: head.uri.path().strip_prefix(WEB_PREFIX).unwrap_or_default(),
+            query: head.uri.query().unwrap_or_default(),
+            headers,
+            body: bytes,
+        };
+        crate::web::handle(&c, &request, &id)
+    })
+    .await;
+    match reply {
+        Ok(reply) => web_answer(reply, &transaction_id),
+        Err(e) => error_answer(&e, &transaction_id),
     }
+}
+
+/// The REST API: routed and authenticated from the head, the body read within the route's cap.
+async fn api(
+    c: Arc<Controller>,
+    limits: ServerLimits,
+    head: hyper::http::request::Parts,
+    mut body: Incoming,
+    transaction_id: String,
+) -> Answer {
     let authorization = head
         .headers
         .get(AUTHORIZATION)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let prepared = match crate::api::prepare(&c, &method, &path, authorization.as_deref()) {
-        Ok(prepared) => prepared,
-        Err(e) => {
-            linger(body);
-            return Ok(error_answer(&e, &transaction_id));
-        }
-    };
+    let path = head.uri.path();
+    let prepared =
+        match crate::api::prepare(&c, head.method.as_str(), path, authorization.as_deref()) {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                linger(body);
+                return error_answer(&e, &transaction_id);
+            }
+        };
     let limit = prepared.body_limit();
-    let body = match read_body(&mut body, &head.headers, limit, limits.read_timeout).await {
+    let bytes = match read_body(&mut body, &head.headers, limit, limits.read_timeout).await {
         Ok(bytes) => bytes,
         Err(BodyProblem::TooLarge(size)) => {
             linger(body);
@@ -257,24 +275,22 @@ pub(crate) async fn handle(
             })
             .await
             .unwrap_or_else(|e| e);
-            return Ok(error_answer(&refused, &transaction_id));
+            return error_answer(&refused, &transaction_id);
         }
-        Err(problem) => {
-            let error = body_error(problem, limit);
-            return Ok(error_answer(&error, &transaction_id));
-        }
+        Err(problem) => return error_answer(&body_error(problem, limit), &transaction_id),
     };
+    let query = head.uri.query().unwrap_or_default().to_string();
     // What cannot wait long runs right here; a thread hop per request costs more than the
     // request under load.
     let outcome = if prepared.may_wait(c.has_state_file()) {
-        blocking(move || crate::api::run(&c, &prepared, &query, body))
+        blocking(move || crate::api::run(&c, &prepared, &query, bytes))
             .await
             .and_then(|outcome| outcome)
     } else {
-        crate::api::run(&c, &prepared, &query, body)
+        crate::api::run(&c, &prepared, &query, bytes)
     };
-    Ok(match outcome {
+    match outcome {
         Ok(reply) => api_answer(reply, &transaction_id),
         Err(e) => error_answer(&e, &transaction_id),
-    })
+    }
 }

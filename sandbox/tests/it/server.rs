@@ -91,6 +91,31 @@ fn other_http_versions_are_answered_505_and_closed_leaving_nothing_behind() {
             assert!(answer.contains("HTTP Version Not Supported"), "{answer}");
         }
     }
+    // On a connection already serving HTTP/1.1, a later HTTP/2.0 request line is refused (400)
+    // and the connection closed.
+    let mut stream = connect(&program.url);
+    write!(
+        stream,
+        "GET /api/v1/namespaces HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {}\r\n\r\n",
+        basic(GUEST_AUTH_KEY)
+    )
+    .unwrap();
+    let head = read_head(&mut stream);
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .and_then(|l| l.trim().parse().ok())
+        .expect("a content length");
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).unwrap();
+    write!(
+        stream,
+        "GET /api/v1/namespaces HTTP/2.0\r\nHost: 127.0.0.1\r\n\r\n"
+    )
+    .unwrap();
+    let answer = read_until_closed(&mut stream);
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
     // The prior-knowledge HTTP/2 preface too.
     let mut stream = connect(&program.url);
     stream
