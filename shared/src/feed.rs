@@ -4,14 +4,17 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::client::{Client, ClientError, ClientOptions, QualifiedName};
+use crate::client::{Client, ClientOptions, QualifiedName};
 use crate::context::Context;
 use crate::error::ActionError;
-use crate::params::{ParamError, Params};
+use crate::legacy_params::Params;
+use crate::params::ParamError;
 use crate::runtime::run;
 use crate::secret::AuthKey;
+use crate::session::{FeedSession, trigger_access_error};
 
 /// The events a feed action is invoked with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -190,20 +193,76 @@ impl FeedRequest {
     }
 }
 
-/// Says what a failed trigger lookup means for the user, naming the parameter to fix.
-fn trigger_access_error(trigger: &QualifiedName, error: ClientError) -> ActionError {
-    let what = match error.status() {
-        Some(404) => format!("invalid parameter `triggerName`: trigger {trigger} does not exist"),
-        Some(401) => format!("invalid parameter `authKey`: it is not valid for trigger {trigger}"),
-        Some(403) => format!("invalid parameter `authKey`: it may not read trigger {trigger}"),
-        _ => format!("could not read trigger {trigger}"),
-    };
-    ActionError::new(format!("{what} ({error})"))
+/// A feed: its parameters, declared once as a struct (see [`crate::params`]), and one method per
+/// lifecycle event. There are no defaults on purpose: a feed that "succeeds" at an event it
+/// ignores is what users complain about in the reference feeds.
+///
+/// [`dispatch_feed`] reads the protocol parameters and `Params` (refusing unknown names and bad
+/// values before anything goes over the network), opens the [`FeedSession`] and calls the
+/// event's method; the result or error comes back with every secret masked.
+pub trait Feed {
+    /// The feed's own parameters (package-bound ones included).
+    type Params: DeserializeOwned;
+    /// The action's name, for messages and log lines.
+    const NAME: &'static str;
+
+    fn create(&self, session: &mut FeedSession<'_, Self::Params>) -> Result<Value, ActionError>;
+    fn read(&self, session: &mut FeedSession<'_, Self::Params>) -> Result<Value, ActionError>;
+    fn update(&self, session: &mut FeedSession<'_, Self::Params>) -> Result<Value, ActionError>;
+    fn delete(&self, session: &mut FeedSession<'_, Self::Params>) -> Result<Value, ActionError>;
+    fn pause(&self, session: &mut FeedSession<'_, Self::Params>) -> Result<Value, ActionError>;
+    fn unpause(&self, session: &mut FeedSession<'_, Self::Params>) -> Result<Value, ActionError>;
 }
 
-/// A feed action: one method per lifecycle event. There are no defaults on purpose: a feed that
-/// "succeeds" at an event it ignores is what users complain about in the reference feeds.
-pub trait Feed {
+/// Reads the parameters, opens the session and calls the method for the event.
+pub fn dispatch_feed<F: Feed + ?Sized>(
+    feed: &F,
+    params: Value,
+    context: &Context,
+) -> Result<Value, ActionError> {
+    let (parsed, secrets) = crate::secret::collect(|| {
+        let request = FeedRequest::parse(params)?;
+        let own = crate::params::parse::<F::Params>(request.params.as_map(), F::NAME)?;
+        Ok::<_, ParamError>((request, own))
+    });
+    let (request, own) = match parsed {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            let mut redactor = crate::redact::Redactor::default();
+            for secret in &secrets {
+                redactor.add_secret(secret);
+            }
+            return Err(ActionError::new(redactor.text(&error.to_string())));
+        }
+    };
+    let mut session = FeedSession::new(
+        F::NAME,
+        request.event,
+        request.trigger,
+        request.auth_key,
+        own,
+        &secrets,
+        request.ignore_certs,
+        context,
+    )?;
+    let outcome = match session.event() {
+        LifecycleEvent::Create => feed.create(&mut session),
+        LifecycleEvent::Read => feed.read(&mut session),
+        LifecycleEvent::Update => feed.update(&mut session),
+        LifecycleEvent::Delete => feed.delete(&mut session),
+        LifecycleEvent::Pause => feed.pause(&mut session),
+        LifecycleEvent::Unpause => feed.unpause(&mut session),
+    };
+    session.finish(outcome)
+}
+
+/// Runs `feed` as the process's action: the `main` of every feed binary.
+pub fn run_feed<F: Feed>(feed: F) {
+    run(|params: Value, context: &Context| dispatch_feed(&feed, params, context));
+}
+
+/// The feed trait of the feeds not yet on [`FeedSession`]: goes with them.
+pub trait LegacyFeed {
     fn create(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError>;
     fn read(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError>;
     fn update(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError>;
@@ -212,8 +271,8 @@ pub trait Feed {
     fn unpause(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError>;
 }
 
-/// Parses the protocol parameters and calls the method for the event.
-pub fn dispatch_feed<F: Feed + ?Sized>(
+/// [`dispatch_feed`] for a [`LegacyFeed`].
+pub fn dispatch_legacy_feed<F: LegacyFeed + ?Sized>(
     feed: &F,
     params: Value,
     context: &Context,
@@ -229,9 +288,9 @@ pub fn dispatch_feed<F: Feed + ?Sized>(
     }
 }
 
-/// Runs `feed` as the process's action: the `main` of every feed binary.
-pub fn run_feed<F: Feed>(feed: F) {
-    run(|params: Value, context: &Context| dispatch_feed(&feed, params, context));
+/// [`run_feed`] for a [`LegacyFeed`].
+pub fn run_legacy_feed<F: LegacyFeed>(feed: F) {
+    run(|params: Value, context: &Context| dispatch_legacy_feed(&feed, params, context));
 }
 
 #[cfg(test)]
@@ -251,7 +310,7 @@ mod tests {
         }))
     }
 
-    impl Feed for Echo {
+    impl LegacyFeed for Echo {
         fn create(&self, r: FeedRequest, _: &Context) -> Result<Value, ActionError> {
             echo(r)
         }
@@ -273,7 +332,7 @@ mod tests {
     }
 
     fn call(params: Value) -> Result<Value, ActionError> {
-        dispatch_feed(&Echo, params, &Context::default())
+        dispatch_legacy_feed(&Echo, params, &Context::default())
     }
 
     #[test]

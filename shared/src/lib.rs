@@ -14,21 +14,34 @@ mod client;
 mod context;
 mod error;
 mod feed;
+pub mod http;
+mod legacy_params;
 pub mod outbound;
-mod params;
+pub mod params;
+pub mod record;
+mod redact;
 mod runtime;
-mod secret;
+pub mod secret;
+mod session;
 mod time;
 
 pub use client::{
     ApiHost, Client, ClientError, ClientErrorKind, ClientOptions, DEFAULT_NAMESPACE, FireOutcome,
-    KeyValue, QualifiedName, entity_annotation, http_agent, http_agent_config, key_value_get,
-    key_values_from_map, percent_encode, redact_userinfo,
+    KeyValue, QualifiedName, entity_annotation, key_value_get, key_values_from_map, percent_encode,
+    redact_userinfo,
 };
 pub use context::Context;
 pub use error::ActionError;
-pub use feed::{Feed, FeedRequest, LifecycleEvent, dispatch_feed, run_feed};
-pub use params::{ParamError, Params, kind as json_kind, lenient};
+pub use feed::{
+    Feed, FeedRequest, LegacyFeed, LifecycleEvent, dispatch_feed, dispatch_legacy_feed, run_feed,
+    run_legacy_feed,
+};
+pub use http::{http_agent, http_agent_config};
+pub use legacy_params::{Params, lenient};
+pub use params::{ParamError, kind as json_kind};
+pub use record::{Entity, Record};
+pub use redact::Redactor;
 pub use runtime::{handle_once, run, serve_actionloop};
 pub use secret::{AuthKey, Secret};
+pub use session::FeedSession;
 pub use time::{iso_utc, now_ms};

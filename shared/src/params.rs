@@ -1,13 +1,34 @@
-//! An action's parameters, read the way OpenWhisk clients send them.
+//! An action's parameters, typed: a feed declares them once, as a struct deriving `Deserialize`
+//! whose fields are [`Param`]s of the kit's lenient types, and [`parse`] reads them.
 //!
-//! `wsk ... -p k v` sends `v` as JSON when it parses as JSON and as a string otherwise, and
-//! wskdeploy sends manifest inputs with their YAML types, so `5`, `"5"`, `["a","b"]` and `"a,b"`
-//! all arrive in practice. [`Params`] reads a parameter as the type the action wants and, when
-//! that fails on a string, tries the string's JSON reading before giving up.
+//! ```
+//! use feedkit::params::{Param, Text, Whole, parse};
+//! #[derive(Debug, Default, serde::Deserialize)]
+//! #[serde(default, rename_all = "camelCase")]
+//! struct MyParams {
+//!     url: Param<Text>,
+//!     max_items: Param<Whole>,
+//! }
+//! let params: MyParams = parse(serde_json::json!({"url": " http://x ", "maxItems": "5"}).as_object().unwrap(), "my-feed").unwrap();
+//! assert_eq!(params.url.get().map(|u| u.as_str()), Some("http://x"));
+//! ```
+//!
+//! The rules, the same for every feed:
+//! - What clients send: `wsk ... -p k v` sends `v` as JSON when it parses as JSON and as a string
+//!   otherwise, and wskdeploy sends manifest inputs with their YAML types, so `5` and `"5"`,
+//!   `["a","b"]` and `"a,b"`, `true` and `"true"` all arrive; the lenient types take each form.
+//! - `null` is an absent parameter; an empty (or blank) string is [`Param::Cleared`]: absent for
+//!   a feed that does not clear, "remove what is stored" for one that does.
+//! - A name the struct does not declare is refused, naming it and listing the known ones.
+//! - A bad value is named by its JSON path (`headers.Accept`, `events[1]`); a secret's value is
+//!   never quoted.
 
 use std::fmt;
+use std::marker::PhantomData;
 
-use serde::de::DeserializeOwned;
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 /// A parameter that is missing or not of the expected form. Its message names the parameter
@@ -15,19 +36,16 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParamError {
     #[error("missing parameter `{name}`: expected {expected}")]
-    Missing {
-        name: String,
-        expected: &'static str,
-    },
+    Missing { name: String, expected: String },
     #[error("invalid parameter `{path}`: {problem}")]
     Invalid { path: String, problem: String },
 }
 
 impl ParamError {
-    pub fn missing(name: impl Into<String>, expected: &'static str) -> Self {
+    pub fn missing(name: impl Into<String>, expected: impl Into<String>) -> Self {
         Self::Missing {
             name: name.into(),
-            expected,
+            expected: expected.into(),
         }
     }
 
@@ -47,94 +65,58 @@ impl ParamError {
     }
 }
 
-/// The parameters of one activation: a JSON object.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Params(Map<String, Value>);
+/// Reads `params` as `P`. A name `P` does not declare is refused first (`who` names the action
+/// in that message), then every value is read, the first bad one named by its path.
+pub fn parse<P: DeserializeOwned>(params: &Map<String, Value>, who: &str) -> Result<P, ParamError> {
+    let known = names::<P>();
+    if let Some(unknown) = params.keys().find(|name| !known.contains(&name.as_str())) {
+        return Err(ParamError::invalid(
+            unknown.as_str(),
+            format!(
+                "{who} has no such parameter; it takes {}",
+                if known.is_empty() {
+                    "none of its own".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        ));
+    }
+    deserialize_with_path(Value::Object(params.clone()))
+}
 
-impl Params {
-    pub fn new(map: Map<String, Value>) -> Self {
-        Self(map)
+/// The parameter names a struct deriving `Deserialize` declares (after `rename_all`), in order:
+/// the one list the unknown-name rule, the manifest and the README are held to.
+pub fn names<P: DeserializeOwned>() -> &'static [&'static str] {
+    let mut probe = NameProbe(None);
+    let _ = P::deserialize(&mut probe);
+    probe.0.unwrap_or(&[])
+}
+
+/// A deserializer that answers nothing and notes the field names a struct asks for.
+struct NameProbe(Option<&'static [&'static str]>);
+
+impl<'de> Deserializer<'de> for &mut NameProbe {
+    type Error = de::value::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        Err(de::Error::custom("not a struct"))
     }
 
-    pub fn from_value(value: Value) -> Result<Self, ParamError> {
-        match value {
-            Value::Object(map) => Ok(Self(map)),
-            Value::Null => Ok(Self::default()),
-            other => Err(ParamError::invalid(
-                "(parameters)",
-                format!("expected a JSON object, found {}", kind(&other)),
-            )),
-        }
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        fields: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0 = Some(fields);
+        Err(de::Error::custom("names noted"))
     }
 
-    pub fn as_map(&self) -> &Map<String, Value> {
-        &self.0
-    }
-
-    pub fn into_map(self) -> Map<String, Value> {
-        self.0
-    }
-
-    /// The raw JSON of a parameter. `null` counts as absent.
-    pub fn raw(&self, name: &str) -> Option<&Value> {
-        self.0.get(name).filter(|value| !value.is_null())
-    }
-
-    pub fn contains(&self, name: &str) -> bool {
-        self.raw(name).is_some()
-    }
-
-    /// Removes a parameter and returns its raw JSON.
-    pub fn remove(&mut self, name: &str) -> Option<Value> {
-        self.0.remove(name).filter(|value| !value.is_null())
-    }
-
-    /// Reads an optional parameter as `T` (see the module docs for the string fallback).
-    pub fn get<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, ParamError> {
-        self.raw(name)
-            .map(|value| read_value(name, value))
-            .transpose()
-    }
-
-    /// Reads a required parameter as `T`; `expected` says what a valid value looks like.
-    pub fn require<T: DeserializeOwned>(
-        &self,
-        name: &str,
-        expected: &'static str,
-    ) -> Result<T, ParamError> {
-        self.get(name)?
-            .ok_or_else(|| ParamError::missing(name, expected))
-    }
-
-    /// Reads a non-empty string parameter, trimmed.
-    pub fn require_str(&self, name: &str, expected: &'static str) -> Result<String, ParamError> {
-        match self.get_str(name)? {
-            Some(value) => Ok(value),
-            None => Err(ParamError::missing(name, expected)),
-        }
-    }
-
-    /// Reads an optional string parameter, trimmed; an empty string counts as absent. Numbers and
-    /// booleans are accepted as their text, since the CLI turns `-p id 42` into a number.
-    pub fn get_str(&self, name: &str) -> Result<Option<String>, ParamError> {
-        let text = match self.raw(name) {
-            None => return Ok(None),
-            Some(Value::String(text)) => text.trim().to_owned(),
-            Some(Value::Number(number)) => number.to_string(),
-            Some(Value::Bool(flag)) => flag.to_string(),
-            Some(other) => {
-                return Err(ParamError::invalid(
-                    name,
-                    format!("expected a string, found {}", kind(other)),
-                ));
-            }
-        };
-        Ok((!text.is_empty()).then_some(text))
-    }
-
-    /// Reads all parameters at once into a struct, reporting the JSON path of the first bad one.
-    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ParamError> {
-        deserialize_with_path(Value::Object(self.0.clone()))
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
     }
 }
 
@@ -157,28 +139,6 @@ fn missing_field(problem: &str) -> Option<&str> {
         .and_then(|rest| rest.split('`').next())
 }
 
-fn read_value<T: DeserializeOwned>(name: &str, value: &Value) -> Result<T, ParamError> {
-    let direct = serde_path_to_error::deserialize::<_, T>(value);
-    let error = match direct {
-        Ok(parsed) => return Ok(parsed),
-        Err(error) => error,
-    };
-    if let Value::String(text) = value
-        && let Ok(reparsed) = serde_json::from_str::<Value>(text.trim())
-        && let Ok(parsed) = serde_json::from_value::<T>(reparsed)
-    {
-        return Ok(parsed);
-    }
-    let inner = error.path().to_string();
-    // The path inside the parameter follows its name: `headers.Accept`, `events[1]`.
-    let path = match inner.as_str() {
-        "." => name.to_owned(),
-        index if index.starts_with('[') => format!("{name}{index}"),
-        field => format!("{name}.{field}"),
-    };
-    Err(ParamError::invalid(path, error.inner()))
-}
-
 /// What a JSON value is, for error messages ("expected a string, found an array").
 pub fn kind(value: &Value) -> &'static str {
     match value {
@@ -191,183 +151,511 @@ pub fn kind(value: &Value) -> &'static str {
     }
 }
 
-/// Serde helpers for fields that the CLI may send as text (`deserialize_with = "lenient::..."`).
-pub mod lenient {
-    use serde::{Deserialize, Deserializer, de::Error as _};
-    use serde_json::Value;
+/// One parameter as given: absent (or `null`), given as an empty string, or set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Param<T> {
+    #[default]
+    Absent,
+    /// An empty or blank string: "remove it" where the feed can, else the same as absent.
+    Cleared,
+    Set(T),
+}
 
-    /// A list of strings from a JSON array or a comma-separated string; items are trimmed and
-    /// empty items dropped (`"push, delete"` is `["push", "delete"]`).
-    pub fn string_list<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Vec<String>, D::Error> {
-        match Value::deserialize(deserializer)? {
-            Value::String(text) => Ok(split_list(&text)),
-            Value::Array(items) => items
-                .into_iter()
-                .map(|item| match item {
-                    Value::String(text) => Ok(text.trim().to_owned()),
-                    other => Err(D::Error::custom(format!(
-                        "expected a list of strings, found {} in it",
-                        super::kind(&other)
+impl<T> Param<T> {
+    /// The value, if one was set.
+    pub fn get(&self) -> Option<&T> {
+        match self {
+            Self::Set(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    pub fn into_option(self) -> Option<T> {
+        match self {
+            Self::Set(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// Given at all (even as an empty string).
+    pub fn is_given(&self) -> bool {
+        !matches!(self, Self::Absent)
+    }
+
+    /// `None` when absent, `Some(None)` when cleared, `Some(Some(value))` when set.
+    pub fn change(self) -> Option<Option<T>> {
+        match self {
+            Self::Absent => None,
+            Self::Cleared => Some(None),
+            Self::Set(value) => Some(Some(value)),
+        }
+    }
+
+    /// The value, or a [`ParamError::Missing`] for `name` saying what is `expected`.
+    pub fn require(&self, name: &str, expected: &str) -> Result<&T, ParamError> {
+        self.get()
+            .ok_or_else(|| ParamError::missing(name, expected))
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Param<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ParamVisitor(PhantomData))
+    }
+}
+
+/// Hands every form of value to `T`, except `null` (absent) and blank strings (cleared).
+struct ParamVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ParamVisitor<T> {
+    type Value = Param<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a parameter value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Param::Absent)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Param::Absent)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        Param::deserialize(deserializer)
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
+        T::deserialize(value.into_deserializer()).map(Param::Set)
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
+        T::deserialize(value.into_deserializer()).map(Param::Set)
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
+        T::deserialize(value.into_deserializer()).map(Param::Set)
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
+        T::deserialize(value.into_deserializer()).map(Param::Set)
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+        if value.trim().is_empty() {
+            return Ok(Param::Cleared);
+        }
+        T::deserialize(value.into_deserializer()).map(Param::Set)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        T::deserialize(SeqAccessDeserializer::new(seq)).map(Param::Set)
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        T::deserialize(MapAccessDeserializer::new(map)).map(Param::Set)
+    }
+}
+
+/// The error for a value of the wrong kind, saying what it is but never what it holds.
+fn wrong<E: de::Error>(found: &str, expected: &str) -> E {
+    E::custom(format!("expected {expected}, found {found}"))
+}
+
+/// Implements the visitor methods that refuse a kind of value without quoting it.
+macro_rules! refuse {
+    ($expected:expr; $($method:ident: $arg:ty => $found:literal),* $(,)?) => {
+        $(fn $method<E: de::Error>(self, _: $arg) -> Result<Self::Value, E> {
+            Err(wrong($found, $expected))
+        })*
+    };
+}
+
+/// Text: a string, trimmed; numbers and booleans are taken as their text, since the CLI turns
+/// `-p id 42` into a number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Text(String);
+
+impl Text {
+    pub fn new(text: impl Into<String>) -> Self {
+        Self(text.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<Text> for String {
+    fn from(text: Text) -> String {
+        text.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TextVisitor).map(Text)
+    }
+}
+
+/// Reads text (and numbers and booleans as text), never quoting a refused value: secrets are
+/// read with it too.
+pub(crate) struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<String, E> {
+        Ok(value.trim().to_owned())
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<String, E> {
+        Ok(value.to_string())
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<String, E> {
+        Ok(value.to_string())
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<String, E> {
+        Ok(value.to_string())
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<String, E> {
+        Ok(value.to_string())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<String, E> {
+        Err(wrong("null", "a string"))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<String, A::Error> {
+        Err(wrong("an array", "a string"))
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<String, A::Error> {
+        Err(wrong("an object", "a string"))
+    }
+}
+
+/// A boolean from `true`/`false` or their text (any case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flag(pub bool);
+
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FlagVisitor;
+        impl<'de> Visitor<'de> for FlagVisitor {
+            type Value = bool;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("true or false")
+            }
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<bool, E> {
+                Ok(value)
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<bool, E> {
+                match value.trim().to_ascii_lowercase().as_str() {
+                    "true" => Ok(true),
+                    "false" => Ok(false),
+                    _ => Err(E::custom(format!(
+                        "expected true or false, found {value:?}"
                     ))),
-                })
-                .filter(|item| !matches!(item, Ok(text) if text.is_empty()))
-                .collect(),
-            other => Err(D::Error::custom(format!(
-                "expected a list of strings or a comma-separated string, found {}",
-                super::kind(&other)
-            ))),
+                }
+            }
+            refuse!("true or false";
+                visit_i64: i64 => "a number", visit_u64: u64 => "a number",
+                visit_f64: f64 => "a number");
+        }
+        deserializer.deserialize_any(FlagVisitor).map(Flag)
+    }
+}
+
+/// A whole number >= 0 from a JSON number or its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Whole(pub u64);
+
+impl<'de> Deserialize<'de> for Whole {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct WholeVisitor;
+        impl<'de> Visitor<'de> for WholeVisitor {
+            type Value = u64;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a whole number")
+            }
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<u64, E> {
+                Ok(value)
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<u64, E> {
+                u64::try_from(value)
+                    .map_err(|_| E::custom(format!("expected a whole number >= 0, found {value}")))
+            }
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<u64, E> {
+                Err(E::custom(format!("expected a whole number, found {value}")))
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<u64, E> {
+                value
+                    .trim()
+                    .parse()
+                    .map_err(|_| E::custom(format!("expected a whole number, found {value:?}")))
+            }
+            refuse!("a whole number"; visit_bool: bool => "a boolean");
+        }
+        deserializer.deserialize_any(WholeVisitor).map(Whole)
+    }
+}
+
+/// A whole number from `MIN` to `MAX` (see [`Whole`] for the forms it takes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Bounded<const MIN: u64, const MAX: u64>(pub u64);
+
+impl<'de, const MIN: u64, const MAX: u64> Deserialize<'de> for Bounded<MIN, MAX> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let Whole(value) = Whole::deserialize(deserializer)?;
+        if (MIN..=MAX).contains(&value) {
+            Ok(Self(value))
+        } else if MAX == u64::MAX {
+            Err(de::Error::custom(format!("{value} is less than {MIN}")))
+        } else {
+            Err(de::Error::custom(format!(
+                "{value} is not between {MIN} and {MAX}"
+            )))
         }
     }
+}
 
-    /// Splits a comma-separated list, trimming items and dropping empty ones; a string holding a
-    /// JSON array is read as that array.
-    pub fn split_list(text: &str) -> Vec<String> {
-        if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text.trim()) {
-            return items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(|item| item.trim().to_owned())
-                .filter(|item| !item.is_empty())
-                .collect();
+/// A list of strings from a JSON array, its JSON text or a comma-separated string; items are
+/// trimmed and empty ones dropped (`"push, delete"` is `["push", "delete"]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct List(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for List {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ListVisitor;
+        const EXPECTED: &str = "a list of strings or a comma-separated string";
+        impl<'de> Visitor<'de> for ListVisitor {
+            type Value = Vec<String>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(EXPECTED)
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Vec<String>, E> {
+                Ok(split_list(value))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Value>()? {
+                    match item {
+                        Value::String(text) if text.trim().is_empty() => {}
+                        Value::String(text) => items.push(text.trim().to_owned()),
+                        other => {
+                            return Err(de::Error::custom(format!(
+                                "expected a list of strings, found {} in it",
+                                kind(&other)
+                            )));
+                        }
+                    }
+                }
+                Ok(items)
+            }
+            refuse!(EXPECTED;
+                visit_bool: bool => "a boolean", visit_i64: i64 => "a number",
+                visit_u64: u64 => "a number", visit_f64: f64 => "a number");
+            fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<Vec<String>, A::Error> {
+                Err(wrong("an object", EXPECTED))
+            }
         }
-        text.split(',')
-            .map(str::trim)
+        deserializer.deserialize_any(ListVisitor).map(List)
+    }
+}
+
+/// Splits a comma-separated list, trimming items and dropping empty ones; a string holding a
+/// JSON array is read as that array.
+pub fn split_list(text: &str) -> Vec<String> {
+    if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text.trim()) {
+        return items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|item| item.trim().to_owned())
             .filter(|item| !item.is_empty())
-            .map(str::to_owned)
-            .collect()
+            .collect();
     }
+    text.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
 
-    /// A boolean from `true`/`false` or the strings `"true"`/`"false"` (any case).
-    pub fn bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
-        match Value::deserialize(deserializer)? {
-            Value::Bool(flag) => Ok(flag),
-            Value::String(text) => match text.trim().to_ascii_lowercase().as_str() {
-                "true" => Ok(true),
-                "false" => Ok(false),
-                _ => Err(D::Error::custom(format!(
-                    "expected true or false, found {text:?}"
-                ))),
-            },
-            other => Err(D::Error::custom(format!(
-                "expected true or false, found {}",
-                super::kind(&other)
-            ))),
-        }
-    }
+/// A `T` given as JSON or as its JSON text (`-p headers '{"A": "b"}'` may arrive either way).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Json<T>(pub T);
 
-    /// An unsigned number from a JSON number or its text.
-    pub fn u64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
-        match Value::deserialize(deserializer)? {
-            Value::Number(number) => number.as_u64().ok_or_else(|| {
-                D::Error::custom(format!("expected a whole number >= 0, found {number}"))
-            }),
-            Value::String(text) => text.trim().parse().map_err(|_| {
-                D::Error::custom(format!("expected a whole number >= 0, found {text:?}"))
-            }),
-            other => Err(D::Error::custom(format!(
-                "expected a whole number, found {}",
-                super::kind(&other)
-            ))),
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Json<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct JsonVisitor<T>(PhantomData<T>);
+        impl<'de, T: DeserializeOwned> Visitor<'de> for JsonVisitor<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("JSON or its text")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
+                let value: Value = serde_json::from_str(text).map_err(|_| {
+                    E::custom("expected JSON (or its text), found text that is not JSON")
+                })?;
+                T::deserialize(value).map_err(E::custom)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<T, A::Error> {
+                T::deserialize(SeqAccessDeserializer::new(seq))
+            }
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<T, E> {
+                T::deserialize(value.into_deserializer())
+            }
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<T, E> {
+                T::deserialize(value.into_deserializer())
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<T, E> {
+                T::deserialize(value.into_deserializer())
+            }
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<T, E> {
+                T::deserialize(value.into_deserializer())
+            }
         }
+        deserializer
+            .deserialize_any(JsonVisitor(PhantomData))
+            .map(Json)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde::Deserialize;
+    use crate::Secret;
     use serde_json::json;
 
-    fn params(value: Value) -> Params {
-        Params::from_value(value).expect("object")
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default, rename_all = "camelCase")]
+    struct Settings {
+        url: Param<Text>,
+        events: Param<List>,
+        minutes: Param<Bounded<1, 60>>,
+        active: Param<Flag>,
+        password: Param<Secret>,
+        headers: Param<Json<std::collections::BTreeMap<String, String>>>,
+    }
+
+    fn read(value: Value) -> Result<Settings, ParamError> {
+        parse(value.as_object().expect("object"), "the test feed")
     }
 
     #[test]
-    fn reads_cli_strings_as_their_json() {
-        let p = params(json!({"minutes": "5", "n": 7, "list": "[1,2]", "flag": "true"}));
-        assert_eq!(p.get::<u32>("minutes"), Ok(Some(5)));
-        assert_eq!(p.get::<u32>("n"), Ok(Some(7)));
-        assert_eq!(p.get::<Vec<u8>>("list"), Ok(Some(vec![1, 2])));
-        assert_eq!(p.get::<bool>("flag"), Ok(Some(true)));
-        assert_eq!(p.get::<u32>("absent"), Ok(None));
-    }
-
-    #[test]
-    fn names_the_bad_parameter_and_its_path() {
-        let p = params(json!({"minutes": "soon", "headers": {"Accept": 3}}));
-        let error = p.get::<u32>("minutes").expect_err("bad");
-        assert_eq!(error.path(), "minutes");
-        assert!(
-            error
-                .to_string()
-                .starts_with("invalid parameter `minutes`:"),
-            "{error}"
+    fn reads_what_the_cli_sends_in_every_form() {
+        let settings = read(json!({
+            "url": " http://x ", "events": "push, delete,,", "minutes": "5", "active": "False",
+            "password": 1234, "headers": "{\"A\": \"b\"}",
+        }))
+        .expect("valid");
+        assert_eq!(settings.url.get().map(Text::as_str), Some("http://x"));
+        assert_eq!(
+            settings.events.get().map(|l| l.0.clone()),
+            Some(vec!["push".into(), "delete".into()])
         );
-        let error = p
-            .get::<std::collections::BTreeMap<String, String>>("headers")
-            .expect_err("bad");
-        assert_eq!(error.path(), "headers.Accept");
-        let error = p
-            .require::<u32>("absent", "a number of minutes")
-            .expect_err("missing");
+        assert_eq!(settings.minutes.get().map(|m| m.0), Some(5));
+        assert_eq!(settings.active, Param::Set(Flag(false)));
+        assert_eq!(settings.password.get().map(Secret::expose), Some("1234"));
+        assert_eq!(settings.headers.get().map(|h| h.0["A"].as_str()), Some("b"));
+        let settings =
+            read(json!({"events": ["a", " b ", ""], "minutes": 60, "active": true, "url": 42}))
+                .expect("valid");
+        assert_eq!(settings.events.get().map(|l| l.0.len()), Some(2));
+        assert_eq!(settings.url.get().map(Text::as_str), Some("42"));
+    }
+
+    #[test]
+    fn null_is_absent_and_blank_is_cleared() {
+        let settings = read(json!({"url": null, "password": "  "})).expect("valid");
+        assert_eq!(settings.url, Param::Absent);
+        assert!(matches!(settings.password, Param::Cleared));
+        assert_eq!(settings.minutes, Param::Absent);
+        assert_eq!(
+            settings
+                .url
+                .require("url", "a URL")
+                .expect_err("missing")
+                .to_string(),
+            "missing parameter `url`: expected a URL"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_named_by_path_and_secrets_never_quoted() {
+        let cases = [
+            (json!({"minutes": "soon"}), "minutes", "\"soon\""),
+            (
+                json!({"minutes": 61}),
+                "minutes",
+                "61 is not between 1 and 60",
+            ),
+            (
+                json!({"events": ["push", 1]}),
+                "events",
+                "found a number in it",
+            ),
+            (
+                json!({"active": "maybe"}),
+                "active",
+                "expected true or false",
+            ),
+            (json!({"headers": {"A": 3}}), "headers.A", "expected"),
+            (
+                json!({"password": ["hunter2"]}),
+                "password",
+                "expected a string, found an array",
+            ),
+            (json!({"url": {"x": 1}}), "url", "found an object"),
+        ];
+        for (given, path, says) in cases {
+            let error = read(given).expect_err(path);
+            assert_eq!(error.path(), path, "{error}");
+            assert!(error.to_string().contains(says), "{error}");
+            assert!(!error.to_string().contains("hunter2"), "{error}");
+        }
+    }
+
+    #[test]
+    fn unknown_names_are_refused_with_the_known_ones() {
+        let error = read(json!({"url": "x", "urll": "y"})).expect_err("unknown");
         assert_eq!(
             error.to_string(),
-            "missing parameter `absent`: expected a number of minutes"
+            "invalid parameter `urll`: the test feed has no such parameter; it takes url, \
+             events, minutes, active, password, headers"
         );
-    }
-
-    #[test]
-    fn strings_are_trimmed_and_empty_is_absent() {
-        let p = params(json!({"a": "  x ", "b": "   ", "c": 42, "d": [1]}));
-        assert_eq!(p.get_str("a"), Ok(Some("x".into())));
-        assert_eq!(p.get_str("b"), Ok(None));
-        assert_eq!(p.get_str("c"), Ok(Some("42".into())));
-        assert!(p.require_str("b", "a repository").is_err());
-        assert_eq!(p.get_str("d").expect_err("array").path(), "d");
-    }
-
-    #[test]
-    fn non_objects_are_refused_and_null_is_empty() {
-        assert!(Params::from_value(json!([1])).is_err());
-        assert_eq!(Params::from_value(Value::Null), Ok(Params::default()));
-    }
-
-    #[derive(Debug, Deserialize)]
-    struct Settings {
-        #[serde(deserialize_with = "lenient::string_list")]
-        events: Vec<String>,
-        #[serde(deserialize_with = "lenient::u64")]
-        minutes: u64,
-        #[serde(deserialize_with = "lenient::bool")]
-        active: bool,
-    }
-
-    #[test]
-    fn parse_reports_paths_and_lenient_helpers_accept_text() {
-        let parsed: Settings =
-            params(json!({"events": "push, delete,,", "minutes": "3", "active": "False"}))
-                .parse()
-                .expect("valid");
-        assert_eq!(parsed.events, ["push", "delete"]);
-        assert_eq!(parsed.minutes, 3);
-        assert!(!parsed.active);
-
-        let error = params(json!({"events": ["push", 1], "minutes": 1, "active": true}))
-            .parse::<Settings>()
-            .expect_err("bad");
-        assert_eq!(error.path(), "events");
-        let error = params(json!({"events": "push", "active": true}))
-            .parse::<Settings>()
-            .expect_err("missing");
-        assert_eq!(error, ParamError::missing("minutes", "a value"));
+        assert_eq!(
+            names::<Settings>(),
+            ["url", "events", "minutes", "active", "password", "headers"]
+        );
     }
 
     #[test]
     fn split_list_reads_json_arrays_too() {
-        assert_eq!(lenient::split_list(r#"["a", " b "]"#), ["a", "b"]);
-        assert_eq!(lenient::split_list(" a ,b,, "), ["a", "b"]);
-        assert!(lenient::split_list("").is_empty());
+        assert_eq!(split_list(r#"["a", " b "]"#), ["a", "b"]);
+        assert_eq!(split_list(" a ,b,, "), ["a", "b"]);
+        assert!(split_list("").is_empty());
     }
 }

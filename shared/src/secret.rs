@@ -44,9 +44,106 @@ impl Serialize for Secret {
     }
 }
 
+/// Reads a secret from text (numbers too: `-p password 1234` arrives as a number), trimmed,
+/// never quoting a refused value; every secret read while [`collect`] runs is noted for it.
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Secret)
+        let secret = Secret(deserializer.deserialize_any(crate::params::TextVisitor)?);
+        note(&secret);
+        Ok(secret)
+    }
+}
+
+thread_local! {
+    /// The secrets read by the current [`collect`], if one runs.
+    static COLLECTED: std::cell::RefCell<Option<Vec<Secret>>> = const { std::cell::RefCell::new(None) };
+}
+
+fn note(secret: &Secret) {
+    if secret.is_empty() {
+        return;
+    }
+    COLLECTED.with(|collected| {
+        if let Some(list) = collected.borrow_mut().as_mut() {
+            list.push(secret.clone());
+        }
+    });
+}
+
+/// Runs `read` and returns, beside its outcome, every [`Secret`] it deserialized (parameters,
+/// records stored with their secrets): what the activation's output must never show. A feed
+/// declares a field as `Secret` and its value is masked wherever it turns up, without listing
+/// it anywhere else.
+pub fn collect<T>(read: impl FnOnce() -> T) -> (T, Vec<Secret>) {
+    let outer = COLLECTED.with(|collected| collected.borrow_mut().replace(Vec::new()));
+    let result = read();
+    let secrets = COLLECTED.with(|collected| {
+        let mut slot = collected.borrow_mut();
+        let mine = slot.take().unwrap_or_default();
+        if let Some(mut outer) = outer {
+            outer.extend(mine.iter().cloned());
+            *slot = Some(outer);
+        }
+        mine
+    });
+    (result, secrets)
+}
+
+/// Serde for a [`Secret`] stored with its real value (it serializes redacted): `#[serde(with =
+/// "feedkit::secret::exposed")]` on a record's field.
+pub mod exposed {
+    use super::Secret;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(secret: &Secret, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(secret.expose())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
+        Secret::deserialize(deserializer)
+    }
+}
+
+/// [`exposed`] for an optional secret (`None` and an empty string are no secret).
+pub mod exposed_option {
+    use super::Secret;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        secret: &Option<Secret>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match secret {
+            Some(secret) => serializer.serialize_str(secret.expose()),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Secret>, D::Error> {
+        Ok(Option::<Secret>::deserialize(deserializer)?.filter(|secret| !secret.is_empty()))
+    }
+}
+
+/// [`exposed`] for a map of secrets (header names to values).
+pub mod exposed_map {
+    use std::collections::BTreeMap;
+
+    use super::Secret;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        map: &BTreeMap<String, Secret>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(map.iter().map(|(name, secret)| (name, secret.expose())))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<String, Secret>, D::Error> {
+        BTreeMap::<String, Secret>::deserialize(deserializer)
     }
 }
 
@@ -132,6 +229,24 @@ mod tests {
         let huge = format!("uuid:{}", "k".repeat(AuthKey::MAX_CHARS));
         let error = AuthKey::parse(&huge).expect_err("too long");
         assert!(error.contains("over 4096 characters"), "{error}");
+    }
+
+    #[test]
+    fn secrets_read_are_collected_for_masking() {
+        let (read, secrets) = collect(|| {
+            let inner = collect(|| serde_json::from_str::<Secret>("\"inner\"")).1;
+            assert_eq!(inner.len(), 1);
+            serde_json::from_str::<Vec<Secret>>(r#"[" a ", 7]"#)
+        });
+        let read = read.expect("secrets");
+        assert_eq!(read[0].expose(), "a");
+        assert_eq!(read[1].expose(), "7");
+        let exposed: Vec<&str> = secrets.iter().map(Secret::expose).collect();
+        assert_eq!(exposed, ["inner", "a", "7"]);
+        assert!(
+            serde_json::from_str::<Secret>("[\"hunter2\"]")
+                .is_err_and(|e| !e.to_string().contains("hunter2"))
+        );
     }
 
     #[test]

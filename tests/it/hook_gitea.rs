@@ -214,7 +214,7 @@ fn an_unreadable_answer_to_create_leaves_no_orphan() {
     assert_eq!(result["hookId"], id);
     assert!(created.stderr.contains("found hook"), "{}", created.stderr);
     let stored = world.stored_config("t").expect("stored");
-    assert_eq!(stored["hookId"], id);
+    assert_eq!(stored["hookUrl"], result["hookUrl"]);
     let push = json!({"ref": "refs/heads/main"});
     assert_eq!(gitea.deliver(REPO, "push", &push).len(), 1);
     assert_eq!(world.fires_with("t", &push), 1);

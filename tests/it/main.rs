@@ -12,6 +12,7 @@ mod hook_feed;
 mod hook_gitea;
 mod hook_relay;
 mod hostile;
+mod in_process;
 mod manifest;
 mod poll_feed;
 mod provider_answers;

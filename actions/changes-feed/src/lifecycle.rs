@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use feedkit::{ActionError, AuthKey, Context, Feed, FeedRequest};
+use feedkit::{ActionError, AuthKey, Context, FeedRequest, LegacyFeed};
 use provider_api::{CHANGES_KIND, Confidential, FeedView, Refresh, Registration, Update};
 use serde_json::{Value, json};
 
@@ -119,7 +119,7 @@ impl Session {
     }
 }
 
-impl Feed for ChangesFeed {
+impl LegacyFeed for ChangesFeed {
     fn create(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
         // Parameters first: a typo is reported before any network call.
         settings::check_names(&request.params)?;

@@ -11,5 +11,5 @@ mod provider;
 mod settings;
 
 fn main() {
-    feedkit::run_feed(lifecycle::ChangesFeed);
+    feedkit::run_legacy_feed(lifecycle::ChangesFeed);
 }

@@ -14,6 +14,7 @@
 
 use std::fmt;
 
+use feedkit::params::Text;
 use feedkit::{ActionError, ApiHost, AuthKey, ParamError, QualifiedName, Secret};
 use hook_relay::wire;
 use serde::{Deserialize, Serialize};
@@ -22,7 +23,7 @@ use crate::settings::ContentType;
 
 /// How a delivery reaches the trigger.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", try_from = "Text")]
 pub enum DeliveryMode {
     /// The service POSTs to the trigger's fire URL on the OpenWhisk API host, authenticating
     /// with the trigger owner's key as the URL's userinfo (Basic auth).
@@ -82,6 +83,13 @@ impl DeliveryMode {
     }
 }
 
+impl TryFrom<Text> for DeliveryMode {
+    type Error = String;
+    fn try_from(text: Text) -> Result<Self, String> {
+        Self::parse(text.as_str())
+    }
+}
+
 impl fmt::Display for DeliveryMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -91,7 +99,8 @@ impl fmt::Display for DeliveryMode {
 /// The URL of the `hook-relay` web action (`relayUrl`, bound on the package by its deployer),
 /// e.g. `https://HOST/api/v1/web/NAMESPACE/feedkit-relay/hook-relay.http`, without a trailing
 /// slash.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Text")]
 pub struct RelayUrl(String);
 
 impl RelayUrl {
@@ -127,16 +136,6 @@ impl RelayUrl {
         Ok(Self(format!("{}://{rest}", scheme.to_ascii_lowercase())))
     }
 
-    /// Reads `relayUrl` if given.
-    pub fn from_params(params: &feedkit::Params) -> Result<Option<Self>, ParamError> {
-        params
-            .get_str(Self::PARAMETER)?
-            .map(|text| {
-                Self::parse(&text).map_err(|problem| ParamError::invalid(Self::PARAMETER, problem))
-            })
-            .transpose()
-    }
-
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -144,6 +143,13 @@ impl RelayUrl {
     /// Where `trigger`'s relayed deliveries go, without the token.
     pub fn delivery_url(&self, trigger: &QualifiedName) -> String {
         wire::delivery_url(&self.0, trigger)
+    }
+}
+
+impl TryFrom<Text> for RelayUrl {
+    type Error = String;
+    fn try_from(text: Text) -> Result<Self, String> {
+        Self::parse(text.as_str())
     }
 }
 

@@ -15,6 +15,7 @@
 use std::fmt;
 
 use feedkit::Secret;
+use feedkit::params::Text;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -22,7 +23,7 @@ use crate::settings::BaseUrl;
 
 /// Which dialect a service speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", try_from = "Text")]
 pub enum Service {
     Github,
     Gitea,
@@ -142,6 +143,13 @@ impl Service {
                 "branch_filter": branch_filter.filter(|f| !f.is_empty()).unwrap_or("*"),
             }),
         }
+    }
+}
+
+impl TryFrom<Text> for Service {
+    type Error = String;
+    fn try_from(text: Text) -> Result<Self, String> {
+        Self::parse(text.as_str())
     }
 }
 

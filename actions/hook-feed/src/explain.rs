@@ -2,7 +2,7 @@
 //! service's own words.
 
 use feedkit::ActionError;
-use feedkit::outbound::SendError;
+use feedkit::http::HttpErrorKind;
 
 use crate::dialect::Service;
 use crate::service::ServiceError;
@@ -78,22 +78,22 @@ pub fn service_error(error: &ServiceError, location: &Location, doing: &str) -> 
              ({BASE_URL_FORMS}) of a {} service (`service`)",
             location.service
         ),
-        ServiceError::Transport(_) => {
+        ServiceError::Call(HttpErrorKind::Redirect(_)) => format!(
+            "invalid parameter `baseUrl`: {said}; give the API root the service answers at \
+             ({BASE_URL_FORMS})"
+        ),
+        ServiceError::Call(HttpErrorKind::HeadersTooLarge) => {
+            format!("invalid parameter `accessToken`: {said}; give the token itself")
+        }
+        ServiceError::Call(HttpErrorKind::BadUrl) => {
+            format!("invalid parameter `baseUrl`: {said}; expected the API root ({BASE_URL_FORMS})")
+        }
+        ServiceError::Call(HttpErrorKind::Deadline) => said,
+        ServiceError::Call(_) => {
             format!(
                 "invalid parameter `baseUrl`: {base_url} gave {said}; check the URL ({BASE_URL_FORMS})"
             )
         }
-        ServiceError::Redirect(_) => format!(
-            "invalid parameter `baseUrl`: {said}; give the API root the service answers at \
-             ({BASE_URL_FORMS})"
-        ),
-        ServiceError::Request(SendError::RequestTooLarge) => {
-            format!("invalid parameter `accessToken`: {said}; give the token itself")
-        }
-        ServiceError::Request(_) => {
-            format!("invalid parameter `baseUrl`: {said}; expected the API root ({BASE_URL_FORMS})")
-        }
-        ServiceError::Deadline => said,
     };
     ActionError::new(message).context(doing)
 }
@@ -101,12 +101,11 @@ pub fn service_error(error: &ServiceError, location: &Location, doing: &str) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use feedkit::Params;
     use serde_json::json;
 
     fn location() -> Location {
         let params =
-            Params::from_value(json!({"repository": "o/r", "accessToken": "tok"})).expect("params");
+            crate::settings::test_params(json!({"repository": "o/r", "accessToken": "tok"}));
         crate::settings::location(&params, None).expect("location")
     }
 
@@ -158,7 +157,7 @@ mod tests {
                 "invalid parameter `baseUrl`",
             ),
             (
-                ServiceError::Transport("connection failed".into()),
+                ServiceError::Call(HttpErrorKind::Transport("connection failed".into())),
                 "invalid parameter `baseUrl`",
             ),
         ];

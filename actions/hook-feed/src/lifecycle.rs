@@ -1,16 +1,18 @@
 //! The six lifecycle events.
 //!
-//! Every event first checks that the key can read the trigger, then reads what CREATE stored on
-//! it ([`Stored`], an annotation), lets explicit parameters override that, and finds the feed's
-//! hooks by where they deliver (the trigger's fire URL or its relay URL, whatever credentials or
-//! token they carry). So the feed never touches a hook that delivers elsewhere: another
-//! trigger's, or the user's own. CREATE and UPDATE install the hook in the delivery mode the
-//! settings say (relay by default: the relay seals a new URL and secret every time).
+//! Every event first checks that the key can read the trigger (the session's access check),
+//! then reads what CREATE stored on it ([`Stored`], an annotation), lets explicit parameters
+//! override that, and finds the feed's hooks by where they deliver (the trigger's fire URL or
+//! its relay URL, whatever credentials or token they carry). So the feed never touches a hook
+//! that delivers elsewhere: another trigger's, or the user's own. CREATE and UPDATE install the
+//! hook in the delivery mode the settings say (relay by default: the relay seals a new URL and
+//! secret every time).
+//!
+//! Requests: the record is written once per event, before the hook is installed (so a DELETE
+//! after any failure knows where to look); CREATE lists the repository's hooks while it reads
+//! the trigger.
 
-use feedkit::{
-    ActionError, AuthKey, Client, Context, Feed, FeedRequest, ParamError, Params, QualifiedName,
-    Secret, entity_annotation,
-};
+use feedkit::{ActionError, Feed, FeedSession, ParamError, now_ms};
 use serde_json::{Value, json};
 
 use crate::delivery::{
@@ -20,136 +22,97 @@ use crate::delivery::{
 use crate::dialect::Service;
 use crate::explain::service_error;
 use crate::read::{Observed, render};
-use crate::redact::Redactor;
 use crate::seal::seal;
 use crate::service::{Hook, HooksApi, ServiceError};
-use crate::settings::{self, ContentType, HookSettings, Location, PARAMETER_NAMES, Stored};
-use feedkit::now_ms;
+use crate::settings::{self, ContentType, HookParams, HookSettings, Location, Stored};
 
 /// The hook feed: `main` hands it to [`feedkit::run_feed`].
 pub struct HookFeed;
 
+type Session<'c> = FeedSession<'c, HookParams>;
+
 impl Feed for HookFeed {
-    fn create(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-        guarded(request, context, |session| {
-            let settings = settings::hook_settings(&session.params, None)?;
-            session.install(settings, "CREATE")
-        })
-    }
+    type Params = HookParams;
+    const NAME: &'static str = "hook-feed";
 
-    fn read(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-        guarded(request, context, |session| session.read())
-    }
-
-    fn update(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-        guarded(request, context, |session| {
-            let settings = session.merged_settings()?;
-            session.install(settings, "UPDATE")
-        })
-    }
-
-    fn delete(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-        guarded(request, context, |session| session.delete())
-    }
-
-    fn pause(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-        guarded(request, context, |session| session.set_active(false))
-    }
-
-    fn unpause(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-        guarded(request, context, |session| session.set_active(true))
-    }
-}
-
-/// Runs one event with every secret of the activation masked in its result or error.
-fn guarded(
-    request: FeedRequest,
-    context: &Context,
-    event: impl FnOnce(&mut Session<'_>) -> Result<Value, ActionError>,
-) -> Result<Value, ActionError> {
-    let mut redactor = Redactor::for_request(&request);
-    let outcome = Session::open(request, context).and_then(|mut session| {
-        if let Some(stored) = &session.stored {
-            redactor.add_secret(&stored.access_token);
-            if let Some(secret) = &stored.secret {
-                redactor.add_secret(secret);
-            }
-        }
-        let outcome = event(&mut session);
-        for secret in &session.learned {
-            redactor.add_secret(secret);
-        }
-        outcome
-    });
-    match outcome {
-        Ok(result) => Ok(redactor.value(result)),
-        Err(error) => {
-            let message = redactor.text(error.message());
-            eprintln!("hook-feed: {message}");
-            Err(ActionError::new(message))
-        }
-    }
-}
-
-/// One activation's view of the trigger and what the feed stored on it.
-struct Session<'a> {
-    context: &'a Context,
-    client: Client,
-    trigger: QualifiedName,
-    auth_key: AuthKey,
-    params: Params,
-    /// The trigger as OpenWhisk last described it (the base of every annotation update).
-    entity: Value,
-    stored: Option<Stored>,
-    /// `relayUrl`, read when an event needs it (a malformed one must not stop DELETE).
-    relay: Result<Option<RelayUrl>, ParamError>,
-    /// What this activation learned that no output may show (a relay token and the hook's
-    /// secret): masked like the rest.
-    learned: Vec<Secret>,
-}
-
-impl<'a> Session<'a> {
-    fn open(mut request: FeedRequest, context: &'a Context) -> Result<Self, ActionError> {
-        let client = request.client(context)?;
-        request.resolve_trigger(&client)?;
-        let entity = request.check_trigger(&client)?;
-        let unknown: Vec<&str> = request
-            .params
-            .as_map()
-            .keys()
-            .map(String::as_str)
-            .filter(|name| !PARAMETER_NAMES.contains(name))
-            .collect();
-        if !unknown.is_empty() {
-            eprintln!(
-                "hook-feed: ignoring parameters this feed does not read: {}",
-                unknown.join(", ")
-            );
-        }
-        let stored = entity_annotation(&entity, Stored::ANNOTATION).and_then(|value| {
-            let parsed = serde_json::from_value::<Stored>(value.clone()).ok();
-            if parsed.is_none() {
-                // No details: the record holds the token.
-                eprintln!("hook-feed: the stored hook configuration is unreadable; ignoring it");
-            }
-            parsed
+    fn create(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
+        // Every setting is checked before anything goes over the network.
+        let settings = settings::hook_settings(&session.params, None)?;
+        ready_to_install(session, &settings)?;
+        // The repository's hooks are listed while the trigger is read: neither needs the other.
+        let http = session.http().clone();
+        let api = HooksApi::new(&http, &settings.location);
+        let (checked, listed) = std::thread::scope(|scope| {
+            let listing = scope.spawn(|| api.list());
+            let checked = session.check_trigger().map(|_| ());
+            (checked, listing.join())
         });
-        Ok(Self {
-            context,
-            client,
-            trigger: request.trigger,
-            auth_key: request.auth_key,
-            relay: RelayUrl::from_params(&request.params),
-            params: request.params,
-            entity,
-            stored,
-            learned: Vec::new(),
-        })
+        checked?;
+        let listed = listed.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let stored = session.record::<Stored>();
+        Hooks { session, stored }.install(settings, listed, "CREATE")
+    }
+
+    fn read(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
+        Hooks::open(session)?.read()
+    }
+
+    fn update(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
+        let hooks = Hooks::open(session)?;
+        let settings = hooks.merged_settings()?;
+        ready_to_install(hooks.session, &settings)?;
+        let http = hooks.session.http().clone();
+        let listed = HooksApi::new(&http, &settings.location).list();
+        hooks.install(settings, listed, "UPDATE")
+    }
+
+    fn delete(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
+        Hooks::open(session)?.delete()
+    }
+
+    fn pause(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
+        Hooks::open(session)?.set_active(false)
+    }
+
+    fn unpause(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
+        Hooks::open(session)?.set_active(true)
+    }
+}
+
+/// What installing needs besides the settings: a content type the mode can take, and in relay
+/// mode the relay's URL.
+fn ready_to_install(session: &Session<'_>, settings: &HookSettings) -> Result<(), ActionError> {
+    settings
+        .mode
+        .check_content_type(settings.content_type)
+        .map_err(ActionError::from)?;
+    if settings.mode == DeliveryMode::Relay && session.params.relay_url.get().is_none() {
+        return Err(missing_relay_url());
+    }
+    Ok(())
+}
+
+/// One event's view of the trigger and what the feed stored on it.
+struct Hooks<'s, 'c> {
+    session: &'s mut Session<'c>,
+    stored: Option<Stored>,
+}
+
+impl<'s, 'c> Hooks<'s, 'c> {
+    /// Checks the trigger and reads the record on it.
+    fn open(session: &'s mut Session<'c>) -> Result<Self, ActionError> {
+        session.check_trigger()?;
+        let stored = session.record::<Stored>();
+        Ok(Self { session, stored })
+    }
+
+    fn params(&self) -> &HookParams {
+        &self.session.params
     }
 
     /// The stored settings with explicit parameters over them.
     fn merged_settings(&self) -> Result<HookSettings, ActionError> {
-        settings::hook_settings(&self.params, self.stored.as_ref())
+        settings::hook_settings(self.params(), self.stored.as_ref())
             .map_err(|error| self.without_stored_config(error))
     }
 
@@ -160,51 +123,51 @@ impl<'a> Session<'a> {
             (ParamError::Missing { .. }, None) => ActionError::new(format!(
                 "{error} (trigger {} has no hook configuration stored by this feed; \
                  create the trigger with this feed first)",
-                self.trigger
+                self.session.trigger()
             )),
             _ => error.into(),
         }
     }
 
-    /// The trigger's fire URL: where a direct-mode hook delivers.
-    fn direct_url(&self) -> String {
-        self.client.host().trigger_url(&self.trigger)
+    fn relay(&self) -> Option<&RelayUrl> {
+        self.params().relay_url.get()
     }
 
-    /// `relayUrl`, needed to install a relay-mode hook.
-    fn relay_url(&self) -> Result<&RelayUrl, ActionError> {
-        match &self.relay {
-            Ok(Some(relay)) => Ok(relay),
-            Ok(None) => Err(missing_relay_url()),
-            Err(error) => Err(error.clone().into()),
-        }
+    /// The trigger's fire URL: where a direct-mode hook delivers.
+    fn direct_url(&self) -> String {
+        self.session
+            .client()
+            .host()
+            .trigger_url(self.session.trigger())
     }
 
     /// The URL a new hook in `mode` delivers to: for the relay mode, the relay seals a new one.
     fn target(&mut self, mode: DeliveryMode) -> Result<HookTarget, ActionError> {
-        let target = match mode {
-            DeliveryMode::Direct => {
-                direct_target(self.client.host(), &self.trigger, &self.auth_key)
+        let session = &*self.session;
+        let target = match (mode, self.relay()) {
+            (DeliveryMode::Direct, _) => direct_target(
+                session.client().host(),
+                session.trigger(),
+                session.auth_key(),
+            ),
+            (DeliveryMode::Relay, Some(relay)) => {
+                seal(session.http(), relay, session.trigger(), session.auth_key())?
             }
-            DeliveryMode::Relay => seal(
-                self.relay_url()?,
-                &self.trigger,
-                &self.auth_key,
-                self.context.deadline,
-            )?,
+            (DeliveryMode::Relay, None) => return Err(missing_relay_url()),
         };
         if let Some(token) = hook_relay::wire::token_of(target.registered.expose()) {
-            self.learned.push(Secret::new(token));
+            self.session.redact(&feedkit::Secret::new(token));
         }
-        self.learned.extend(target.secret.clone());
+        if let Some(secret) = &target.secret {
+            self.session.redact(secret);
+        }
         Ok(target)
     }
 
     /// Where a hook in `mode` delivers, without credentials or token (for READ's answer).
     fn shown_target(&self, mode: DeliveryMode) -> String {
-        let relay = self.relay.as_ref().ok().and_then(Option::as_ref);
-        match (mode, relay) {
-            (DeliveryMode::Relay, Some(relay)) => relay.delivery_url(&self.trigger),
+        match (mode, self.relay()) {
+            (DeliveryMode::Relay, Some(relay)) => relay.delivery_url(self.session.trigger()),
             (DeliveryMode::Relay, None) => self
                 .stored
                 .as_ref()
@@ -218,8 +181,8 @@ impl<'a> Session<'a> {
     /// where the stored record says), the stored one first.
     fn ours<'h>(&self, hooks: &'h [Hook]) -> Vec<&'h Hook> {
         let mut targets = vec![self.direct_url()];
-        if let Ok(Some(relay)) = &self.relay {
-            targets.push(relay.delivery_url(&self.trigger));
+        if let Some(relay) = self.relay() {
+            targets.push(relay.delivery_url(self.session.trigger()));
         }
         if let Some(url) = self.stored.as_ref().and_then(|s| s.hook_url.clone()) {
             targets.push(url);
@@ -236,44 +199,32 @@ impl<'a> Session<'a> {
 
     /// Sets (or with `None` removes) the stored record on the trigger.
     fn save(&mut self, record: Option<&Stored>) -> Result<(), ActionError> {
-        let value = record
-            .map(serde_json::to_value)
-            .transpose()
-            .map_err(|_| ActionError::new("could not encode the hook configuration"))?;
-        let updated = self
-            .client
-            .set_trigger_annotation(&self.trigger, &self.entity, Stored::ANNOTATION, value)
-            .map_err(|error| {
-                ActionError::from(error).context(format!(
-                    "storing the hook configuration on trigger {}",
-                    self.trigger
-                ))
-            })?;
-        if updated.is_object() {
-            self.entity = updated;
-        }
+        self.session.save_record(record)?;
         self.stored = record.cloned();
         Ok(())
     }
 
     /// CREATE and UPDATE: makes the feed's hook match `settings`, changing an existing one in
-    /// place (so no delivery is lost) or installing it.
-    fn install(&mut self, settings: HookSettings, event: &str) -> Result<Value, ActionError> {
+    /// place (so no delivery is lost) or installing it. `listed` are the repository's hooks.
+    fn install(
+        mut self,
+        settings: HookSettings,
+        listed: Result<Vec<Hook>, ServiceError>,
+        event: &str,
+    ) -> Result<Value, ActionError> {
         let mode = settings.mode;
-        mode.check_content_type(settings.content_type)
-            .map_err(ActionError::from)?;
         let location = &settings.location;
-        let api = HooksApi::new(location, self.context.deadline);
-        let hooks = api
-            .list()
-            .map_err(|e| service_error(&e, location, "listing the repository's hooks"))?;
+        let http = self.session.http().clone();
+        let api = HooksApi::new(&http, location);
+        let hooks =
+            listed.map_err(|e| service_error(&e, location, "listing the repository's hooks"))?;
         let ours: Vec<Hook> = self.ours(&hooks).into_iter().cloned().collect();
         let target = self.target(mode)?;
         let previous = self.stored.clone();
 
         // Stored before the hook exists, so that a DELETE after any failure below (the CLI
-        // sends one when CREATE fails) knows where to look.
-        let mut record = Stored {
+        // sends one when CREATE fails) knows where to look: the hook is found by its URL.
+        let record = Stored {
             repository: location.repository.clone(),
             base_url: location.base_url.clone(),
             service: Some(location.service),
@@ -297,7 +248,7 @@ impl<'a> Session<'a> {
             // A success status with an answer that is not a hook: the service may have made
             // (or changed) it all the same. Find it by the URL it was given, and keep it.
             Err(ServiceError::NotTheApi { status }) if (200..300).contains(&status) => {
-                found_by_url(&api, &target, &known, status, location)
+                found_by_url(&api, &target, &known, status, location, self.session)
             }
             other => other.map_err(|e| service_error(&e, location, "installing the hook")),
         };
@@ -305,24 +256,22 @@ impl<'a> Session<'a> {
             Ok(hook) => hook,
             Err(error) => {
                 if let Err(undo) = self.save(previous.as_ref()) {
-                    eprintln!("hook-feed: could not restore the stored configuration: {undo}");
+                    self.session.log(&format!(
+                        "could not restore the stored configuration: {undo}"
+                    ));
                 }
                 return Err(error);
             }
         };
-        let mut changed = vec![hook.id];
         // Two hooks delivering to one trigger would fire it twice per event.
         for duplicate in ours.iter().skip(1).filter(|d| d.id != hook.id) {
-            match api.delete(duplicate.id) {
-                Ok(_) => changed.push(duplicate.id),
-                Err(error) => eprintln!(
-                    "hook-feed: could not remove duplicate hook {}: {error}",
+            if let Err(error) = api.delete(duplicate.id) {
+                self.session.log(&format!(
+                    "could not remove duplicate hook {}: {error}",
                     duplicate.id
-                ),
+                ));
             }
         }
-        record.hook_id = Some(hook.id);
-        self.save(Some(&record))?;
         if let Some(previous) = previous.filter(|p| !p.location().same_place(location)) {
             // The hook moved to another repository or service: the old one would keep firing.
             self.remove_quietly(&previous.location());
@@ -337,14 +286,14 @@ impl<'a> Session<'a> {
             .as_ref()
             .map(|id| format!(", sealed with relay key {id}"))
             .unwrap_or_default();
-        eprintln!(
-            "hook-feed: {event} {}: {verb} hook {} on {} (events {}, active {}, delivery {mode}{sealed_with})",
-            self.trigger,
+        self.session.log(&format!(
+            "{event} {}: {verb} hook {} on {} (events {}, active {}, delivery {mode}{sealed_with})",
+            self.session.trigger(),
             hook.id,
             location.repository,
             hook.events.join(","),
             hook.active
-        );
+        ));
         let mut result = json!({
             "hookId": hook.id,
             "repository": location.repository.to_string(),
@@ -363,10 +312,11 @@ impl<'a> Session<'a> {
     }
 
     /// PAUSE and UNPAUSE: only the hook's active state changes.
-    fn set_active(&mut self, active: bool) -> Result<Value, ActionError> {
+    fn set_active(mut self, active: bool) -> Result<Value, ActionError> {
         let settings = self.merged_settings()?;
         let location = &settings.location;
-        let api = HooksApi::new(location, self.context.deadline);
+        let http = self.session.http().clone();
+        let api = HooksApi::new(&http, location);
         let hooks = api
             .list()
             .map_err(|e| service_error(&e, location, "listing the repository's hooks"))?;
@@ -375,7 +325,8 @@ impl<'a> Session<'a> {
             ActionError::new(format!(
                 "{event}: no hook of {} delivers to trigger {} (removed on the service?); \
                  UPDATE installs it again",
-                location.repository, self.trigger
+                location.repository,
+                self.session.trigger()
             ))
         };
         let Some(ours) = self.ours(&hooks).first().copied() else {
@@ -420,13 +371,13 @@ impl<'a> Session<'a> {
             date_changed: now_ms(),
         };
         self.save(Some(&record))?;
-        eprintln!(
-            "hook-feed: {event} {}: hook {} on {} is now {}",
-            self.trigger,
+        self.session.log(&format!(
+            "{event} {}: hook {} on {} is now {}",
+            self.session.trigger(),
             hook.id,
             location.repository,
             if hook.active { "active" } else { "inactive" }
-        );
+        ));
         Ok(json!({
             "hookId": hook.id,
             "repository": location.repository.to_string(),
@@ -434,11 +385,10 @@ impl<'a> Session<'a> {
         }))
     }
 
-    fn read(&mut self) -> Result<Value, ActionError> {
+    fn read(self) -> Result<Value, ActionError> {
         let settings = self.merged_settings()?;
         let location = &settings.location;
-        let api = HooksApi::new(location, self.context.deadline);
-        let hooks = api
+        let hooks = HooksApi::new(self.session.http(), location)
             .list()
             .map_err(|e| service_error(&e, location, "listing the repository's hooks"))?;
         let hook = self.ours(&hooks).first().copied();
@@ -448,7 +398,7 @@ impl<'a> Session<'a> {
             .unwrap_or(settings.mode);
         let relay_key_id = hook.and_then(|hook| relay_key_id(hook.url()));
         Ok(render(&Observed {
-            trigger: &self.trigger,
+            trigger: self.session.trigger(),
             settings: &settings,
             stored: self.stored.as_ref(),
             mode,
@@ -460,18 +410,18 @@ impl<'a> Session<'a> {
 
     /// Removes the feed's hooks and the stored record. Succeeds when there is nothing to remove:
     /// the CLI sends DELETE after a failed CREATE too.
-    fn delete(&mut self) -> Result<Value, ActionError> {
-        let location = match settings::location(&self.params, self.stored.as_ref()) {
+    fn delete(mut self) -> Result<Value, ActionError> {
+        let trigger = self.session.trigger().clone();
+        let location = match settings::location(self.params(), self.stored.as_ref()) {
             Ok(location) => location,
             // Nothing stored and not enough given to look: nothing this feed could have made.
             Err(ParamError::Missing { .. }) if self.stored.is_none() => {
-                eprintln!(
-                    "hook-feed: DELETE {}: nothing stored, nothing to remove",
-                    self.trigger
-                );
+                self.session.log(&format!(
+                    "DELETE {trigger}: nothing stored, nothing to remove"
+                ));
                 return Ok(json!({
                     "removed": [],
-                    "message": format!("trigger {} has no hook installed by this feed", self.trigger),
+                    "message": format!("trigger {trigger} has no hook installed by this feed"),
                 }));
             }
             Err(error) => return Err(error.into()),
@@ -488,16 +438,15 @@ impl<'a> Session<'a> {
             match self.save(None) {
                 Ok(()) => {}
                 // The trigger went first: nothing left to clean.
-                Err(_) if self.client.get_trigger(&self.trigger).is_err() => {}
+                Err(_) if self.session.client().get_trigger(&trigger).is_err() => {}
                 Err(error) => return Err(error.context("the hooks are removed, but")),
             }
         }
-        eprintln!(
-            "hook-feed: DELETE {}: removed {} hook(s) from {}",
-            self.trigger,
+        self.session.log(&format!(
+            "DELETE {trigger}: removed {} hook(s) from {}",
             removed.len(),
             location.repository
-        );
+        ));
         let mut result = json!({
             "removed": removed,
             "repository": location.repository.to_string(),
@@ -510,7 +459,7 @@ impl<'a> Session<'a> {
 
     /// Removes the feed's hooks at `location`: their ids, and a note when the repository is gone.
     fn remove(&self, location: &Location) -> Result<(Vec<i64>, Option<String>), ActionError> {
-        let api = HooksApi::new(location, self.context.deadline);
+        let api = HooksApi::new(self.session.http(), location);
         let hooks = match api.list() {
             Ok(hooks) => hooks,
             Err(error) if error.status() == Some(404) => {
@@ -540,10 +489,10 @@ impl<'a> Session<'a> {
 
     fn remove_quietly(&self, location: &Location) {
         if let Err(error) = self.remove(location) {
-            eprintln!(
-                "hook-feed: could not remove the hook from {} ({}): {error}",
+            self.session.log(&format!(
+                "could not remove the hook from {} ({}): {error}",
                 location.repository, location.base_url
-            );
+            ));
         }
     }
 }
@@ -551,7 +500,7 @@ impl<'a> Session<'a> {
 /// Changes `existing` in place, or creates the hook (also when `existing` vanished meanwhile),
 /// in the service's dialect.
 fn apply(
-    api: &HooksApi,
+    api: &HooksApi<'_>,
     settings: &HookSettings,
     target: &HookTarget,
     existing: Option<&Hook>,
@@ -583,11 +532,12 @@ fn apply(
 /// `target`'s URL (one that was not there before first), kept as if the answer had been read.
 /// Without one, nothing was made, and the error says so.
 fn found_by_url(
-    api: &HooksApi,
+    api: &HooksApi<'_>,
     target: &HookTarget,
     known: &[i64],
     status: u16,
     location: &Location,
+    session: &Session<'_>,
 ) -> Result<Hook, ActionError> {
     let base_url = &location.base_url;
     let said =
@@ -605,10 +555,10 @@ fn found_by_url(
     found.sort_by_key(|hook| known.contains(&hook.id));
     match found.first() {
         Some(hook) => {
-            eprintln!(
-                "hook-feed: {said}; found hook {} by its URL and kept it",
+            session.log(&format!(
+                "{said}; found hook {} by its URL and kept it",
                 hook.id
-            );
+            ));
             Ok((*hook).clone())
         }
         None => Err(ActionError::new(format!(

@@ -6,9 +6,9 @@ use feedkit::{QualifiedName, iso_utc, now_ms};
 use serde_json::{Value, json};
 
 use crate::delivery::{DeliveryMode, shown};
-use crate::redact::MASK;
 use crate::service::Hook;
 use crate::settings::{HookSettings, Stored};
+use feedkit::secret::REDACTED as MASK;
 
 /// Everything READ looked at.
 pub struct Observed<'a> {
@@ -103,14 +103,12 @@ fn reason(settings: &HookSettings, hook: Option<&Hook>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use feedkit::Params;
 
     fn settings(active: bool) -> HookSettings {
-        let params = Params::from_value(json!({
+        let params = crate::settings::test_params(json!({
             "repository": "o/r", "accessToken": "tok", "secret": "whsec", "active": active,
             "deliveryMode": "direct",
-        }))
-        .expect("params");
+        }));
         crate::settings::hook_settings(&params, None).expect("settings")
     }
 
@@ -185,7 +183,7 @@ mod tests {
         let trigger = QualifiedName::parse("/g/t").expect("name");
         let target = "http://ow/api/v1/web/ops/feedkit-relay/hook-relay.http/deliver/g/t";
         let params =
-            Params::from_value(json!({"repository": "o/r", "accessToken": "tok"})).expect("params");
+            crate::settings::test_params(json!({"repository": "o/r", "accessToken": "tok"}));
         let settings = crate::settings::hook_settings(&params, None).expect("settings");
         let mut live = hook(true);
         live.config.insert(

@@ -3,65 +3,45 @@
 //! package holds the relay keys. The hook's signing secret comes back encrypted under a one-time
 //! key this activation chose.
 
-use std::time::{Duration, SystemTime};
-
-use feedkit::outbound::{self, CrossOrigin, Outbound, SendError};
+use feedkit::http::{Http, HttpErrorKind, Method, Request};
 use feedkit::{ActionError, AuthKey, QualifiedName, Secret};
 use hook_relay::wire::{self, ReplyKey, SEAL_PATH};
 use serde_json::Value;
-use ureq::http::Method;
 
 use crate::delivery::{HookTarget, RelayUrl};
 
-/// Bound on the call when the activation has no deadline.
-const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-/// Kept back from the deadline so the action can still write its result.
-const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
-
-/// Seals `auth_key` for `trigger` (resolved) and returns the hook URL and its secret.
+/// Seals `auth_key` for `trigger` (resolved) and returns the hook URL and its secret. The relay
+/// is on the OpenWhisk API host, so this goes over the activation's connection to it.
 pub fn seal(
+    http: &Http,
     relay: &RelayUrl,
     trigger: &QualifiedName,
     auth_key: &AuthKey,
-    deadline: Option<SystemTime>,
 ) -> Result<HookTarget, ActionError> {
     let doing = "sealing the hook URL with the relay";
     let reply_key =
         ReplyKey::new_random().map_err(|error| ActionError::from(error).context(doing))?;
-    let timeout = time_left(deadline).ok_or_else(|| {
-        ActionError::new("the activation's deadline leaves no time for the call").context(doing)
-    })?;
-    let agent: ureq::Agent = feedkit::http_agent(
-        feedkit::http_agent_config()
-            .user_agent(concat!("openwhisk-hook-feed/", env!("CARGO_PKG_VERSION")))
-            .build(),
-    );
-    let url = format!("{relay}{SEAL_PATH}");
     // The body carries the owner's key: it never leaves the relay's origin.
-    let request = Outbound::new(Method::POST, url)
+    let request = Request::new(Method::Post, format!("{relay}{SEAL_PATH}"))
         .header("Accept", "application/json")
-        .json(&wire::seal_request(trigger, auth_key, &reply_key));
-    let mut response =
-        outbound::send(&agent, &request, CrossOrigin::Refuse, timeout).map_err(|error| {
-            let said = match error {
-                SendError::Redirect { .. } | SendError::TooManyRedirects => error.to_string(),
-                other => format!("no answer from {relay} ({other})"),
-            };
-            ActionError::new(format!(
-                "invalid parameter `relayUrl`: {said}; expected {}",
-                RelayUrl::EXPECTED
-            ))
-            .context(doing)
-        })?;
-    let status = response.status().as_u16();
-    let answer: Value = response
-        .body_mut()
-        .with_config()
-        .limit(64 * 1024)
-        .read_to_string()
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or(Value::Null);
+        .json(&wire::seal_request(trigger, auth_key, &reply_key))
+        .limit(64 * 1024);
+    let response = http.send(&request).map_err(|error| {
+        let said = match error.kind {
+            HttpErrorKind::Deadline => {
+                return ActionError::new(error.kind.to_string()).context(doing);
+            }
+            HttpErrorKind::Redirect(reason) => reason,
+            other => format!("no answer from {relay} ({other})"),
+        };
+        ActionError::new(format!(
+            "invalid parameter `relayUrl`: {said}; expected {}",
+            RelayUrl::EXPECTED
+        ))
+        .context(doing)
+    })?;
+    let status = response.status();
+    let answer = response.json_value().unwrap_or(Value::Null);
     if status != 200 {
         return Err(refused(relay, status, &answer).context(doing));
     }
@@ -108,15 +88,6 @@ fn refused(relay: &RelayUrl, status: u16, answer: &Value) -> ActionError {
     ActionError::new(message)
 }
 
-fn time_left(deadline: Option<SystemTime>) -> Option<Duration> {
-    let Some(deadline) = deadline else {
-        return Some(CALL_TIMEOUT);
-    };
-    let left = deadline.duration_since(SystemTime::now()).ok()?;
-    let left = left.checked_sub(DEADLINE_MARGIN)?;
-    (!left.is_zero()).then_some(left.min(CALL_TIMEOUT))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,13 +129,13 @@ mod tests {
                 .expect("relay URL");
         let trigger = QualifiedName::parse("/guest/t").expect("name");
         let key = AuthKey::parse("u:secret-key").expect("key");
-        let error = seal(&relay, &trigger, &key, None).expect_err("no relay there");
+        let error = seal(&Http::new(None), &relay, &trigger, &key).expect_err("no relay there");
         assert!(
             error.message().contains("invalid parameter `relayUrl`"),
             "{error}"
         );
         assert!(!error.message().contains("secret-key"), "{error}");
-        let past = Some(SystemTime::now());
-        assert!(seal(&relay, &trigger, &key, past).is_err());
+        let past = Http::new(Some(std::time::SystemTime::now()));
+        assert!(seal(&past, &relay, &trigger, &key).is_err());
     }
 }

@@ -3,20 +3,14 @@
 //! own dialect (see [`crate::dialect`]).
 
 use std::fmt;
-use std::time::{Duration, SystemTime};
 
 use feedkit::Secret;
-use feedkit::outbound::{self, CrossOrigin, Outbound, SendError};
+use feedkit::http::{Http, HttpError, HttpErrorKind, Method, Request};
 use serde_json::{Map, Value};
-use ureq::http::Method;
 
 use crate::dialect::Service;
 use crate::settings::{BaseUrl, Location, Repository};
 
-/// Bound on one call when the activation has no deadline.
-const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-/// Kept back from the deadline so the action can still write its result.
-const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 /// More pages than any repository's hooks fill (GitHub allows 20 hooks per event).
 const MAX_PAGES: usize = 20;
 /// A page of hooks is a few kilobytes; anything near this is not the hooks API.
@@ -84,14 +78,8 @@ pub enum ServiceError {
     },
     /// An answer that is not the hooks API (not JSON, or not the expected shape).
     NotTheApi { status: u16 },
-    /// No answer at all.
-    Transport(String),
-    /// A redirect the kit does not follow with the token (another origin, or https to http).
-    Redirect(String),
-    /// The request could not be sent as it is (headers far too large, an unusable URL).
-    Request(SendError),
-    /// The activation's deadline leaves no time for another call.
-    Deadline,
+    /// No usable answer (see [`HttpErrorKind`]).
+    Call(HttpErrorKind),
 }
 
 impl fmt::Display for ServiceError {
@@ -116,28 +104,26 @@ impl fmt::Display for ServiceError {
                 f,
                 "HTTP {status} with an answer that is not the repository hooks API"
             ),
-            Self::Transport(reason) => write!(f, "no answer ({reason})"),
-            Self::Redirect(reason) => f.write_str(reason),
-            Self::Request(error) => write!(f, "the request could not be sent: {error}"),
-            Self::Deadline => f.write_str("the activation's deadline leaves no time for the call"),
+            Self::Call(kind) => kind.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ServiceError {}
+
+impl From<HttpError> for ServiceError {
+    fn from(error: HttpError) -> Self {
+        match (error.kind, error.status) {
+            // An answer cut short or far too large is no hooks API answer.
+            (HttpErrorKind::BodyTooLarge(_) | HttpErrorKind::BodyCut(_), Some(status)) => {
+                Self::NotTheApi { status }
+            }
+            (kind, _) => Self::Call(kind),
         }
     }
 }
 
 impl ServiceError {
-    fn from_send(error: SendError) -> Self {
-        match error {
-            SendError::Redirect { .. } | SendError::TooManyRedirects | SendError::BadLocation => {
-                Self::Redirect(error.to_string())
-            }
-            SendError::RequestTooLarge | SendError::BadUrl => Self::Request(error),
-            SendError::Timeout(after) => {
-                Self::Transport(format!("timed out after {} ms", after.as_millis()))
-            }
-            SendError::Transport(reason) => Self::Transport(reason),
-        }
-    }
-
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Status { status, .. } => Some(*status),
@@ -147,29 +133,22 @@ impl ServiceError {
 }
 
 /// The hooks of one repository, reached with one token.
-pub struct HooksApi {
-    agent: ureq::Agent,
+pub struct HooksApi<'a> {
+    http: &'a Http,
     service: Service,
     base_url: BaseUrl,
     repository: Repository,
     authorization: Secret,
-    deadline: Option<SystemTime>,
 }
 
-impl HooksApi {
-    pub fn new(location: &Location, deadline: Option<SystemTime>) -> Self {
-        let agent = feedkit::http_agent(
-            feedkit::http_agent_config()
-                .user_agent(concat!("openwhisk-hook-feed/", env!("CARGO_PKG_VERSION")))
-                .build(),
-        );
+impl<'a> HooksApi<'a> {
+    pub fn new(http: &'a Http, location: &Location) -> Self {
         Self {
-            agent,
+            http,
             service: location.service,
             base_url: location.base_url.clone(),
             repository: location.repository.clone(),
             authorization: location.service.authorization(&location.access_token),
-            deadline,
         }
     }
 
@@ -188,7 +167,7 @@ impl HooksApi {
         let mut pages = 0;
         while let Some(url) = next.take() {
             pages += 1;
-            let (status, body, link) = self.exchange("GET", &url, None)?;
+            let (status, body, link) = self.exchange(Method::Get, &url, None)?;
             let page = expect_success(status, &body)?;
             let items = page.as_array().ok_or(ServiceError::NotTheApi { status })?;
             hooks.extend(items.iter().filter_map(Hook::from_json));
@@ -202,7 +181,7 @@ impl HooksApi {
     }
 
     pub fn create(&self, body: &Value) -> Result<Hook, ServiceError> {
-        let (status, answer, _) = self.exchange("POST", &self.hooks_url(), Some(body))?;
+        let (status, answer, _) = self.exchange(Method::Post, &self.hooks_url(), Some(body))?;
         let created = expect_success(status, &answer)?;
         Hook::from_json(&created).ok_or(ServiceError::NotTheApi { status })
     }
@@ -210,7 +189,7 @@ impl HooksApi {
     /// Changes a hook in place; `None` when it no longer exists.
     pub fn patch(&self, id: i64, body: &Value) -> Result<Option<Hook>, ServiceError> {
         let url = format!("{}/{id}", self.hooks_url());
-        let (status, answer, _) = self.exchange("PATCH", &url, Some(body))?;
+        let (status, answer, _) = self.exchange(Method::Patch, &url, Some(body))?;
         if status == 404 {
             return Ok(None);
         }
@@ -223,62 +202,37 @@ impl HooksApi {
     /// Removes a hook; false when it was already gone.
     pub fn delete(&self, id: i64) -> Result<bool, ServiceError> {
         let url = format!("{}/{id}", self.hooks_url());
-        let (status, answer, _) = self.exchange("DELETE", &url, None)?;
+        let (status, answer, _) = self.exchange(Method::Delete, &url, None)?;
         if status == 404 {
             return Ok(false);
         }
         expect_success(status, &answer).map(|_| true)
     }
 
-    /// One request within the deadline: the status, the body as JSON (`Null` when empty,
-    /// `NotTheApi` when it is not JSON) and the `Link` header. The token goes only to the
-    /// service's origin: a redirect elsewhere is an error (see `feedkit::outbound`).
+    /// One request: the status, the body as JSON (`Null` when empty, `NotTheApi` when it is
+    /// not JSON) and the `Link` header. The token goes only to the service's origin: a redirect
+    /// elsewhere is an error.
     fn exchange(
         &self,
-        method: &str,
+        method: Method,
         url: &str,
         body: Option<&Value>,
     ) -> Result<(u16, Value, Option<String>), ServiceError> {
-        let timeout = self.time_left().ok_or(ServiceError::Deadline)?;
-        let verb = Method::from_bytes(method.as_bytes())
-            .map_err(|_| ServiceError::Transport(format!("no HTTP method {method}")))?;
-        let mut request =
-            Outbound::new(verb, url).credential("Authorization", self.authorization.clone());
+        let mut request = Request::new(method, url)
+            .credential("Authorization", self.authorization.clone())
+            .limit(MAX_ANSWER_BYTES);
         for (name, value) in self.service.headers() {
             request = request.header(*name, *value);
         }
-        if matches!(method, "POST" | "PATCH") {
+        if matches!(method, Method::Post | Method::Patch) {
             request = request.json(body.unwrap_or(&Value::Object(Map::new())));
         }
-        let mut response = outbound::send(&self.agent, &request, CrossOrigin::Refuse, timeout)
-            .map_err(ServiceError::from_send)?;
-        let status = response.status().as_u16();
-        let link = response
-            .headers()
-            .get("link")
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
-        let text = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_ANSWER_BYTES)
-            .read_to_string()
-            .map_err(|_| ServiceError::NotTheApi { status })?;
-        let value = if text.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).map_err(|_| ServiceError::NotTheApi { status })?
-        };
-        Ok((status, value, link))
-    }
-
-    fn time_left(&self) -> Option<Duration> {
-        let Some(deadline) = self.deadline else {
-            return Some(CALL_TIMEOUT);
-        };
-        let left = deadline.duration_since(SystemTime::now()).ok()?;
-        let left = left.checked_sub(DEADLINE_MARGIN)?;
-        (!left.is_zero()).then_some(left.min(CALL_TIMEOUT))
+        let response = self.http.send(&request)?;
+        let status = response.status();
+        let value = response
+            .json_value()
+            .ok_or(ServiceError::NotTheApi { status })?;
+        Ok((status, value, response.header("link").map(str::to_owned)))
     }
 }
 

@@ -1,4 +1,5 @@
-//! The feed's parameters, validated, and how they combine with what CREATE stored on the trigger.
+//! The feed's parameters ([`HookParams`]), and how they combine with what CREATE stored on the
+//! trigger.
 //!
 //! `wsk trigger create T --feed F -p ...` hands the `-p` parameters to CREATE only; READ, UPDATE,
 //! DELETE, PAUSE and UNPAUSE get `triggerName` and `authKey` (plus package-bound parameters). So
@@ -6,10 +7,11 @@
 
 use std::fmt;
 
-use feedkit::{ParamError, Params, Secret, lenient};
+use feedkit::params::{Flag, List, Param, Text};
+use feedkit::{ParamError, Record, Secret};
 use serde::{Deserialize, Serialize};
 
-use crate::delivery::DeliveryMode;
+use crate::delivery::{DeliveryMode, RelayUrl};
 use crate::dialect::Service;
 use crate::events;
 
@@ -20,23 +22,35 @@ pub const DEFAULT_BASE_URL: &str = "https://api.github.com";
 /// sent as a header.
 const MAX_TOKEN_CHARS: usize = 4096;
 
-/// Names of every parameter the feed reads (the rest are ignored, and logged by name).
-pub const PARAMETER_NAMES: &[&str] = &[
-    "repository",
-    "accessToken",
-    "events",
-    "baseUrl",
-    "contentType",
-    "secret",
-    "active",
-    "deliveryMode",
-    "relayUrl",
-    "service",
-];
+/// Every parameter hook-feed takes, in the order the manifest and the README list them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct HookParams {
+    /// `owner/repo`.
+    pub repository: Param<Repository>,
+    /// A token that may administer the repository's hooks.
+    pub access_token: Param<Secret>,
+    /// Event names, a list or comma list (default `push`).
+    pub events: Param<List>,
+    /// The hooks API root (default GitHub's).
+    pub base_url: Param<BaseUrl>,
+    /// `github` or `gitea` (`forgejo`); by default from `baseUrl`.
+    pub service: Param<Service>,
+    /// `relay` (the default) or `direct`.
+    pub delivery_mode: Param<DeliveryMode>,
+    /// `json` (default) or `form` (relay mode only).
+    pub content_type: Param<ContentType>,
+    /// Direct mode only: the secret the service signs deliveries with.
+    pub secret: Param<Secret>,
+    /// False to install or keep the hook inactive.
+    pub active: Param<Flag>,
+    /// The relay web action's URL, bound on the feed's package by its deployer.
+    pub relay_url: Param<RelayUrl>,
+}
 
 /// `owner/repo`, as the hooks API paths spell it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "Text", into = "String")]
 pub struct Repository {
     owner: String,
     name: String,
@@ -76,10 +90,10 @@ impl fmt::Display for Repository {
     }
 }
 
-impl TryFrom<String> for Repository {
+impl TryFrom<Text> for Repository {
     type Error = String;
-    fn try_from(text: String) -> Result<Self, String> {
-        Self::parse(&text)
+    fn try_from(text: Text) -> Result<Self, String> {
+        Self::parse(text.as_str())
     }
 }
 
@@ -92,7 +106,7 @@ impl From<Repository> for String {
 /// The API root of a GitHub-compatible service, e.g. `https://api.github.com`,
 /// `https://ghe.example/api/v3` or `https://gitea.example/api/v1`, without a trailing slash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "Text", into = "String")]
 pub struct BaseUrl(String);
 
 impl BaseUrl {
@@ -146,10 +160,10 @@ impl fmt::Display for BaseUrl {
     }
 }
 
-impl TryFrom<String> for BaseUrl {
+impl TryFrom<Text> for BaseUrl {
     type Error = String;
-    fn try_from(text: String) -> Result<Self, String> {
-        Self::parse(&text)
+    fn try_from(text: Text) -> Result<Self, String> {
+        Self::parse(text.as_str())
     }
 }
 
@@ -161,7 +175,7 @@ impl From<BaseUrl> for String {
 
 /// How the service encodes deliveries (`config.content_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", try_from = "Text")]
 pub enum ContentType {
     Json,
     Form,
@@ -183,6 +197,13 @@ impl ContentType {
             Self::Json => "json",
             Self::Form => "form",
         }
+    }
+}
+
+impl TryFrom<Text> for ContentType {
+    type Error = String;
+    fn try_from(text: Text) -> Result<Self, String> {
+        Self::parse(text.as_str())
     }
 }
 
@@ -230,13 +251,13 @@ pub struct Stored {
     /// The dialect; records from before it was kept have none (detected from `base_url`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<Service>,
-    #[serde(with = "exposed")]
+    #[serde(with = "feedkit::secret::exposed")]
     pub access_token: Secret,
     pub events: Vec<String>,
     pub content_type: ContentType,
     #[serde(
         default,
-        with = "exposed_option",
+        with = "feedkit::secret::exposed_option",
         skip_serializing_if = "Option::is_none"
     )]
     pub secret: Option<Secret>,
@@ -256,10 +277,11 @@ pub struct Stored {
     pub date_changed: u64,
 }
 
-impl Stored {
-    /// The trigger annotation holding the record.
-    pub const ANNOTATION: &'static str = "hookFeed";
+impl Record for Stored {
+    const ANNOTATION: &'static str = "hookFeed";
+}
 
+impl Stored {
     pub fn location(&self) -> Location {
         Location {
             repository: self.repository.clone(),
@@ -272,80 +294,34 @@ impl Stored {
     }
 }
 
-/// Serde for a [`Secret`] that must be stored as its real value (it serializes redacted).
-mod exposed {
-    use feedkit::Secret;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(secret: &Secret, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(secret.expose())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
-        String::deserialize(deserializer).map(Secret::new)
-    }
-}
-
-mod exposed_option {
-    use feedkit::Secret;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(
-        secret: &Option<Secret>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        match secret {
-            Some(secret) => serializer.serialize_str(secret.expose()),
-            None => serializer.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Secret>, D::Error> {
-        Ok(Option::<String>::deserialize(deserializer)?
-            .filter(|text| !text.is_empty())
-            .map(Secret::new))
-    }
-}
-
 /// Reads the location from explicit parameters over `stored`.
-pub fn location(params: &Params, stored: Option<&Stored>) -> Result<Location, ParamError> {
-    let repository = match params.get_str("repository")? {
-        Some(text) => Repository::parse(&text)
-            .map_err(|problem| ParamError::invalid("repository", problem))?,
-        None => match stored {
-            Some(stored) => stored.repository.clone(),
-            None => {
-                return Err(ParamError::missing(
-                    "repository",
-                    "the repository whose hook fires the trigger, as `owner/repo`",
-                ));
-            }
-        },
+pub fn location(params: &HookParams, stored: Option<&Stored>) -> Result<Location, ParamError> {
+    let repository = match (params.repository.get(), stored) {
+        (Some(repository), _) => repository.clone(),
+        (None, Some(stored)) => stored.repository.clone(),
+        (None, None) => {
+            return Err(ParamError::missing(
+                "repository",
+                "the repository whose hook fires the trigger, as `owner/repo`",
+            ));
+        }
     };
-    let given_base_url = params
-        .get_str("baseUrl")?
-        .map(|text| {
-            BaseUrl::parse(&text).map_err(|problem| ParamError::invalid("baseUrl", problem))
-        })
-        .transpose()?;
-    let base_url = match (&given_base_url, stored) {
+    let given_base_url = params.base_url.get();
+    let base_url = match (given_base_url, stored) {
         (Some(url), _) => url.clone(),
         (None, Some(stored)) => stored.base_url.clone(),
         (None, None) => BaseUrl(DEFAULT_BASE_URL.to_owned()),
     };
     // An explicit `service`, else the stored one (unless `baseUrl` changed), else detected.
-    let service = match params.get_str(Service::PARAMETER)? {
-        Some(text) => Service::parse(&text)
-            .map_err(|problem| ParamError::invalid(Service::PARAMETER, problem))?,
+    let service = match params.service.get() {
+        Some(service) => *service,
         None => stored
             .filter(|_| given_base_url.is_none())
             .and_then(|stored| stored.service)
             .unwrap_or_else(|| Service::detect(&base_url)),
     };
-    let access_token = match secret_param(params, "accessToken")? {
-        Some(Some(token)) if token.expose().len() > MAX_TOKEN_CHARS => {
+    let access_token = match (params.access_token.get(), stored) {
+        (Some(token), _) if token.expose().len() > MAX_TOKEN_CHARS => {
             return Err(ParamError::invalid(
                 "accessToken",
                 format!(
@@ -355,17 +331,15 @@ pub fn location(params: &Params, stored: Option<&Stored>) -> Result<Location, Pa
                 ),
             ));
         }
-        Some(Some(token)) => token,
-        Some(None) | None => match stored {
-            Some(stored) => stored.access_token.clone(),
-            None => {
-                return Err(ParamError::missing(
-                    "accessToken",
-                    "a token that may administer the repository's hooks \
-                     (GitHub: admin:repo_hook scope, or Webhooks read/write)",
-                ));
-            }
-        },
+        (Some(token), _) => token.clone(),
+        (None, Some(stored)) => stored.access_token.clone(),
+        (None, None) => {
+            return Err(ParamError::missing(
+                "accessToken",
+                "a token that may administer the repository's hooks \
+                 (GitHub: admin:repo_hook scope, or Webhooks read/write)",
+            ));
+        }
     };
     Ok(Location {
         repository,
@@ -377,53 +351,43 @@ pub fn location(params: &Params, stored: Option<&Stored>) -> Result<Location, Pa
 
 /// Reads the hook settings from explicit parameters over `stored` (CREATE passes `None`: it
 /// starts from the parameters and the defaults only).
-pub fn hook_settings(params: &Params, stored: Option<&Stored>) -> Result<HookSettings, ParamError> {
+pub fn hook_settings(
+    params: &HookParams,
+    stored: Option<&Stored>,
+) -> Result<HookSettings, ParamError> {
     let location = location(params, stored)?;
-    let events = match params.raw("events") {
-        Some(_) => {
-            let names: Vec<String> = params
-                .get::<EventList>("events")
-                .map_err(|error| ParamError::invalid("events", list_problem(&error)))?
-                .map(|list| list.0)
-                .unwrap_or_default();
-            events::validate(&names, location.service)?
-        }
-        None => match stored {
-            Some(stored) => stored.events.clone(),
-            None => events::DEFAULT_EVENTS
-                .iter()
-                .map(|event| (*event).to_owned())
-                .collect(),
-        },
+    let events = match (&params.events, stored) {
+        (Param::Set(List(names)), _) => events::validate(names, location.service)?,
+        (Param::Cleared, _) => events::validate(&[], location.service)?,
+        (Param::Absent, Some(stored)) => stored.events.clone(),
+        (Param::Absent, None) => events::DEFAULT_EVENTS
+            .iter()
+            .map(|event| (*event).to_owned())
+            .collect(),
     };
-    let mode = match params.get_str("deliveryMode")? {
-        Some(text) => DeliveryMode::parse(&text)
-            .map_err(|problem| ParamError::invalid("deliveryMode", problem))?,
+    let mode = match params.delivery_mode.get() {
+        Some(mode) => *mode,
         None => stored.map_or_else(DeliveryMode::default, |stored| stored.delivery_mode),
     };
-    let content_type = match params.get_str("contentType")? {
-        Some(text) => ContentType::parse(&text)
-            .map_err(|problem| ParamError::invalid("contentType", problem))?,
+    let content_type = match params.content_type.get() {
+        Some(content_type) => *content_type,
         None => stored.map_or(ContentType::Json, |stored| stored.content_type),
     };
     // An explicit empty `secret` removes it; an absent one keeps what is stored.
-    let secret = match (secret_param(params, "secret")?, mode) {
-        (Some(Some(_)), DeliveryMode::Relay) => {
+    let secret = match (&params.secret, mode) {
+        (Param::Set(_), DeliveryMode::Relay) => {
             return Err(ParamError::invalid(
                 "secret",
                 "in the relay delivery mode the relay derives the hook's signing secret; leave \
                  `secret` out, or give deliveryMode direct",
             ));
         }
-        (_, DeliveryMode::Relay) => None,
-        (Some(secret), DeliveryMode::Direct) => secret,
-        (None, DeliveryMode::Direct) => stored.and_then(|stored| stored.secret.clone()),
+        (_, DeliveryMode::Relay) | (Param::Cleared, DeliveryMode::Direct) => None,
+        (Param::Set(secret), DeliveryMode::Direct) => Some(secret.clone()),
+        (Param::Absent, DeliveryMode::Direct) => stored.and_then(|stored| stored.secret.clone()),
     };
-    let active = match params.raw("active") {
-        Some(_) => params
-            .get::<Flag>("active")
-            .map_err(|error| ParamError::invalid("active", list_problem(&error)))?
-            .is_none_or(|flag| flag.0),
+    let active = match params.active.get() {
+        Some(Flag(active)) => *active,
         None => stored.is_none_or(|stored| stored.active),
     };
     Ok(HookSettings {
@@ -436,42 +400,23 @@ pub fn hook_settings(params: &Params, stored: Option<&Stored>) -> Result<HookSet
     })
 }
 
-/// A secret-valued parameter: `None` when absent, `Some(None)` when explicitly empty. Its value
-/// never appears in an error.
-fn secret_param(params: &Params, name: &str) -> Result<Option<Option<Secret>>, ParamError> {
-    match params.raw(name) {
-        None => Ok(None),
-        Some(serde_json::Value::String(text)) => {
-            let text = text.trim();
-            Ok(Some((!text.is_empty()).then(|| Secret::new(text))))
-        }
-        Some(_) => Err(ParamError::invalid(name, "expected a string")),
-    }
+/// Parameters for tests in this crate.
+#[cfg(test)]
+pub(crate) fn test_params(value: serde_json::Value) -> HookParams {
+    feedkit::params::parse(value.as_object().expect("object"), "hook-feed").expect("parameters")
 }
-
-/// The inner problem of a lenient read, without repeating the parameter's name.
-fn list_problem(error: &ParamError) -> String {
-    match error {
-        ParamError::Invalid { problem, .. } => problem.clone(),
-        ParamError::Missing { expected, .. } => (*expected).to_owned(),
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(transparent)]
-struct EventList(#[serde(deserialize_with = "lenient::string_list")] Vec<String>);
-
-#[derive(Deserialize)]
-#[serde(transparent)]
-struct Flag(#[serde(deserialize_with = "lenient::bool")] bool);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::{Value, json};
 
-    fn params(value: Value) -> Params {
-        Params::from_value(value).expect("object")
+    fn params(value: Value) -> HookParams {
+        read(value).expect("valid parameters")
+    }
+
+    fn read(value: Value) -> Result<HookParams, ParamError> {
+        feedkit::params::parse(value.as_object().expect("object"), "hook-feed")
     }
 
     fn stored() -> Stored {
@@ -636,7 +581,9 @@ mod tests {
         for (name, value, expected) in cases {
             let mut given = base.clone();
             given[name] = value;
-            let error = hook_settings(&params(given), None).expect_err(expected);
+            let error = read(given)
+                .and_then(|params| hook_settings(&params, None))
+                .expect_err(expected);
             let text = error.to_string();
             assert!(text.contains(expected), "{name}: {text}");
             assert!(!text.contains("12345") && !text.contains("tok\""), "{text}");

@@ -2,10 +2,12 @@
 
 use std::fmt;
 
+use crate::http::{HttpErrorKind, Method};
+
 /// A failed OpenWhisk API call: the method, the path (never a credential), and what happened.
 #[derive(Debug, Clone)]
 pub struct ClientError {
-    pub method: &'static str,
+    pub method: Method,
     /// The request path, e.g. `/api/v1/namespaces/guest/triggers/t`.
     pub path: String,
     pub kind: ClientErrorKind,
@@ -31,18 +33,22 @@ pub enum ClientErrorKind {
 }
 
 impl ClientErrorKind {
-    /// What [`crate::outbound::send`] reported, as the client's kind of error.
-    pub(crate) fn from_send(error: crate::outbound::SendError) -> Self {
-        use crate::outbound::SendError;
-        match error {
-            SendError::Redirect { .. } | SendError::TooManyRedirects | SendError::BadLocation => {
-                Self::Redirect(error.to_string())
+    /// What [`crate::http::Http::send`] reported, as the client's kind of error.
+    pub(crate) fn from_http(kind: HttpErrorKind) -> Self {
+        match kind {
+            HttpErrorKind::Deadline => Self::Deadline,
+            HttpErrorKind::Redirect(reason) => Self::Redirect(reason),
+            kind @ (HttpErrorKind::HeadersTooLarge | HttpErrorKind::BadUrl) => {
+                Self::Request(kind.to_string())
             }
-            SendError::RequestTooLarge | SendError::BadUrl => Self::Request(error.to_string()),
-            SendError::Timeout(after) => {
+            HttpErrorKind::Timeout(after) => {
                 Self::Transport(format!("timed out after {} ms", after.as_millis()))
             }
-            SendError::Transport(reason) => Self::Transport(reason),
+            HttpErrorKind::BodyTooLarge(limit) => {
+                Self::Decode(format!("an answer larger than {limit} bytes"))
+            }
+            HttpErrorKind::Transport(reason) => Self::Transport(reason),
+            cut @ HttpErrorKind::BodyCut(_) => Self::Transport(cut.to_string()),
         }
     }
 }
@@ -80,11 +86,7 @@ impl fmt::Display for ClientError {
 }
 
 impl ClientError {
-    pub(crate) fn new(
-        method: &'static str,
-        path: impl Into<String>,
-        kind: ClientErrorKind,
-    ) -> Self {
+    pub(crate) fn new(method: Method, path: impl Into<String>, kind: ClientErrorKind) -> Self {
         Self {
             method,
             path: path.into(),

@@ -3,7 +3,7 @@
 mod error;
 mod names;
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -12,14 +12,11 @@ pub use error::{ClientError, ClientErrorKind};
 
 pub use names::{ApiHost, DEFAULT_NAMESPACE, QualifiedName, percent_encode, redact_userinfo};
 
-use crate::outbound::{self, CrossOrigin, Outbound};
+use crate::http::{Http, Method, Request};
 use crate::secret::{AuthKey, Secret};
-use ureq::http::Method;
 
-/// Time kept back from the deadline so the action can still write its result.
-const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
-/// Bound on one call when the activation has no deadline (e.g. run by hand).
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The largest answer read from the API host: an entity is at most about 1 MB.
+const MAX_ANSWER_BYTES: u64 = 8 * 1024 * 1024;
 /// The most entities OpenWhisk lists in one page.
 const LIST_PAGE: usize = 200;
 /// Bound on the pages a listing reads (10,000 entities), in case a server ignores `skip`.
@@ -32,68 +29,6 @@ pub struct ClientOptions {
     pub deadline: Option<SystemTime>,
     /// Accept any TLS certificate: for development hosts with self-signed certificates only.
     pub insecure: bool,
-    /// The `User-Agent` header; defaults to `feedkit/<version>`.
-    pub user_agent: Option<String>,
-}
-
-/// How big a connection's read and write buffers are. ureq's default (128 KiB each, zero-filled
-/// per connection) costs a short-lived action more than its JSON bodies ever need.
-const BUFFER_SIZE: usize = 16 * 1024;
-
-/// The kit's defaults for an outgoing HTTP agent: every status comes back as a response (the
-/// caller classifies it), no redirect is followed by ureq (see [`crate::outbound`]: the kit
-/// follows them itself, keeping credentials on their origin) and buffers sized for JSON APIs.
-/// Callers add what is theirs (timeouts, user agent, TLS) and build it.
-pub fn http_agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .input_buffer_size(BUFFER_SIZE)
-        .output_buffer_size(BUFFER_SIZE)
-}
-
-/// An agent from a configuration made with [`http_agent_config`], with a resolver that takes
-/// IP-literal hosts as they are. (ureq's default resolver starts a thread per request to bound
-/// the name lookup by the timeout, even when there is no name to look up; an OpenWhisk API host
-/// inside a cluster is often an address.)
-pub fn http_agent(config: ureq::config::Config) -> ureq::Agent {
-    ureq::Agent::with_parts(
-        config,
-        ureq::unversioned::transport::DefaultConnector::new(),
-        LiteralFirstResolver::default(),
-    )
-}
-
-#[derive(Debug, Default)]
-struct LiteralFirstResolver(ureq::unversioned::resolver::DefaultResolver);
-
-impl ureq::unversioned::resolver::Resolver for LiteralFirstResolver {
-    fn resolve(
-        &self,
-        uri: &ureq::http::Uri,
-        config: &ureq::config::Config,
-        timeout: ureq::unversioned::transport::NextTimeout,
-    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
-        let literal = uri.host().and_then(|host| {
-            host.trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse()
-                .ok()
-        });
-        let port = uri.port_u16().or(match uri.scheme_str() {
-            Some("https") => Some(443),
-            Some("http") => Some(80),
-            _ => None,
-        });
-        match (literal, port) {
-            (Some(ip), Some(port)) => {
-                let mut addresses = self.empty();
-                addresses.push(std::net::SocketAddr::new(ip, port));
-                Ok(addresses)
-            }
-            _ => self.0.resolve(uri, config, timeout),
-        }
-    }
 }
 
 /// One `{"key": ..., "value": ...}` entry of an entity's `parameters` or `annotations`.
@@ -140,37 +75,61 @@ pub enum FireOutcome {
     NoActiveRule,
 }
 
-/// A blocking OpenWhisk REST client acting with one key, bounded by one deadline.
+/// A blocking OpenWhisk REST client acting with one key, bounded by one deadline. Its calls go
+/// through an [`Http`], shared with the rest of the activation when made by
+/// [`Client::with_http`] (one connection to the API host for everything).
 #[derive(Debug, Clone)]
 pub struct Client {
     host: ApiHost,
     auth: AuthKey,
-    agent: ureq::Agent,
-    deadline: Option<SystemTime>,
+    http: Http,
+    insecure: bool,
 }
 
 impl Client {
+    /// A client with an [`Http`] of its own.
     pub fn new(api_host: &str, auth: AuthKey, options: ClientOptions) -> Result<Self, ClientError> {
+        Self::with_http(
+            &Http::new(options.deadline),
+            api_host,
+            auth,
+            options.insecure,
+        )
+    }
+
+    /// A client sending through `http` (its deadline included); `insecure` accepts the API
+    /// host's certificate unchecked.
+    pub fn with_http(
+        http: &Http,
+        api_host: &str,
+        auth: AuthKey,
+        insecure: bool,
+    ) -> Result<Self, ClientError> {
         let host = ApiHost::parse(api_host)
-            .map_err(|reason| ClientError::new("-", "", ClientErrorKind::Config(reason)))?;
-        let tls = ureq::tls::TlsConfig::builder()
-            .disable_verification(options.insecure)
-            .build();
-        let user_agent = options
-            .user_agent
-            .unwrap_or_else(|| concat!("feedkit/", env!("CARGO_PKG_VERSION")).to_owned());
-        let agent = http_agent(
-            http_agent_config()
-                .tls_config(tls)
-                .user_agent(user_agent)
-                .build(),
-        );
+            .map_err(|reason| ClientError::new(Method::Get, "", ClientErrorKind::Config(reason)))?;
         Ok(Self {
             host,
             auth,
-            agent,
-            deadline: options.deadline,
+            http: http.clone(),
+            insecure,
         })
+    }
+
+    /// The same client acting with another key, over the same connections.
+    #[must_use]
+    pub fn with_key(&self, auth: AuthKey) -> Self {
+        Self {
+            auth,
+            ..self.clone()
+        }
+    }
+
+    pub fn http(&self) -> &Http {
+        &self.http
+    }
+
+    pub fn deadline(&self) -> Option<SystemTime> {
+        self.http.deadline()
     }
 
     pub fn host(&self) -> &ApiHost {
@@ -184,10 +143,10 @@ impl Client {
     /// The namespaces the key may act in (`GET /namespaces`); the first is its default.
     pub fn namespaces(&self) -> Result<Vec<String>, ClientError> {
         let path = "/namespaces".to_owned();
-        let value = self.request("GET", &path, None)?;
+        let value = self.request(Method::Get, &path, None)?;
         serde_json::from_value(value.clone()).map_err(|_| {
             ClientError::new(
-                "GET",
+                Method::Get,
                 self.full_path(&path),
                 ClientErrorKind::Decode(format!("expected a list of namespaces, got {value}")),
             )
@@ -203,7 +162,7 @@ impl Client {
         match namespaces.first() {
             Some(namespace) => Ok(name.resolve(namespace)),
             None => Err(ClientError::new(
-                "GET",
+                Method::Get,
                 self.full_path("/namespaces"),
                 ClientErrorKind::Decode("the key has no namespace".into()),
             )),
@@ -213,7 +172,7 @@ impl Client {
     // --- triggers ---
 
     pub fn get_trigger(&self, name: &QualifiedName) -> Result<Value, ClientError> {
-        self.request("GET", &entity_path(name, "triggers"), None)
+        self.request(Method::Get, &entity_path(name, "triggers"), None)
     }
 
     /// `PUT` a trigger: `body` is the swagger's `TriggerPut` (`parameters`, `annotations`, ...).
@@ -224,7 +183,7 @@ impl Client {
         overwrite: bool,
     ) -> Result<Value, ClientError> {
         let path = format!("{}?overwrite={overwrite}", entity_path(name, "triggers"));
-        self.request("PUT", &path, Some(body))
+        self.request(Method::Put, &path, Some(body))
     }
 
     /// Sets annotation `key` of a trigger to `value` (`None` removes it), keeping its other
@@ -259,7 +218,7 @@ impl Client {
     }
 
     pub fn delete_trigger(&self, name: &QualifiedName) -> Result<Value, ClientError> {
-        self.request("DELETE", &entity_path(name, "triggers"), None)
+        self.request(Method::Delete, &entity_path(name, "triggers"), None)
     }
 
     /// Fires a trigger with `payload` as the event.
@@ -269,23 +228,25 @@ impl Client {
         payload: &Value,
     ) -> Result<FireOutcome, ClientError> {
         let path = entity_path(name, "triggers");
-        let (status, body) = self.exchange("POST", &path, Some(payload))?;
+        let (status, body) = self.exchange(Method::Post, &path, Some(payload))?;
         match status {
             204 => Ok(FireOutcome::NoActiveRule),
             200..=299 => match body.get("activationId").and_then(Value::as_str) {
                 Some(id) => Ok(FireOutcome::Fired {
                     activation_id: id.to_owned(),
                 }),
-                None => Err(self.decode_error("POST", &path, "no activationId in the answer")),
+                None => {
+                    Err(self.decode_error(Method::Post, &path, "no activationId in the answer"))
+                }
             },
-            _ => Err(self.status_error("POST", &path, status, &body)),
+            _ => Err(self.status_error(Method::Post, &path, status, &body)),
         }
     }
 
     // --- rules ---
 
     pub fn get_rule(&self, name: &QualifiedName) -> Result<Value, ClientError> {
-        self.request("GET", &entity_path(name, "rules"), None)
+        self.request(Method::Get, &entity_path(name, "rules"), None)
     }
 
     /// Creates (or with `overwrite`, replaces) a rule `trigger -> action`; a new rule is active.
@@ -302,7 +263,7 @@ impl Client {
             "trigger": trigger.to_string(),
             "action": action.to_string(),
         });
-        self.request("PUT", &path, Some(&body))
+        self.request(Method::Put, &path, Some(&body))
     }
 
     pub fn set_rule_active(
@@ -313,16 +274,17 @@ impl Client {
         let status = if active { "active" } else { "inactive" };
         let path = entity_path(name, "rules");
         // OpenWhisk answers this one with the text `OK`, not JSON.
-        let (code, answer) = self.exchange("POST", &path, Some(&json!({ "status": status })))?;
+        let (code, answer) =
+            self.exchange(Method::Post, &path, Some(&json!({ "status": status })))?;
         if (200..300).contains(&code) {
             Ok(answer)
         } else {
-            Err(self.status_error("POST", &path, code, &answer))
+            Err(self.status_error(Method::Post, &path, code, &answer))
         }
     }
 
     pub fn delete_rule(&self, name: &QualifiedName) -> Result<Value, ClientError> {
-        self.request("DELETE", &entity_path(name, "rules"), None)
+        self.request(Method::Delete, &entity_path(name, "rules"), None)
     }
 
     // --- actions ---
@@ -336,29 +298,29 @@ impl Client {
         params: &Value,
     ) -> Result<Value, ClientError> {
         let path = format!("{}?blocking=true&result=true", entity_path(name, "actions"));
-        let (status, body) = self.exchange("POST", &path, Some(params))?;
+        let (status, body) = self.exchange(Method::Post, &path, Some(params))?;
         match status {
             200 => Ok(body),
             202 => Err(ClientError::new(
-                "POST",
+                Method::Post,
                 self.full_path(&path),
                 ClientErrorKind::Status {
                     status,
                     message: "the action is still running after the blocking wait".into(),
                 },
             )),
-            _ => Err(self.status_error("POST", &path, status, &body)),
+            _ => Err(self.status_error(Method::Post, &path, status, &body)),
         }
     }
 
     pub fn get_action(&self, name: &QualifiedName) -> Result<Value, ClientError> {
-        self.request("GET", &entity_path(name, "actions"), None)
+        self.request(Method::Get, &entity_path(name, "actions"), None)
     }
 
     // --- packages ---
 
     pub fn get_package(&self, name: &QualifiedName) -> Result<Value, ClientError> {
-        self.request("GET", &package_path(name), None)
+        self.request(Method::Get, &package_path(name), None)
     }
 
     /// Creates (or replaces) `name` as a binding of `target` with `parameters` bound to it.
@@ -374,11 +336,11 @@ impl Client {
             "binding": { "namespace": target.namespace(), "name": target.name() },
             "parameters": key_values_from_map(parameters),
         });
-        self.request("PUT", &path, Some(&body))
+        self.request(Method::Put, &path, Some(&body))
     }
 
     pub fn delete_package(&self, name: &QualifiedName) -> Result<Value, ClientError> {
-        self.request("DELETE", &package_path(name), None)
+        self.request(Method::Delete, &package_path(name), None)
     }
 
     /// `PUT` a package as the swagger's `PackagePut` (`binding`, `parameters`, `annotations`,
@@ -391,7 +353,7 @@ impl Client {
         overwrite: bool,
     ) -> Result<Value, ClientError> {
         let path = format!("{}?overwrite={overwrite}", package_path(name));
-        self.request("PUT", &path, Some(body))
+        self.request(Method::Put, &path, Some(body))
     }
 
     // --- listing ---
@@ -403,11 +365,11 @@ impl Client {
         let mut rules = Vec::new();
         for _ in 0..LIST_MAX_PAGES {
             let path = format!("{base}?limit={LIST_PAGE}&skip={}", rules.len());
-            let page = match self.request("GET", &path, None)? {
+            let page = match self.request(Method::Get, &path, None)? {
                 Value::Array(page) => page,
                 other => {
                     return Err(self.decode_error(
-                        "GET",
+                        Method::Get,
                         &path,
                         &format!(
                             "expected a list of rules, got {}",
@@ -435,7 +397,7 @@ impl Client {
     /// Sends one request and expects a 2xx JSON answer (or none).
     fn request(
         &self,
-        method: &'static str,
+        method: Method,
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, ClientError> {
@@ -453,7 +415,7 @@ impl Client {
     /// when the body is empty, a string when it is not JSON).
     fn exchange(
         &self,
-        method: &'static str,
+        method: Method,
         path: &str,
         body: Option<&Value>,
     ) -> Result<(u16, Value), ClientError> {
@@ -465,68 +427,47 @@ impl Client {
     /// redirect elsewhere is an error (see [`crate::outbound`]).
     fn answer(
         &self,
-        method: &'static str,
+        method: Method,
         path: &str,
         body: Option<&Value>,
     ) -> Result<Answer, ClientError> {
-        let fail = |kind| ClientError::new(method, self.full_path(path), kind);
-        let timeout = self
-            .time_left()
-            .ok_or_else(|| fail(ClientErrorKind::Deadline))?;
-        let verb = Method::from_bytes(method.as_bytes())
-            .map_err(|_| fail(ClientErrorKind::Config(format!("no HTTP method {method}"))))?;
-        let mut request = Outbound::new(verb, self.host.api_url(path))
+        let mut request = Request::new(method, self.host.api_url(path))
             .header("Accept", "application/json")
             .credential(
                 "Authorization",
                 Secret::new(self.auth.basic_authorization()),
-            );
-        if !matches!(method, "GET" | "DELETE") || body.is_some() {
+            )
+            .limit(MAX_ANSWER_BYTES)
+            .insecure(self.insecure);
+        if !matches!(method, Method::Get | Method::Delete) || body.is_some() {
             request = request.json(body.unwrap_or(&json!({})));
         }
-        let mut response = outbound::send(&self.agent, &request, CrossOrigin::Refuse, timeout)
-            .map_err(|error| fail(ClientErrorKind::from_send(error)))?;
-        let status = response.status().as_u16();
-        let content_type = outbound::content_type(&response);
-        let text = response.body_mut().read_to_string().map_err(|error| {
-            fail(ClientErrorKind::from_send(outbound::SendError::Transport(
-                error.to_string(),
-            )))
+        let response = self.http.send(&request).map_err(|error| {
+            ClientError::new(
+                method,
+                self.full_path(path),
+                ClientErrorKind::from_http(error.kind),
+            )
         })?;
+        let text = response.text();
         let (body, json) = if text.trim().is_empty() {
             (Value::Null, true)
         } else {
             match serde_json::from_str(&text) {
                 Ok(value) => (value, true),
-                Err(_) => (Value::String(text.clone()), false),
+                Err(_) => (Value::String(text.clone().into_owned()), false),
             }
         };
         Ok(Answer {
-            status,
+            status: response.status(),
             body,
             json,
-            content_type,
-            len: text.len(),
+            content_type: response.content_type().to_owned(),
+            len: response.body().len(),
         })
     }
 
-    /// How long the next call may take, or `None` when the deadline leaves no time.
-    fn time_left(&self) -> Option<Duration> {
-        let Some(deadline) = self.deadline else {
-            return Some(DEFAULT_TIMEOUT);
-        };
-        let left = deadline.duration_since(SystemTime::now()).ok()?;
-        let left = left.checked_sub(DEADLINE_MARGIN)?;
-        (!left.is_zero()).then_some(left.min(DEFAULT_TIMEOUT))
-    }
-
-    fn status_error(
-        &self,
-        method: &'static str,
-        path: &str,
-        status: u16,
-        body: &Value,
-    ) -> ClientError {
+    fn status_error(&self, method: Method, path: &str, status: u16, body: &Value) -> ClientError {
         let message = match body {
             Value::Object(map) => map
                 .get("error")
@@ -545,7 +486,7 @@ impl Client {
         )
     }
 
-    fn decode_error(&self, method: &'static str, path: &str, reason: &str) -> ClientError {
+    fn decode_error(&self, method: Method, path: &str, reason: &str) -> ClientError {
         ClientError::new(
             method,
             self.full_path(path),

@@ -10,7 +10,7 @@ mod manage;
 mod teardown;
 mod update;
 
-use feedkit::{ActionError, Client, Context, Feed, FeedRequest, QualifiedName};
+use feedkit::{ActionError, Client, Context, FeedRequest, LegacyFeed, QualifiedName};
 use serde_json::Value;
 
 use crate::config::PARAMETERS;
@@ -20,7 +20,7 @@ use crate::names::{Entities, Kit, PollerRef};
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PollFeed;
 
-impl Feed for PollFeed {
+impl LegacyFeed for PollFeed {
     fn create(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
         create::create(request, context)
     }

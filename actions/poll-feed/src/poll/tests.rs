@@ -16,7 +16,7 @@ fn make(params: Value) -> (PollConfig, Secrets) {
 
 fn status_error(status: u16) -> ClientError {
     ClientError {
-        method: "POST",
+        method: feedkit::http::Method::Post,
         path: "/api/v1/namespaces/guest/triggers/t".into(),
         kind: ClientErrorKind::Status {
             status,
