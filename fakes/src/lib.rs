@@ -12,20 +12,27 @@
 //!   deliveries signed the way Gitea signs them.
 //! - [`JsonSource`]: a polled JSON endpoint for the Polling pattern, with ETag / Last-Modified
 //!   conditional requests, header-based auth and injectable faults.
+//! - [`FeedSource`]: the same for a feed file (RSS, Atom) the test publishes versions of; real
+//!   feed files to serve are in [`feed_files`].
 //! - [`ScriptedServer`]: answers what the test scripts (redirects elsewhere, bodies that are
 //!   not what the caller expects, bodies that drip in) and records what reached it.
 //!
 //! Secrets (API tokens, webhook secrets, passwords in hook URLs) are never printed: hook URLs are
 //! shown with their userinfo replaced by `***` and secrets masked the way GitHub masks them.
 
+pub mod feed_files;
+mod feed_source;
 pub mod gitea;
 pub mod github;
 mod hooks;
 mod http;
 pub mod json_source;
+mod polled;
 pub mod scripted;
 
+pub use feed_source::{ATOM_CONTENT_TYPE, FeedSource, RSS_CONTENT_TYPE};
 pub use gitea::FakeGitea;
 pub use github::{Delivery, FakeGitHub};
-pub use json_source::{Fault, JsonSource, Shape, SourceRequest};
+pub use json_source::{JsonSource, Shape};
+pub use polled::{Fault, SourceRequest, Validators};
 pub use scripted::{Body, Recorded, Reply, ScriptedServer};

@@ -15,6 +15,8 @@
 //! - `names`: helper entity names derived from the trigger ([`Entities`]), and where the
 //!   poller is ([`Kit`]).
 //! - `alarm`: the alarm, driven through the alarms feed's own lifecycle ([`Alarm`]).
+//! - `sources`: what an answer holds, by format ([`Source`]): RSS and Atom feeds read into
+//!   items with stable ids and one documented event shape.
 
 mod alarm;
 mod config;
@@ -24,6 +26,7 @@ mod names;
 mod path;
 mod poll;
 mod source;
+pub mod sources;
 mod state;
 mod stored;
 mod tick;
@@ -45,6 +48,7 @@ pub use names::{
 pub use path::JsonPath;
 pub use poll::{Backoff, Item, Listing, Poll, PollFailure, Polled, baseline, list_items, rekey};
 pub use source::{Fetched, SourceError, SourceRequest, fetch};
+pub use sources::{Answer, Format, Items, ReadError, Source, SourceItem};
 pub use state::{
     LastPoll, MAX_ITEMS_PER_POLL, Outcome, PollRecord, PollState, SEEN_HISTORY, Validators, id_key,
 };

@@ -1,17 +1,14 @@
 //! A polled JSON endpoint for the Polling pattern: a list of items the test appends to or
 //! rewrites, served with a strong `ETag` and a `Last-Modified` date that answer conditional
-//! requests with 304, optional required headers (auth), and injectable faults.
+//! requests with 304, optional required headers (auth), and injectable faults (see
+//! [`crate::polled`]).
 
 use std::io;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::http::{
-    BytesResponse, HttpServer, Method, Request, StopSignal, header, headers_of, lock, path_only,
-    query_param, response, sha256_hex,
-};
+use crate::http::query_param;
+use crate::polled::{Document, Fault, Polled, SourceRequest, Validators};
 
 /// Where the items sit in the response body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,280 +20,99 @@ pub enum Shape {
     Nested(String),
 }
 
-/// A way for the source to misbehave, until set back to [`Fault::None`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fault {
-    None,
-    /// Unreachable: every connection (new or kept alive) is closed without an answer, and no
-    /// request is recorded.
-    Down,
-    /// Every request is answered with this status and a small JSON error body.
-    Status(u16),
-    /// Every answer comes this much later (then as usual).
-    Slow(Duration),
-    /// `200` with a body that is not JSON (while claiming `application/json`).
-    Garbage,
+/// The items and where they sit.
+struct JsonItems {
+    items: Vec<Value>,
+    shape: Shape,
 }
 
-/// A request that reached the source, and the status it was answered with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceRequest {
-    pub method: String,
-    /// The path with its query, e.g. `/items?limit=5`.
-    pub path: String,
-    /// The request headers as received, in order.
-    pub headers: Vec<(String, String)>,
-    pub status: u16,
-}
-
-impl SourceRequest {
-    /// A request header's value (first one, case-insensitive name).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+impl Document for JsonItems {
+    fn render(&self, url: &str) -> (Vec<u8>, String) {
+        let items = limited(&self.items, url);
+        let body = shaped(&self.shape, items).to_string().into_bytes();
+        (body, "application/json".to_owned())
     }
 }
 
 /// The polled JSON source server. Dropping it stops the server.
+#[derive(Debug)]
 pub struct JsonSource {
-    shared: Arc<Shared>,
-    url: String,
-    server: Option<HttpServer>,
-}
-
-impl std::fmt::Debug for JsonSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JsonSource")
-            .field("url", &self.url)
-            .finish_non_exhaustive()
-    }
-}
-
-struct Shared {
-    state: Mutex<State>,
-    stop: StopSignal,
-}
-
-struct State {
-    items: Vec<Value>,
-    shape: Shape,
-    fault: Fault,
-    required_headers: Vec<(String, String)>,
-    requests: Vec<SourceRequest>,
-    path: String,
-    /// Whole seconds since the epoch; strictly increases with every change so that
-    /// `If-Modified-Since` sees changes made within the same second.
-    last_modified: u64,
-}
-
-impl State {
-    fn changed(&mut self) {
-        self.last_modified = (self.last_modified + 1).max(unix_secs(SystemTime::now()));
-    }
-}
-
-fn unix_secs(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
+    polled: Polled<JsonItems>,
 }
 
 impl JsonSource {
     /// Starts the source on 127.0.0.1 with an OS-picked port, serving an empty array at
     /// `/items`.
     pub fn start() -> io::Result<JsonSource> {
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                items: Vec::new(),
-                shape: Shape::Array,
-                fault: Fault::None,
-                required_headers: Vec::new(),
-                requests: Vec::new(),
-                path: "/items".to_owned(),
-                last_modified: unix_secs(SystemTime::now()),
-            }),
-            stop: StopSignal::default(),
-        });
-        let serving = Arc::clone(&shared);
-        // Each request is answered on a thread of its own, so a slow answer holds up no other.
-        let server = HttpServer::start(move |request| serve(&serving, request))?;
+        let items = JsonItems {
+            items: Vec::new(),
+            shape: Shape::Array,
+        };
         Ok(JsonSource {
-            url: format!("http://127.0.0.1:{}", server.port()),
-            shared,
-            server: Some(server),
+            polled: Polled::start(items, "/items")?,
         })
     }
 
     /// The base URL, e.g. `http://127.0.0.1:PORT`; the items are at [`JsonSource::items_url`].
     pub fn url(&self) -> String {
-        self.url.clone()
+        self.polled.url()
     }
 
     /// The full URL of the items (`{url}/items` unless [`JsonSource::set_path`] changed it).
     pub fn items_url(&self) -> String {
-        format!("{}{}", self.url, lock(&self.shared.state).path)
+        self.polled.document_url()
     }
 
     /// Serves the items at another path (e.g. `/api/v2/feed`); other paths answer 404.
     pub fn set_path(&self, path: &str) {
-        let path = format!("/{}", path.trim_start_matches('/'));
-        lock(&self.shared.state).path = path;
+        self.polled.set_path(path);
     }
 
     /// Where the items sit in the body; changes the ETag (and so counts as a change).
     pub fn set_body_shape(&self, shape: Shape) {
-        let mut state = lock(&self.shared.state);
-        state.shape = shape;
-        state.changed();
+        self.polled.change(|items| items.shape = shape);
     }
 
     /// Appends an item (newest last).
     pub fn push(&self, item: Value) {
-        let mut state = lock(&self.shared.state);
-        state.items.push(item);
-        state.changed();
+        self.polled.change(|items| items.items.push(item));
     }
 
     /// Replaces all items (for reordering, repeats, removals).
     pub fn set_items(&self, items: Vec<Value>) {
-        let mut state = lock(&self.shared.state);
-        state.items = items;
-        state.changed();
+        self.polled.change(|current| current.items = items);
     }
 
     /// Makes the source misbehave (or behave again with [`Fault::None`]).
     pub fn set_fault(&self, fault: Fault) {
-        let down = fault == Fault::Down;
-        lock(&self.shared.state).fault = fault;
-        if let Some(server) = &self.server {
-            server.set_refusing(down);
-        }
+        self.polled.set_fault(fault);
+    }
+
+    /// Which validators the source sends (both by default).
+    pub fn set_validators(&self, validators: Validators) {
+        self.polled.set_validators(validators);
     }
 
     /// Requires a request header with exactly this value (name case-insensitive); requests
     /// without it get 401. Call again for more headers.
     pub fn require_header(&self, name: &str, value: &str) {
-        lock(&self.shared.state)
-            .required_headers
-            .push((name.to_owned(), value.to_owned()));
+        self.polled.require_header(name, value);
     }
 
     /// Drops all header requirements.
     pub fn clear_required_headers(&self) {
-        lock(&self.shared.state).required_headers.clear();
+        self.polled.clear_required_headers();
     }
 
     /// Every request that reached the source, oldest first.
     pub fn requests(&self) -> Vec<SourceRequest> {
-        lock(&self.shared.state).requests.clone()
+        self.polled.requests()
     }
 
     /// Forgets the recorded requests.
     pub fn clear_requests(&self) {
-        lock(&self.shared.state).requests.clear();
+        self.polled.clear_requests();
     }
-}
-
-impl Drop for JsonSource {
-    fn drop(&mut self) {
-        // Wake delayed answers, then stop the server.
-        self.shared.stop.stop();
-        self.server.take();
-    }
-}
-
-fn serve(shared: &Shared, request: Request) -> Option<BytesResponse> {
-    let fault = lock(&shared.state).fault.clone();
-    if let Fault::Slow(delay) = fault
-        && shared.stop.sleep(delay)
-    {
-        return None;
-    }
-    let reply = {
-        let mut state = lock(&shared.state);
-        let (status, reply) = answer(&state, &request);
-        // Recorded before answering, so a client that got its answer sees its request here.
-        state.requests.push(SourceRequest {
-            method: request.method().as_str().to_owned(),
-            path: request.url().to_owned(),
-            headers: headers_of(&request),
-            status,
-        });
-        reply
-    };
-    Some(reply)
-}
-
-fn error(status: u16, message: &str) -> (u16, BytesResponse) {
-    let body = json!({"error": message}).to_string().into_bytes();
-    (
-        status,
-        response(status, body, &[("Content-Type", "application/json")]),
-    )
-}
-
-fn answer(state: &State, request: &Request) -> (u16, BytesResponse) {
-    match &state.fault {
-        Fault::Status(code) => return error(*code, &format!("injected fault: status {code}")),
-        Fault::Garbage => {
-            let body = b"<html><body>Service temporarily overloaded</body></html>".to_vec();
-            return (
-                200,
-                response(200, body, &[("Content-Type", "application/json")]),
-            );
-        }
-        Fault::None | Fault::Down | Fault::Slow(_) => {}
-    }
-    if path_only(request.url()) != state.path {
-        return error(404, "not found");
-    }
-    if *request.method() != Method::GET && *request.method() != Method::HEAD {
-        let (status, mut reply) = error(405, "method not allowed: use GET");
-        reply.add_header("Allow", "GET, HEAD");
-        return (status, reply);
-    }
-    for (name, value) in &state.required_headers {
-        if header(request, name) != Some(value.as_str()) {
-            let (status, mut reply) = error(401, &format!("missing or wrong header {name}"));
-            if name.eq_ignore_ascii_case("authorization") {
-                reply.add_header("WWW-Authenticate", "Bearer");
-            }
-            return (status, reply);
-        }
-    }
-
-    let items = limited(&state.items, request.url());
-    let body = shaped(&state.shape, items).to_string().into_bytes();
-    let etag = format!("\"{}\"", &sha256_hex(&body)[..32]);
-    let last_modified = UNIX_EPOCH + Duration::from_secs(state.last_modified);
-    let last_modified_text = httpdate::fmt_http_date(last_modified);
-    let validators = [
-        ("ETag", etag.as_str()),
-        ("Last-Modified", last_modified_text.as_str()),
-        ("Cache-Control", "no-cache"),
-    ];
-    if not_modified(request, &etag, last_modified) {
-        return (304, response(304, Vec::new(), &validators));
-    }
-    let mut headers = validators.to_vec();
-    headers.push(("Content-Type", "application/json"));
-    (200, response(200, body, &headers))
-}
-
-/// RFC 9110: `If-None-Match` decides when present (weak comparison); otherwise
-/// `If-Modified-Since` (whole seconds).
-fn not_modified(request: &Request, etag: &str, last_modified: SystemTime) -> bool {
-    if let Some(candidates) = header(request, "If-None-Match") {
-        return candidates
-            .split(',')
-            .map(str::trim)
-            .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == etag);
-    }
-    header(request, "If-Modified-Since")
-        .and_then(|since| httpdate::parse_http_date(since).ok())
-        .is_some_and(|since| last_modified <= since)
 }
 
 /// `?limit=N` keeps the newest N items (still oldest first).

@@ -5,33 +5,7 @@ use std::time::Duration;
 use fakes::{Fault, JsonSource, Shape};
 use serde_json::{Value, json};
 
-use crate::support::{Answer, TestResult, agent};
-
-fn get(url: &str, headers: &[(&str, &str)]) -> Result<Answer, ureq::Error> {
-    get_with(&agent(), url, headers)
-}
-
-fn get_with(
-    agent: &ureq::Agent,
-    url: &str,
-    headers: &[(&str, &str)],
-) -> Result<Answer, ureq::Error> {
-    let mut request = agent.get(url);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let mut response = request.call()?;
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
-        .collect();
-    Ok(Answer {
-        status: response.status().as_u16(),
-        headers,
-        text: response.body_mut().read_to_string()?,
-    })
-}
+use crate::support::{TestResult, agent, get, get_with};
 
 #[test]
 fn serves_items_with_validators_that_change_with_content() -> TestResult {

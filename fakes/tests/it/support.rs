@@ -71,6 +71,35 @@ fn answer(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> An
     }
 }
 
+/// A GET with these headers; the body is read as UTF-8 (lossily).
+pub fn get(url: &str, headers: &[(&str, &str)]) -> Result<Answer, ureq::Error> {
+    get_with(&agent(), url, headers)
+}
+
+/// [`get`] through a given agent.
+pub fn get_with(
+    agent: &ureq::Agent,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> Result<Answer, ureq::Error> {
+    let mut request = agent.get(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut response = request.call()?;
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let bytes = response.body_mut().read_to_vec()?;
+    Ok(Answer {
+        status: response.status().as_u16(),
+        headers,
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+    })
+}
+
 /// Calls the GitHub API with `Authorization: token {token}` (when given).
 pub fn gh(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> Answer {
     gh_with_auth(method, url, token.map(|t| format!("token {t}")), body)

@@ -1,0 +1,173 @@
+use fakes::feed_files::{BLOG_ATOM, BLOG_RSS, NEWS_LATIN1_RSS, RDF_RSS};
+
+use super::*;
+
+fn answer<'a>(body: &'a [u8], content_type: Option<&'a str>) -> Answer<'a> {
+    Answer {
+        url: "https://example.com/feed",
+        content_type,
+        body,
+    }
+}
+
+fn failure(source: &dyn Source, body: &[u8], content_type: Option<&str>) -> ReadError {
+    match source.read(&answer(body, content_type)) {
+        Ok(items) => panic!("read: {items:?}"),
+        Err(error) => error,
+    }
+}
+
+#[test]
+fn formats_parse_by_name() {
+    for format in [Format::Json, Format::Rss, Format::Atom, Format::Auto] {
+        assert_eq!(Format::parse(format.as_str()), Some(format));
+    }
+    assert_eq!(Format::parse(" RSS "), Some(Format::Rss));
+    assert_eq!(Format::parse("xml"), None);
+}
+
+#[test]
+fn bodies_are_told_apart_by_their_first_character() {
+    assert_eq!(sniff(b" \n{\"items\": []}"), Sniffed::Json);
+    assert_eq!(sniff(b"\xEF\xBB\xBF[1]"), Sniffed::Json);
+    assert_eq!(sniff(BLOG_RSS), Sniffed::Xml);
+    assert_eq!(sniff(b"\xFF\xFE<\0"), Sniffed::Xml);
+    assert_eq!(sniff(b"Service Unavailable"), Sniffed::Other);
+    assert_eq!(sniff(b""), Sniffed::Other);
+}
+
+#[test]
+fn rss_and_atom_sources_read_their_feeds_into_items() {
+    let rss = Rss
+        .read(&answer(NEWS_LATIN1_RSS, Some("text/xml")))
+        .expect("rss");
+    assert_eq!(rss.items.len(), 2);
+    assert_eq!(rss.without_id, 1);
+    assert_eq!(rss.items[0].id, rss.items[0].event["id"]);
+    assert_eq!(
+        rss.items[0].event["title"],
+        "Fête du village : le programme complet"
+    );
+
+    let rdf = Rss.read(&answer(RDF_RSS, None)).expect("rss 1.0");
+    assert_eq!(rdf.items.len(), 2);
+
+    let atom = Atom.read(&answer(BLOG_ATOM, None)).expect("atom");
+    assert_eq!(atom.items.len(), 3);
+    assert!(atom.notes.is_empty());
+    assert!(Rss.accept().starts_with("application/rss+xml"));
+    assert!(Atom.accept().starts_with("application/atom+xml"));
+}
+
+#[test]
+fn auto_reads_either_feed() {
+    let rss = read_feed(&answer(BLOG_RSS, None), Format::Auto).expect("rss");
+    let atom = read_feed(&answer(BLOG_ATOM, None), Format::Auto).expect("atom");
+    assert_eq!(rss.items[0].id, "https://blog.example.org/?p=412");
+    assert_eq!(
+        atom.items[0].id,
+        "tag:words.example.com,2024-05-12:/2024/05/errors-are-api/"
+    );
+}
+
+#[test]
+fn the_wrong_format_says_which_it_is() {
+    let error = failure(&Rss, BLOG_ATOM, Some("application/atom+xml"));
+    assert_eq!(error.parameter, "format");
+    assert_eq!(
+        error.message,
+        "the body (Content-Type application/atom+xml) is not an RSS feed: its root element is \
+         <feed> in namespace http://www.w3.org/2005/Atom; it is an Atom feed: set `format` to \
+         atom (or auto)"
+    );
+    let error = failure(&Atom, BLOG_RSS, None);
+    assert_eq!(error.parameter, "format");
+    assert!(
+        error
+            .message
+            .contains("it is an RSS feed: set `format` to rss"),
+        "{}",
+        error.message
+    );
+}
+
+#[test]
+fn what_is_not_a_feed_is_named() {
+    let html = failure(
+        &Rss,
+        b"<!DOCTYPE html>\n<html><body>Login</body></html>",
+        Some("text/html"),
+    );
+    assert_eq!(html.parameter, "url");
+    assert_eq!(
+        html.message,
+        "the body (Content-Type text/html) is not an RSS feed: its root element is <html>; an RSS \
+         feed's is <rss> (or RSS 1.0's <rdf:RDF>)"
+    );
+    let json = failure(&Atom, b"{\"items\": []}", Some("application/json"));
+    assert!(
+        json.message.starts_with(
+            "the body is JSON (Content-Type application/json), not an Atom feed: set `format` to json"
+        ),
+        "{}",
+        json.message
+    );
+    let text = failure(&Rss, b"Service Unavailable", None);
+    assert!(
+        text.message
+            .starts_with("the body is not XML, so not an RSS feed: "),
+        "{}",
+        text.message
+    );
+    let broken = failure(
+        &Rss,
+        b"<rss><channel><item></channel></rss>",
+        Some("application/rss+xml"),
+    );
+    assert_eq!(broken.parameter, "url");
+    assert!(
+        broken.message.starts_with(
+            "the feed (Content-Type application/rss+xml) could not be read: the document is not \
+             well-formed XML at line 1, column"
+        ),
+        "{}",
+        broken.message
+    );
+    let unknown = failure(&Rss, b"<opml version='2.0'/>", None);
+    assert!(
+        unknown.message.contains("root element is <opml>"),
+        "{}",
+        unknown.message
+    );
+}
+
+#[test]
+fn repairs_are_passed_on_as_notes() {
+    let items = Rss
+        .read(&answer(
+            b"<rss><channel><item><guid>a\xFF</guid></item></channel></rss>",
+            None,
+        ))
+        .expect("read");
+    assert_eq!(items.items[0].id, "a\u{FFFD}");
+    assert_eq!(items.notes.len(), 1);
+}
+
+#[test]
+fn a_large_feed_reads_whole() {
+    let item = |n: usize| {
+        format!(
+            "<item><title>Item {n}</title><guid>urn:item:{n}</guid><description>{}</description>\
+             <category>a</category><category>b</category></item>",
+            "text ".repeat(40)
+        )
+    };
+    let body: String = std::iter::once("<rss version='2.0'><channel>".to_owned())
+        .chain((0..10_000).map(item))
+        .chain(std::iter::once("</channel></rss>".to_owned()))
+        .collect();
+    assert!(body.len() > 3_000_000);
+    let items = Rss.read(&answer(body.as_bytes(), None)).expect("read");
+    assert_eq!(items.items.len(), 10_000);
+    assert_eq!(items.items[9_999].id, "urn:item:9999");
+}
