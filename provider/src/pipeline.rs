@@ -194,3 +194,105 @@ async fn fire_until_taken(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{FeedRecord, FeedState, Start};
+    use crate::source::Emitter;
+    use fakes::{Recorded, Reply, ScriptedServer};
+    use feedkit::AuthKey;
+    use serde_json::{Value, json};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    fn event(seq: u64) -> Event {
+        Event {
+            position: json!(seq),
+            payload: bytes::Bytes::from(json!({"seq": seq}).to_string()),
+            items: 1,
+            read_at: Instant::now(),
+        }
+    }
+
+    /// OpenWhisk answering 202 to every fire except change 1's, which gets 503 until `fixed`.
+    fn openwhisk(fixed: Arc<AtomicBool>) -> ScriptedServer {
+        ScriptedServer::start(move |request: &Recorded| {
+            let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+            if body["seq"] == 1 && !fixed.load(Ordering::SeqCst) {
+                Reply::json(503, &json!({"error": "busy"}))
+            } else {
+                Reply::json(202, &json!({"activationId": "a"}))
+            }
+        })
+        .expect("fake OpenWhisk")
+    }
+
+    #[test]
+    fn the_position_moves_only_past_fires_that_were_all_taken() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let fixed = Arc::new(AtomicBool::new(false));
+        let server = openwhisk(fixed.clone());
+        runtime.block_on(async {
+            let record = FeedRecord {
+                id: "/guest/t".into(),
+                rev: None,
+                kind: "changes".into(),
+                api_host: server.url(),
+                auth_key: AuthKey::parse("u:k").expect("key"),
+                config: json!({}),
+                state: FeedState::Active,
+                date_changed: 0,
+                start: Start::at(json!(0)),
+                sealed_with: None,
+            };
+            let status = SharedStatus::default();
+            let positions = Arc::new(PositionBook::default());
+            let fires = Arc::new(FeedFires {
+                id: record.id.clone(),
+                bucket: 0,
+                reset: 7,
+                target: FireTarget::new(&record).expect("target"),
+                http: crate::http::client(8).expect("client"),
+                fire_timeout: Duration::from_secs(5),
+                retry_min: Duration::from_millis(20),
+                retry_max: Duration::from_millis(50),
+                guard: Arc::new(LeaseGuard::for_ever(0, 1)),
+                positions: positions.clone(),
+                status: status.clone(),
+                metrics: Arc::new(Metrics::default()),
+            });
+            let (emitter, intake) = Emitter::new(10, status.clone());
+            let run = tokio::spawn(run(fires, intake));
+            for seq in 1..=5 {
+                emitter.slot().await.expect("room").fire(event(seq));
+            }
+            // Changes 2 to 5 were taken, change 1 is retried: nothing may be saved yet.
+            let taken = |seq: u64| {
+                server.requests().iter().any(|request| {
+                    serde_json::from_slice::<Value>(&request.body).unwrap_or_default()["seq"] == seq
+                })
+            };
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !(2..=5).all(taken) || status.snapshot().failed_fires < 2 {
+                assert!(Instant::now() < deadline, "the fires did not happen");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert_eq!(positions.get("/guest/t"), None);
+            assert!(status.snapshot().retrying.is_some());
+            // Change 1 is taken at last: the position jumps to 5.
+            fixed.store(true, Ordering::SeqCst);
+            while positions.get("/guest/t").map(|saved| saved.position) != Some(json!(5)) {
+                assert!(Instant::now() < deadline, "the position did not move");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let snapshot = status.snapshot();
+            assert_eq!((snapshot.fires, snapshot.changes_fired), (5, 5));
+            drop(emitter);
+            assert_eq!(run.await.expect("pipeline"), Ended::SourceEnded);
+        });
+    }
+}

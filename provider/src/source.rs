@@ -188,6 +188,16 @@ impl Emitter {
         })
     }
 
+    /// A slot if the window has room now (a source serving many feeds from one task, such as a
+    /// timer wheel, must not wait on one of them); `None` when it is full or the feed stops.
+    pub fn try_slot(&self) -> Option<Slot> {
+        let permit = self.window.clone().try_acquire_owned().ok()?;
+        Some(Slot {
+            permit,
+            events: self.events.clone(),
+        })
+    }
+
     /// The feed's live status, for the source's part of it (connected, last change, errors).
     pub fn status(&self) -> &SharedStatus {
         &self.status
