@@ -218,6 +218,8 @@ async fn changes(conn: Conn, state: &State, db: &str, head: &Head) -> io::Result
                 }
             }
             () = tokio::time::sleep(heartbeat) => conn.chunk(b"\n").await?,
+            // The provider went away (killed): end the stream now, not at the next heartbeat.
+            () = conn.peer_closed() => return Ok(()),
         }
     }
 }

@@ -123,6 +123,22 @@ impl Conn {
         Ok(self.buffer.drain(..length).collect())
     }
 
+    /// Resolves once the client closed the connection (what it sends meanwhile is dropped).
+    pub async fn peer_closed(&self) {
+        let mut scratch = [0_u8; 1024];
+        loop {
+            if self.stream.readable().await.is_err() {
+                return;
+            }
+            match self.stream.try_read(&mut scratch) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
+    }
+
     pub async fn write_all(&self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
             self.stream.writable().await?;

@@ -161,18 +161,28 @@ impl Follower {
 
     /// One connection: open the feed at `since`, hand over its changes, until it drops.
     async fn connection(&mut self, backoff: &mut Backoff, missing: &mut bool) -> Stop {
-        if !self.checked
-            && let Err(stop) = self.check(missing, false).await
-        {
-            return stop;
-        }
-        let tuning = &self.tuning;
+        let tuning = self.tuning.clone();
         let request = match couch::changes_request(&self.config, &self.since, tuning.heartbeat) {
             Ok(request) => request,
             Err(error) => return Stop::Disabled(format!("cannot build the feed request: {error}")),
         };
         let head_timeout = tuning.heartbeat + Duration::from_secs(10);
-        let response = match http::send(&self.http, request, head_timeout).await {
+        let http = self.http.clone();
+        let open = http::send(&http, request, head_timeout);
+        // The stream is opened while the database is checked (a connect costs one round trip,
+        // not two); nothing is read from it before the check is done.
+        let (checked, response) = if self.checked {
+            (Ok(false), open.await)
+        } else {
+            tokio::join!(self.check(missing, false), open)
+        };
+        match checked {
+            Ok(false) => {}
+            // Re-created: `since` follows the policy now; this stream read from the old one.
+            Ok(true) => return Stop::Dropped("the database was deleted and created again".into()),
+            Err(stop) => return stop,
+        }
+        let response = match response {
             Ok(response) => response,
             Err(error) => {
                 return Stop::Dropped(
