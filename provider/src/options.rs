@@ -111,8 +111,9 @@ pub struct Args {
     #[arg(long, value_name = "MS", default_value_t = 250, value_parser = positive)]
     pub save_interval_ms: u64,
 
-    /// How often a connected feed asks its database whether it was deleted and created again.
-    #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = positive)]
+    /// How often (on average, spread) a connected feed asks its database whether it was deleted
+    /// and created again (two small requests each time).
+    #[arg(long, value_name = "MS", default_value_t = 300_000, value_parser = positive)]
     pub recheck_ms: u64,
 
     /// TCP connects in progress at once (to databases and OpenWhisk).

@@ -36,7 +36,7 @@ impl Default for Tuning {
             fire_window: 100,
             save_interval: Duration::from_millis(250),
             lease: Duration::from_secs(15),
-            recheck: Duration::from_secs(30),
+            recheck: Duration::from_secs(300),
             connects: 256,
         }
     }

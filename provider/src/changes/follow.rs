@@ -211,12 +211,14 @@ impl Follower {
         tracing::debug!(feed = %self.feed, since = %self.since, "following changes");
         let mut reader = LineReader::new(response.into_body(), tuning.heartbeat);
         let limit = self.config.max_changes_per_fire as usize;
-        let mut checked_at = Instant::now();
+        // Spread over the interval: feeds that connected together must not all ask their
+        // databases at the same moment.
+        let mut check_due = Instant::now() + jittered(self.tuning.recheck);
         loop {
             // A database deleted under an open feed may keep it open (PouchDB sends heartbeats
             // for ever and nothing of the new database): look at it now and then.
-            if checked_at.elapsed() >= self.tuning.recheck {
-                checked_at = Instant::now();
+            if Instant::now() >= check_due {
+                check_due = Instant::now() + jittered(self.tuning.recheck);
                 match self.check(missing, true).await {
                     Ok(false) => {}
                     Ok(true) => {
@@ -297,6 +299,12 @@ impl Follower {
             }
         }
     }
+}
+
+/// Somewhere between half and one and a half of `interval`.
+fn jittered(interval: Duration) -> Duration {
+    let fraction = (crate::model::random_u64() % 1000) as f64 / 1000.0;
+    interval.mul_f64(0.5 + fraction)
 }
 
 /// The event a trigger fires with: one change with the database's name, or, when the feed
