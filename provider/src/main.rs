@@ -10,7 +10,7 @@ use changes_provider::api::{self, App};
 use changes_provider::changes::ChangesSource;
 use changes_provider::{
     Args, CouchStore, CouchStoreOptions, Keyring, Metrics, Node, Options, Sealer, Source,
-    SqliteStore, Store,
+    SqliteStore, Store, StoreError,
 };
 use clap::Parser as _;
 
@@ -156,7 +156,19 @@ async fn serve(options: Options) -> anyhow::Result<()> {
         metrics,
         sources,
     );
-    let events = node.load().await.context("loading the feeds")?;
+    // A fleet instance waits for its registry rather than give up: it may start first.
+    let mut wait = std::time::Duration::from_millis(500);
+    let events = loop {
+        match node.load().await {
+            Ok(events) => break events,
+            Err(StoreError::Unavailable(problem)) if !store.exclusive() => {
+                tracing::warn!("loading the feeds failed, trying again: {problem}");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(10));
+            }
+            Err(error) => return Err(error).context("loading the feeds"),
+        }
+    };
     tracing::info!(
         instance = %node.id,
         feeds = node.ids().len(),

@@ -38,8 +38,10 @@ use crate::http::{self, HttpClient, LineReader, basic_auth, encode_component};
 use crate::model::{FeedId, FeedRecord, Saved};
 
 const FLEET_DOC: &str = "fleet";
-/// Documents per page when an instance reads the whole registry.
-const SNAPSHOT_PAGE: usize = 1000;
+/// Documents per page when an instance reads the whole registry...
+const SNAPSHOT_PAGE: usize = 500;
+/// ... and how long a page may take (a busy registry with many revisions is slow to page).
+const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Calls to the registry that take longer fail (the lease logic treats that as unreachable).
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -173,6 +175,16 @@ impl CouchStore {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(u16, Value), StoreError> {
+        self.call_within(method, path, body, CALL_TIMEOUT).await
+    }
+
+    async fn call_within(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        timeout: Duration,
+    ) -> Result<(u16, Value), StoreError> {
         let url = if path.is_empty() {
             self.db_url.clone()
         } else {
@@ -183,7 +195,7 @@ impl CouchStore {
             .iter()
             .map(|value| ("authorization", value.as_str()))
             .collect();
-        http::json_request(&self.http, method, &url, &headers, body, CALL_TIMEOUT)
+        http::json_request(&self.http, method, &url, &headers, body, timeout)
             .await
             .map_err(|error| {
                 StoreError::Unavailable(format!(
@@ -458,7 +470,9 @@ impl Store for Arc<CouchStore> {
                     "_changes?include_docs=true&conflicts=true&limit={SNAPSHOT_PAGE}&since={}",
                     encode_component(&crate::changes::seq_text(&since))
                 );
-                let (status, body) = self.call(Method::GET, &path, None).await?;
+                let (status, body) = self
+                    .call_within(Method::GET, &path, None, SNAPSHOT_TIMEOUT)
+                    .await?;
                 if status != 200 {
                     return Err(registry_error("reading every document", status, &body));
                 }
