@@ -463,26 +463,38 @@ impl Store for Arc<CouchStore> {
         Box::pin(async move {
             let (sender, receiver) = mpsc::channel(4096);
             let mut records = Vec::new();
-            // Everything there is, a page at a time, then the change feed from where that ended.
-            let mut since = Value::from(0);
+            // Where the change feed will start: taken before everything is read, so that what
+            // changes meanwhile comes again through the feed (applying it twice is harmless).
+            let (status, info) = self.call(Method::GET, "", None).await?;
+            if status != 200 {
+                return Err(registry_error("reading the database", status, &info));
+            }
+            let since = info.get("update_seq").cloned().unwrap_or(Value::from(0));
+            // Everything there is, a page at a time in id order (`_all_docs` walks its index;
+            // a `_changes` read from 0 gets slow once documents have many revisions).
+            let mut after: Option<String> = None;
             loop {
-                let path = format!(
-                    "_changes?include_docs=true&conflicts=true&limit={SNAPSHOT_PAGE}&since={}",
-                    encode_component(&crate::changes::seq_text(&since))
+                let mut path = format!(
+                    "_all_docs?include_docs=true&conflicts=true&limit={SNAPSHOT_PAGE}"
                 );
+                if let Some(last) = &after {
+                    path.push_str("&skip=1&startkey=");
+                    path.push_str(&encode_component(&Value::from(last.clone()).to_string()));
+                }
                 let (status, body) = self
                     .call_within(Method::GET, &path, None, SNAPSHOT_TIMEOUT)
                     .await?;
                 if status != 200 {
                     return Err(registry_error("reading every document", status, &body));
                 }
-                let results = body
-                    .get("results")
+                let rows = body
+                    .get("rows")
                     .and_then(Value::as_array)
                     .cloned()
                     .unwrap_or_default();
-                for change in &results {
-                    match self.event(change).await {
+                for row in &rows {
+                    // A row is shaped like a change: its id and the document.
+                    match self.event(row).await {
                         Some(StoreEvent::Feed(record)) => records.push(*record),
                         Some(StoreEvent::FeedDeleted { .. }) | None => {}
                         // Buckets and members go to the node first thing.
@@ -491,10 +503,12 @@ impl Store for Arc<CouchStore> {
                         }
                     }
                 }
-                if let Some(last) = body.get("last_seq") {
-                    since = last.clone();
-                }
-                if results.len() < SNAPSHOT_PAGE {
+                after = rows
+                    .last()
+                    .and_then(|row| row.get("id"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                if rows.len() < SNAPSHOT_PAGE {
                     break;
                 }
             }
