@@ -474,9 +474,8 @@ impl Store for Arc<CouchStore> {
             // a `_changes` read from 0 gets slow once documents have many revisions).
             let mut after: Option<String> = None;
             loop {
-                let mut path = format!(
-                    "_all_docs?include_docs=true&conflicts=true&limit={SNAPSHOT_PAGE}"
-                );
+                let mut path =
+                    format!("_all_docs?include_docs=true&conflicts=true&limit={SNAPSHOT_PAGE}");
                 if let Some(last) = &after {
                     path.push_str("&skip=1&startkey=");
                     path.push_str(&encode_component(&Value::from(last.clone()).to_string()));

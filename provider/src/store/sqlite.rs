@@ -203,27 +203,98 @@ impl Worker {
                     Err(_) => return,
                 },
             };
-            let Command::SavePositions(mut positions, reply) = command else {
-                self.serve_one(command);
-                continue;
-            };
-            // Positions queue up while a commit runs: take them all in one transaction.
-            let mut replies = vec![reply];
-            while let Ok(next) = commands.try_recv() {
-                match next {
-                    Command::SavePositions(more, reply) => {
-                        positions.extend(more);
-                        replies.push(reply);
+            match command {
+                Command::SavePositions(mut positions, reply) => {
+                    // Positions queue up while a commit runs: take them all in one transaction.
+                    let mut replies = vec![reply];
+                    while let Ok(next) = commands.try_recv() {
+                        match next {
+                            Command::SavePositions(more, reply) => {
+                                positions.extend(more);
+                                replies.push(reply);
+                            }
+                            other => {
+                                pending = Some(other);
+                                break;
+                            }
+                        }
                     }
-                    other => {
-                        pending = Some(other);
-                        break;
+                    let result = self.save_positions(&positions);
+                    for reply in replies {
+                        let _ = reply.send(result.clone());
                     }
                 }
+                write @ (Command::Put(..) | Command::Delete(..)) => {
+                    // Registrations queued meanwhile share one durable commit (group commit);
+                    // each is still checked against its own revision.
+                    let mut writes = vec![write];
+                    while let Ok(next) = commands.try_recv() {
+                        match next {
+                            write @ (Command::Put(..) | Command::Delete(..)) => writes.push(write),
+                            other => {
+                                pending = Some(other);
+                                break;
+                            }
+                        }
+                    }
+                    self.write_all(writes);
+                }
+                other => self.serve_one(other),
             }
-            let result = self.save_positions(&positions);
-            for reply in replies {
-                let _ = reply.send(result.clone());
+        }
+    }
+
+    /// Writes records in one transaction, `synchronous=FULL`: each answer is sent once the
+    /// commit is on disk.
+    fn write_all(&mut self, writes: Vec<Command>) {
+        let began = self
+            .connection
+            .pragma_update(None, "synchronous", "FULL")
+            .and_then(|()| self.connection.execute_batch("BEGIN IMMEDIATE"))
+            .map_err(self.error());
+        if let Err(error) = began {
+            for write in writes {
+                match write {
+                    Command::Put(_, reply) => {
+                        let _ = reply.send(Err(error.clone()));
+                    }
+                    Command::Delete(_, _, reply) => {
+                        let _ = reply.send(Err(error.clone()));
+                    }
+                    _ => {}
+                }
+            }
+            return;
+        }
+        let mut answers: Vec<(Command, Result<String, StoreError>)> = Vec::new();
+        for write in writes {
+            let result = match &write {
+                Command::Put(record, _) => self.put(record),
+                Command::Delete(id, rev, _) => self.delete(id, rev).map(|()| String::new()),
+                _ => continue,
+            };
+            answers.push((write, result));
+        }
+        let committed = self
+            .connection
+            .execute_batch("COMMIT")
+            .map_err(self.error());
+        if committed.is_err() {
+            let _ = self.connection.execute_batch("ROLLBACK");
+        }
+        for (write, result) in answers {
+            let result = match &committed {
+                Ok(()) => result,
+                Err(error) => Err(error.clone()),
+            };
+            match write {
+                Command::Put(_, reply) => {
+                    let _ = reply.send(result);
+                }
+                Command::Delete(_, _, reply) => {
+                    let _ = reply.send(result.map(|_| ()));
+                }
+                _ => {}
             }
         }
     }
@@ -236,12 +307,7 @@ impl Worker {
             Command::Get(id, reply) => {
                 let _ = reply.send(self.get(&id));
             }
-            Command::Put(record, reply) => {
-                let _ = reply.send(self.put(&record));
-            }
-            Command::Delete(id, rev, reply) => {
-                let _ = reply.send(self.delete(&id, &rev));
-            }
+            write @ (Command::Put(..) | Command::Delete(..)) => self.write_all(vec![write]),
             Command::Positions(reply) => {
                 let _ = reply.send(self.positions());
             }
@@ -315,9 +381,6 @@ impl Worker {
             _ => return Err(StoreError::Conflict),
         };
         self.connection
-            .pragma_update(None, "synchronous", "FULL")
-            .map_err(self.error())?;
-        self.connection
             .execute(
                 "INSERT INTO feeds (id, rev, doc) VALUES (?1, ?2, ?3)
                  ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, doc = excluded.doc",
@@ -333,22 +396,15 @@ impl Worker {
             _ => return Err(StoreError::Conflict),
         }
         self.connection
-            .pragma_update(None, "synchronous", "FULL")
-            .map_err(self.error())?;
-        let transaction = self
-            .connection
-            .transaction()
-            .map_err(unavailable(&self.path))?;
-        transaction
             .execute(
                 "UPDATE feeds SET rev = rev + 1, doc = NULL WHERE id = ?1",
                 [id],
             )
-            .map_err(unavailable(&self.path))?;
-        transaction
+            .map_err(self.error())?;
+        self.connection
             .execute("DELETE FROM positions WHERE id = ?1", [id])
-            .map_err(unavailable(&self.path))?;
-        transaction.commit().map_err(unavailable(&self.path))
+            .map_err(self.error())?;
+        Ok(())
     }
 
     fn positions(&self) -> Result<HashMap<FeedId, Saved>, StoreError> {
