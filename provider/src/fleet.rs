@@ -225,7 +225,10 @@ impl Node {
             state.held.get(&view.bucket).is_some_and(|held| {
                 let ours = view.owner.as_deref() == Some(self.id.as_str())
                     && view.epoch == held.lease.epoch;
-                !ours && rev_number(Some(&view.rev)) >= rev_number(Some(&held.lease.rev))
+                // A conflict's lease is decided by epoch, whatever the revisions' numbers.
+                !ours
+                    && (view.conflicted
+                        || rev_number(Some(&view.rev)) >= rev_number(Some(&held.lease.rev)))
             })
         };
         if lost {

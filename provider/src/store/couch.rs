@@ -250,15 +250,46 @@ impl CouchStore {
         for rev in losers {
             let path = format!("{}?rev={}", encode_component(id), encode_component(rev));
             match self.call(Method::DELETE, &path, None).await {
-                Ok((200 | 202 | 404 | 409, _)) => {
+                Ok((200 | 202, _)) => {
                     tracing::info!(doc = %id, rev = %rev, "deleted a conflicting revision");
                 }
+                // Gone already, or extended meanwhile (its next revision shows up in turn).
+                Ok((404 | 409, _)) => {}
                 Ok((status, body)) => {
                     tracing::warn!(doc = %id, "could not resolve a conflict: HTTP {status} {body}");
                 }
                 Err(error) => tracing::warn!(doc = %id, "could not resolve a conflict: {error}"),
             }
         }
+    }
+
+    /// A bucket document with conflicting revisions (two holders both wrote, each accepted by
+    /// some node): the lease is the branch with the highest epoch (then owner id), whichever
+    /// branch CouchDB shows as winning (that depends on which holder wrote last, and flips as
+    /// they write); every other branch is deleted. Answers the lease's owner, epoch and
+    /// revision.
+    async fn resolve_lease(
+        &self,
+        id: &str,
+        shown: (Option<String>, u64, String),
+        conflicts: &[String],
+    ) -> (Option<String>, u64, String) {
+        let mut branches = vec![shown];
+        for rev in conflicts {
+            let path = format!("{}?rev={}", encode_component(id), encode_component(rev));
+            if let Ok((200, doc)) = self.call(Method::GET, &path, None).await {
+                branches.push((
+                    doc.get("owner").and_then(Value::as_str).map(str::to_owned),
+                    doc.get("epoch").and_then(Value::as_u64).unwrap_or(0),
+                    rev.clone(),
+                ));
+            }
+        }
+        branches.sort_by(|a, b| (a.1, &a.0, &a.2).cmp(&(b.1, &b.0, &b.2)));
+        let lease = branches.pop().unwrap_or_default();
+        let losers: Vec<String> = branches.into_iter().map(|(_, _, rev)| rev).collect();
+        self.resolve_conflicts(id, &losers).await;
+        lease
     }
 
     /// What one document of the change feed means; conflicts are resolved on the way.
@@ -282,6 +313,24 @@ impl CouchStore {
                     .collect()
             })
             .unwrap_or_default();
+        if let Some(number) = id.strip_prefix("bucket:") {
+            let bucket = number.parse().ok()?;
+            let owner = doc.get("owner").and_then(Value::as_str).map(str::to_owned);
+            let epoch = doc.get("epoch").and_then(Value::as_u64).unwrap_or(0);
+            let (owner, epoch, rev) = if conflicts.is_empty() {
+                (owner, epoch, rev)
+            } else {
+                self.resolve_lease(id, (owner, epoch, rev), &conflicts)
+                    .await
+            };
+            return Some(StoreEvent::Bucket(BucketView {
+                bucket,
+                owner: if deleted { None } else { owner },
+                epoch,
+                rev,
+                conflicted: !conflicts.is_empty(),
+            }));
+        }
         if !conflicts.is_empty() {
             self.resolve_conflicts(id, &conflicts).await;
         }
@@ -300,17 +349,6 @@ impl CouchStore {
                     None
                 }
             };
-        }
-        if let Some(number) = id.strip_prefix("bucket:") {
-            let bucket = number.parse().ok()?;
-            let owner = doc.get("owner").and_then(Value::as_str).map(str::to_owned);
-            return Some(StoreEvent::Bucket(BucketView {
-                bucket,
-                owner: if deleted { None } else { owner },
-                epoch: doc.get("epoch").and_then(Value::as_u64).unwrap_or(0),
-                rev,
-                conflicted: !conflicts.is_empty(),
-            }));
         }
         if let Some(member) = id.strip_prefix("member:") {
             return Some(StoreEvent::Member(MemberView {
