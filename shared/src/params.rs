@@ -123,8 +123,18 @@ impl<'de> Deserializer<'de> for &mut NameProbe {
 /// Deserializes a whole parameter object, naming the failing parameter by its JSON path.
 pub(crate) fn deserialize_with_path<T: DeserializeOwned>(value: Value) -> Result<T, ParamError> {
     serde_path_to_error::deserialize(value).map_err(|error| {
-        let path = error.path().to_string();
-        let problem = error.inner().to_string();
+        let mut path = error.path().to_string();
+        let mut problem = error.inner().to_string();
+        if let Some((inner, rest)) = problem
+            .strip_prefix(INNER_PATH)
+            .and_then(|marked| marked.split_once(INNER_PATH))
+        {
+            if !inner.starts_with('[') {
+                path.push('.');
+            }
+            path.push_str(inner);
+            problem = rest.to_owned();
+        }
         match (path.as_str(), missing_field(&problem)) {
             (".", Some(field)) => ParamError::missing(field, "a value"),
             (".", None) => ParamError::invalid("(parameters)", problem),
@@ -198,64 +208,29 @@ impl<T> Param<T> {
     }
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Param<T> {
+/// Reads the value as JSON first, then as `T`: one reading of `T` for every parameter (the
+/// action binaries stay small). A type that checks what is inside a parameter names the inner
+/// path with [`invalid_at`].
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Param<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ParamVisitor(PhantomData))
+        match Value::deserialize(deserializer)? {
+            Value::Null => Ok(Param::Absent),
+            Value::String(text) if text.trim().is_empty() => Ok(Param::Cleared),
+            value => T::deserialize(value)
+                .map(Param::Set)
+                .map_err(de::Error::custom),
+        }
     }
 }
 
-/// Hands every form of value to `T`, except `null` (absent) and blank strings (cleared).
-struct ParamVisitor<T>(PhantomData<T>);
+/// Marks the path inside a parameter at the start of an error message, for
+/// [`deserialize_with_path`] to join to the parameter's name.
+const INNER_PATH: char = '\u{1}';
 
-impl<'de, T: Deserialize<'de>> Visitor<'de> for ParamVisitor<T> {
-    type Value = Param<T>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a parameter value")
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Param::Absent)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Param::Absent)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        Param::deserialize(deserializer)
-    }
-
-    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
-        T::deserialize(value.into_deserializer()).map(Param::Set)
-    }
-
-    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
-        T::deserialize(value.into_deserializer()).map(Param::Set)
-    }
-
-    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
-        T::deserialize(value.into_deserializer()).map(Param::Set)
-    }
-
-    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
-        T::deserialize(value.into_deserializer()).map(Param::Set)
-    }
-
-    fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
-        if value.trim().is_empty() {
-            return Ok(Param::Cleared);
-        }
-        T::deserialize(value.into_deserializer()).map(Param::Set)
-    }
-
-    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        T::deserialize(SeqAccessDeserializer::new(seq)).map(Param::Set)
-    }
-
-    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        T::deserialize(MapAccessDeserializer::new(map)).map(Param::Set)
-    }
+/// The error for a bad value at `inner` inside a parameter (`Accept` in `headers`, `[1]` in a
+/// list): the message names the parameter's path with it, `headers.Accept`.
+pub fn invalid_at<E: de::Error>(inner: &str, problem: impl fmt::Display) -> E {
+    E::custom(format!("{INNER_PATH}{inner}{INNER_PATH}{problem}"))
 }
 
 /// The error for a value of the wrong kind, saying what it is but never what it holds.
@@ -337,7 +312,7 @@ impl<'de> Visitor<'de> for TextVisitor {
     }
 
     fn visit_f64<E: de::Error>(self, value: f64) -> Result<String, E> {
-        Ok(value.to_string())
+        Ok(number_text(value))
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<String, E> {
@@ -351,6 +326,11 @@ impl<'de> Visitor<'de> for TextVisitor {
     fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<String, A::Error> {
         Err(wrong("an object", "a string"))
     }
+}
+
+/// A JSON number's text (as serde_json writes it: the binaries carry one float formatter).
+fn number_text(value: f64) -> String {
+    serde_json::Number::from_f64(value).map_or_else(|| "a number".to_owned(), |n| n.to_string())
 }
 
 /// A boolean from `true`/`false` or their text (any case).
@@ -405,7 +385,10 @@ impl<'de> Deserialize<'de> for Whole {
                     .map_err(|_| E::custom(format!("expected a whole number >= 0, found {value}")))
             }
             fn visit_f64<E: de::Error>(self, value: f64) -> Result<u64, E> {
-                Err(E::custom(format!("expected a whole number, found {value}")))
+                Err(E::custom(format!(
+                    "expected a whole number, found {}",
+                    number_text(value)
+                )))
             }
             fn visit_str<E: de::Error>(self, value: &str) -> Result<u64, E> {
                 value
@@ -558,6 +541,21 @@ mod tests {
         active: Param<Flag>,
         password: Param<Secret>,
         headers: Param<Json<std::collections::BTreeMap<String, String>>>,
+        checked: Param<Checked>,
+    }
+
+    /// A map whose values must be strings, naming the bad one's key.
+    #[derive(Debug)]
+    struct Checked;
+
+    impl<'de> Deserialize<'de> for Checked {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            let map = Map::<String, Value>::deserialize(deserializer)?;
+            match map.iter().find(|(_, value)| !value.is_string()) {
+                Some((key, _)) => Err(invalid_at(key, "not text")),
+                None => Ok(Checked),
+            }
+        }
     }
 
     fn read(value: Value) -> Result<Settings, ParamError> {
@@ -622,7 +620,8 @@ mod tests {
                 "active",
                 "expected true or false",
             ),
-            (json!({"headers": {"A": 3}}), "headers.A", "expected"),
+            (json!({"headers": {"A": 3}}), "headers", "expected"),
+            (json!({"checked": {"A": 3}}), "checked.A", "not text"),
             (
                 json!({"password": ["hunter2"]}),
                 "password",
@@ -644,11 +643,13 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "invalid parameter `urll`: the test feed has no such parameter; it takes url, \
-             events, minutes, active, password, headers"
+             events, minutes, active, password, headers, checked"
         );
         assert_eq!(
             names::<Settings>(),
-            ["url", "events", "minutes", "active", "password", "headers"]
+            [
+                "url", "events", "minutes", "active", "password", "headers", "checked"
+            ]
         );
     }
 
