@@ -10,6 +10,7 @@
 //! Every failure reaches the caller as one JSON result `{"error": "..."}` ([`ActionError`]); secrets
 //! ([`AuthKey`], [`Secret`]) never print themselves.
 
+mod action;
 mod client;
 mod context;
 mod error;
@@ -25,6 +26,7 @@ pub mod secret;
 mod session;
 mod time;
 
+pub use action::{Action, Activation, dispatch_action, run_action};
 pub use client::{
     ApiHost, Client, ClientError, ClientErrorKind, ClientOptions, DEFAULT_NAMESPACE, FireOutcome,
     KeyValue, QualifiedName, entity_annotation, key_value_get, key_values_from_map, percent_encode,

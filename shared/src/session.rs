@@ -227,9 +227,7 @@ impl<'a, P> FeedSession<'a, P> {
 
     /// One line in the activation's log, prefixed with the feed's name, secrets masked.
     pub fn log(&self, line: &str) {
-        let line = format!("{}: {}\n", self.name, self.redactor.text(line));
-        // One write: stderr is unbuffered.
-        let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+        log_line(self.name, &self.redactor, line);
     }
 
     /// The event's outcome as the activation shows it: secrets masked, an error logged too.
@@ -243,6 +241,13 @@ impl<'a, P> FeedSession<'a, P> {
             }
         }
     }
+}
+
+/// Writes `line` to the activation's log as `name: line`, secrets masked, in one write (stderr
+/// is unbuffered).
+pub(crate) fn log_line(name: &str, redactor: &Redactor, line: &str) {
+    let line = format!("{name}: {}\n", redactor.text(line));
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
 }
 
 /// Says what a failed trigger lookup means for the user, naming the parameter to fix.

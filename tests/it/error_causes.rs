@@ -33,25 +33,28 @@ fn assert_error(run: &ActionRun, expected: &str, case: &str) {
 }
 
 #[test]
-fn poll_config_of_the_wrong_type_is_not_called_missing() {
+fn poll_trigger_of_the_wrong_type_is_not_called_missing() {
     let key = [("__OW_API_KEY", "uuid:key")];
     let cases = [
-        (json!({}), "missing parameter `pollConfig`"),
         (
-            json!({"pollConfig": "t-poll-alarm"}),
-            "invalid parameter `pollConfig`: expected the poll feed's configuration object, found a string",
+            json!({}),
+            "missing parameter `pollTrigger`: expected the helper trigger's name",
         ),
         (
-            json!({"pollConfig": [1]}),
-            "invalid parameter `pollConfig`: expected the poll feed's configuration object, found an array",
+            json!({"pollTrigger": ["t-poll-alarm"]}),
+            "invalid parameter `pollTrigger`: expected a string, found an array",
         ),
         (
-            json!({"pollConfig": {"url": "http://x"}}),
-            "invalid parameter `pollConfig`: it has no `pollTrigger`",
+            json!({"pollTrigger": {"name": "t"}}),
+            "invalid parameter `pollTrigger`: expected a string, found an object",
         ),
         (
-            json!({"pollConfig": {"pollTrigger": 7}}),
-            "invalid parameter `pollConfig.pollTrigger`: expected the helper trigger's name as a string, found a number",
+            json!({"pollTrigger": "/a/b/c/d"}),
+            "invalid parameter `pollTrigger`: \"/a/b/c/d\" is not an OpenWhisk name",
+        ),
+        (
+            json!({"pollTrigger": "/guest/t-poll-alarm", "pollConfig": {}}),
+            "invalid parameter `pollConfig`: pollMyService has no such parameter; it takes pollTrigger, pollState",
         ),
     ];
     for (params, expected) in cases {
@@ -62,7 +65,7 @@ fn poll_config_of_the_wrong_type_is_not_called_missing() {
 
 #[test]
 fn an_api_key_without_its_colon_is_not_called_unset() {
-    let params = json!({"pollConfig": {"pollTrigger": "/guest/t-poll-alarm"}});
+    let params = json!({"pollTrigger": "/guest/t-poll-alarm"});
     let run = poller(&params, &[("__OW_API_KEY", "uuid-without-colon-s3cr3t")]);
     assert_error(
         &run,
@@ -110,7 +113,7 @@ fn garbage_from_the_api_host_is_not_a_reason_to_delete_the_feed() {
         "<html><body>Please log in</body></html>",
     ))
     .expect("API host");
-    let params = json!({"pollConfig": {"pollTrigger": "/guest/t-poll-alarm"}});
+    let params = json!({"pollTrigger": "/guest/t-poll-alarm"});
     let run = run_action(
         &workspace_bin("pollMyService"),
         &params,

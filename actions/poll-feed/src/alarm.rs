@@ -46,28 +46,41 @@ impl Alarm<'_> {
         // An explicit empty payload: the tick must carry the helper trigger's own parameters,
         // and nothing of the alarm's may shadow them.
         params.insert("trigger_payload".into(), json!({}));
-        self.invoke("CREATE", params).map(|_| ()).map_err(|error| {
-            let reason = error.server_message().unwrap_or("no reason given");
-            let parameter = match &config.schedule {
-                Schedule::Interval { .. } => "minutes",
-                Schedule::Cron { .. } if reason.to_ascii_lowercase().contains("timezone") => {
-                    "timezone"
-                }
-                Schedule::Cron { .. } => "cron",
-            };
-            match error.status() {
-                Some(404) => ActionError::new(format!(
-                    "invalid parameter `alarmFeed`: the alarms feed {} does not exist or may not be used with this key ({error})",
-                    self.feed
-                )),
-                Some(400 | 502) => ActionError::new(format!(
-                    "invalid parameter `{parameter}`: the alarms feed {} refused the schedule: {reason}",
-                    self.feed
-                )),
-                _ => ActionError::from(error)
-                    .context(format!("creating the alarm through {}", self.feed)),
+        self.invoke("CREATE", params)
+            .map(|_| ())
+            .map_err(|error| self.refused(config, error, "creating"))
+    }
+
+    /// Changes the schedule in place (the alarms feed's UPDATE): one call, and no moment
+    /// without an alarm.
+    pub fn update(&self, config: &PollConfig) -> Result<(), ActionError> {
+        self.feed_name()?;
+        self.invoke("UPDATE", config.schedule.alarm_params())
+            .map(|_| ())
+            .map_err(|error| self.refused(config, error, "changing"))
+    }
+
+    /// What a refusal of the schedule means, naming the parameter it is about.
+    fn refused(&self, config: &PollConfig, error: ClientError, doing: &str) -> ActionError {
+        let reason = error.server_message().unwrap_or("no reason given");
+        let parameter = match &config.schedule {
+            Schedule::Interval { .. } => "minutes",
+            Schedule::Cron { .. } if reason.to_ascii_lowercase().contains("timezone") => "timezone",
+            Schedule::Cron { .. } => "cron",
+        };
+        match error.status() {
+            Some(404) => ActionError::new(format!(
+                "invalid parameter `alarmFeed`: the alarms feed {} does not exist or may not be used with this key ({error})",
+                self.feed
+            )),
+            Some(400 | 502) => ActionError::new(format!(
+                "invalid parameter `{parameter}`: the alarms feed {} refused the schedule: {reason}",
+                self.feed
+            )),
+            _ => {
+                ActionError::from(error).context(format!("{doing} the alarm through {}", self.feed))
             }
-        })
+        }
     }
 
     /// Stops and forgets the alarm. An alarm that does not exist counts as deleted.

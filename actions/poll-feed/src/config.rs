@@ -8,8 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use feedkit::{ParamError, Params, QualifiedName, Secret, redact_userinfo};
-use serde::Serialize;
+use feedkit::params::{Bounded, Param, Text, invalid_at};
+use feedkit::{ParamError, QualifiedName, Secret, redact_userinfo};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::path::JsonPath;
@@ -20,25 +21,37 @@ pub const INTERVAL_FEED: &str = "/whisk.system/alarms/interval";
 /// The alarms feed for `cron`.
 pub const CRON_FEED: &str = "/whisk.system/alarms/alarm";
 
-/// Every parameter the feed takes (besides the protocol's `lifecycleEvent`, `triggerName`,
-/// `authKey`).
-pub const PARAMETERS: [&str; 15] = [
-    "url",
-    "minutes",
-    "cron",
-    "timezone",
-    "alarmFeed",
-    "itemsPath",
-    "idPath",
-    "headers",
-    "username",
-    "password",
-    "bearerToken",
-    "startFrom",
-    "batch",
-    "maxItemsPerFire",
-    "timeoutSeconds",
-];
+/// Every parameter poll-feed takes, in the order the manifest and the README list them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct PollParams {
+    /// The http(s) URL of the JSON to poll.
+    pub url: Param<SourceUrl>,
+    /// Minutes between polls (or `cron`).
+    pub minutes: Param<Bounded<1, { u64::MAX }>>,
+    /// A cron pattern for the polls (or `minutes`).
+    pub cron: Param<Cron>,
+    /// The cron pattern's time zone.
+    pub timezone: Param<Text>,
+    /// Where the list of items is in the response.
+    pub items_path: Param<JsonPath>,
+    /// Where each item's id is, relative to the item.
+    pub id_path: Param<JsonPath>,
+    /// Request headers (values are kept secret).
+    pub headers: Param<Headers>,
+    /// Basic auth user name.
+    pub username: Param<Text>,
+    pub password: Param<Secret>,
+    pub bearer_token: Param<Secret>,
+    /// `now` or `backlog`.
+    pub start_from: Param<StartFrom>,
+    /// `list` or `each`.
+    pub batch: Param<Batch>,
+    pub max_items_per_fire: Param<Bounded<1, { MAX_ITEMS_PER_FIRE as u64 }>>,
+    pub timeout_seconds: Param<Bounded<1, MAX_TIMEOUT_SECONDS>>,
+    /// The alarms feed to tick with.
+    pub alarm_feed: Param<FeedName>,
+}
 
 const DEFAULT_ID_PATH: &str = "id";
 const DEFAULT_MAX_ITEMS_PER_FIRE: usize = 100;
@@ -88,8 +101,8 @@ impl Schedule {
 }
 
 /// How new items are fired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", try_from = "Text")]
 pub enum Batch {
     /// One fire per poll, `{"items": [...]}`, split by `maxItemsPerFire`.
     List,
@@ -108,8 +121,8 @@ impl Batch {
 }
 
 /// Where polling starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", try_from = "Text")]
 pub enum StartFrom {
     /// Only items that appear from now on: the current ones count as seen.
     Now,
@@ -124,6 +137,122 @@ impl StartFrom {
             "backlog" => Some(Self::Backlog),
             _ => None,
         }
+    }
+}
+
+impl TryFrom<Text> for Batch {
+    type Error = String;
+    fn try_from(text: Text) -> Result<Self, String> {
+        Self::parse(text.as_str()).ok_or_else(|| format!("{text:?} is not one of list, each"))
+    }
+}
+
+impl TryFrom<Text> for StartFrom {
+    type Error = String;
+    fn try_from(text: Text) -> Result<Self, String> {
+        Self::parse(text.as_str()).ok_or_else(|| format!("{text:?} is not one of now, backlog"))
+    }
+}
+
+/// `url`: an http(s) URL without credentials (they go in `username`/`password` or
+/// `bearerToken`, so that they stay secret).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Text")]
+pub struct SourceUrl(pub String);
+
+impl TryFrom<Text> for SourceUrl {
+    type Error = String;
+    fn try_from(text: Text) -> Result<Self, String> {
+        check_url(text.as_str()).map(Self)
+    }
+}
+
+/// `cron`: 5 fields (or 6, seconds first); the alarms feed checks the rest.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Text")]
+pub struct Cron(pub String);
+
+impl TryFrom<Text> for Cron {
+    type Error = String;
+    fn try_from(text: Text) -> Result<Self, String> {
+        let fields = text.as_str().split_whitespace().count();
+        if fields == 5 || fields == 6 {
+            Ok(Self(text.into_string()))
+        } else {
+            Err(format!(
+                "{text:?} has {fields} fields; a cron pattern has 5 (or 6, with seconds first)"
+            ))
+        }
+    }
+}
+
+/// `alarmFeed`: an entity name, kept fully qualified.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Text")]
+pub struct FeedName(pub String);
+
+impl TryFrom<Text> for FeedName {
+    type Error = String;
+    fn try_from(text: Text) -> Result<Self, String> {
+        QualifiedName::parse(text.as_str()).map(|name| Self(name.to_string()))
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonPath {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::String(text) => JsonPath::parse(&text).map_err(serde::de::Error::custom),
+            _ => Err(serde::de::Error::custom(
+                "expected a dotted path like `data.items` or a JSON pointer like `/data/items`",
+            )),
+        }
+    }
+}
+
+/// `headers`: an object of header names to values (or its JSON text, as some clients send it).
+/// Values are secrets (API keys travel in headers), so they are never echoed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Headers(pub BTreeMap<String, Secret>);
+
+impl<'de> Deserialize<'de> for Headers {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let expected = "expected an object of header names to values";
+        let raw = match Value::deserialize(deserializer)? {
+            Value::Object(map) => map,
+            // The CLI sends `-p headers '{"A": "b"}'` as an object, other clients its text.
+            Value::String(text) => match serde_json::from_str::<Value>(&text) {
+                Ok(Value::Object(map)) => map,
+                _ => return Err(serde::de::Error::custom(expected)),
+            },
+            _ => return Err(serde::de::Error::custom(expected)),
+        };
+        let mut headers = BTreeMap::new();
+        for (name, value) in raw {
+            if ureq::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(invalid_at(&name, "not a valid HTTP header name"));
+            }
+            let text = match value {
+                Value::String(text) => text,
+                Value::Number(number) => number.to_string(),
+                Value::Bool(flag) => flag.to_string(),
+                _ => return Err(invalid_at(&name, "expected a string value")),
+            };
+            if ureq::http::HeaderValue::from_str(&text).is_err() {
+                return Err(invalid_at(
+                    &name,
+                    "the value is not a valid HTTP header value",
+                ));
+            }
+            if ["if-none-match", "if-modified-since"].contains(&name.to_ascii_lowercase().as_str())
+            {
+                return Err(invalid_at(
+                    &name,
+                    "the feed sets the conditional-request headers itself",
+                ));
+            }
+            headers.insert(name, Secret::new(text));
+        }
+        Ok(Self(headers))
     }
 }
 
@@ -244,54 +373,35 @@ pub struct ConfigPatch {
 }
 
 impl ConfigPatch {
-    /// Reads the feed's parameters, naming the first that is unknown or malformed. Secret values
-    /// are never echoed.
-    pub fn parse(params: &Params) -> Result<Self, ParamError> {
-        for name in params.as_map().keys() {
-            if !PARAMETERS.contains(&name.as_str()) && !name.starts_with("__") {
-                return Err(ParamError::invalid(
-                    name,
-                    format!(
-                        "the poll feed has no such parameter; it takes {}",
-                        PARAMETERS.join(", ")
-                    ),
-                ));
-            }
+    /// The settings one CREATE or UPDATE gave (each checked as it was read).
+    pub fn from_params(params: &PollParams) -> Self {
+        let text = |param: &Param<Text>| param.get().map(|text| text.as_str().to_owned());
+        let path = |param: &Param<JsonPath>| match param {
+            Param::Cleared => Some(JsonPath::default()),
+            given => given.get().cloned(),
+        };
+        Self {
+            url: params.url.get().map(|url| url.0.clone()),
+            minutes: params.minutes.get().map(|minutes| minutes.0),
+            cron: params.cron.get().map(|cron| cron.0.clone()),
+            timezone: text(&params.timezone),
+            alarm_feed: params.alarm_feed.get().map(|feed| feed.0.clone()),
+            // An empty path is the document (the item) itself.
+            items_path: path(&params.items_path),
+            id_path: path(&params.id_path),
+            headers: params.headers.get().map(|headers| headers.0.clone()),
+            username: params
+                .username
+                .clone()
+                .change()
+                .map(|change| change.map(Text::into_string)),
+            password: params.password.clone().change(),
+            bearer_token: params.bearer_token.clone().change(),
+            start_from: params.start_from.get().copied(),
+            batch: params.batch.get().copied(),
+            max_items_per_fire: params.max_items_per_fire.get().map(|n| n.0 as usize),
+            timeout_seconds: params.timeout_seconds.get().map(|n| n.0),
         }
-        Ok(Self {
-            url: params
-                .get_str("url")?
-                .map(|url| check_url(&url))
-                .transpose()?,
-            minutes: whole_number(params, "minutes")?
-                .map(|minutes| at_least("minutes", minutes, 1, u64::MAX))
-                .transpose()?,
-            cron: params.get_str("cron")?.map(check_cron).transpose()?,
-            timezone: params.get_str("timezone")?,
-            alarm_feed: params
-                .get_str("alarmFeed")?
-                .map(|feed| {
-                    QualifiedName::parse(&feed)
-                        .map(|name| name.to_string())
-                        .map_err(|problem| ParamError::invalid("alarmFeed", problem))
-                })
-                .transpose()?,
-            items_path: path_param(params, "itemsPath")?,
-            id_path: path_param(params, "idPath")?,
-            headers: headers_param(params)?,
-            username: clearable(params, "username")?,
-            password: clearable(params, "password")?.map(|value| value.map(Secret::new)),
-            bearer_token: clearable(params, "bearerToken")?.map(|value| value.map(Secret::new)),
-            start_from: choice(params, "startFrom", "now, backlog", StartFrom::parse)?,
-            batch: choice(params, "batch", "list, each", Batch::parse)?,
-            max_items_per_fire: whole_number(params, "maxItemsPerFire")?
-                .map(|n| at_least("maxItemsPerFire", n, 1, MAX_ITEMS_PER_FIRE as u64))
-                .transpose()?
-                .map(|n| n as usize),
-            timeout_seconds: whole_number(params, "timeoutSeconds")?
-                .map(|n| at_least("timeoutSeconds", n, 1, MAX_TIMEOUT_SECONDS))
-                .transpose()?,
-        })
     }
 
     /// Whether any setting was given (`startFrom` alone counts: UPDATE re-baselines with it).
@@ -585,157 +695,22 @@ fn apply_credentials(
     Ok(())
 }
 
-fn check_url(text: &str) -> Result<String, ParamError> {
+fn check_url(text: &str) -> Result<String, String> {
     let shown = redact_userinfo(text);
     let uri: ureq::http::Uri = text
         .parse()
-        .map_err(|error| ParamError::invalid("url", format!("{shown:?} is not a URL ({error})")))?;
+        .map_err(|error| format!("{shown:?} is not a URL ({error})"))?;
     if !matches!(uri.scheme_str(), Some("http" | "https")) {
-        return Err(ParamError::invalid(
-            "url",
-            format!("{shown:?} is not an http or https URL"),
-        ));
+        return Err(format!("{shown:?} is not an http or https URL"));
     }
     match uri.authority() {
-        None => Err(ParamError::invalid("url", format!("{shown:?} has no host"))),
-        Some(authority) if authority.as_str().contains('@') => Err(ParamError::invalid(
-            "url",
-            "it holds credentials; give them as `username` and `password` (or `bearerToken`) so they stay secret",
-        )),
+        None => Err(format!("{shown:?} has no host")),
+        Some(authority) if authority.as_str().contains('@') => Err(
+            "it holds credentials; give them as `username` and `password` (or `bearerToken`) so they stay secret"
+                .to_owned(),
+        ),
         Some(_) => Ok(text.to_owned()),
     }
-}
-
-fn check_cron(cron: String) -> Result<String, ParamError> {
-    let fields = cron.split_whitespace().count();
-    if fields == 5 || fields == 6 {
-        Ok(cron)
-    } else {
-        Err(ParamError::invalid(
-            "cron",
-            format!(
-                "{cron:?} has {fields} fields; a cron pattern has 5 (or 6, with seconds first)"
-            ),
-        ))
-    }
-}
-
-/// A whole number >= 0, from a JSON number or its text (`-p minutes 5` and `"5"` alike).
-fn whole_number(params: &Params, name: &str) -> Result<Option<u64>, ParamError> {
-    let number = match params.raw(name) {
-        None => return Ok(None),
-        Some(Value::Number(number)) => number.as_u64(),
-        Some(Value::String(text)) => text.trim().parse().ok(),
-        Some(_) => None,
-    };
-    number
-        .map(Some)
-        .ok_or_else(|| ParamError::invalid(name, "expected a whole number"))
-}
-
-fn at_least(name: &str, value: u64, min: u64, max: u64) -> Result<u64, ParamError> {
-    if (min..=max).contains(&value) {
-        Ok(value)
-    } else if max == u64::MAX {
-        Err(ParamError::invalid(
-            name,
-            format!("{value} is less than {min}"),
-        ))
-    } else {
-        Err(ParamError::invalid(
-            name,
-            format!("{value} is not between {min} and {max}"),
-        ))
-    }
-}
-
-fn path_param(params: &Params, name: &str) -> Result<Option<JsonPath>, ParamError> {
-    match params.raw(name) {
-        None => Ok(None),
-        Some(Value::String(text)) => JsonPath::parse(text)
-            .map(Some)
-            .map_err(|problem| ParamError::invalid(name, problem)),
-        Some(_) => Err(ParamError::invalid(
-            name,
-            "expected a dotted path like `data.items` or a JSON pointer like `/data/items`",
-        )),
-    }
-}
-
-/// A string parameter where an empty string means "remove it".
-fn clearable(params: &Params, name: &str) -> Result<Option<Option<String>>, ParamError> {
-    if matches!(params.raw(name), Some(Value::String(text)) if text.trim().is_empty()) {
-        return Ok(Some(None));
-    }
-    Ok(params.get_str(name)?.map(Some))
-}
-
-fn choice<T>(
-    params: &Params,
-    name: &str,
-    expected: &str,
-    parse: impl Fn(&str) -> Option<T>,
-) -> Result<Option<T>, ParamError> {
-    let Some(text) = params.get_str(name)? else {
-        return Ok(None);
-    };
-    parse(&text)
-        .map(Some)
-        .ok_or_else(|| ParamError::invalid(name, format!("{text:?} is not one of {expected}")))
-}
-
-/// `headers`: an object of header names to values (or its JSON text, as the CLI may send it).
-/// Values are secrets (API keys travel in headers), so they are never echoed.
-fn headers_param(params: &Params) -> Result<Option<BTreeMap<String, Secret>>, ParamError> {
-    let raw = match params.raw("headers") {
-        None => return Ok(None),
-        Some(Value::Object(map)) => map.clone(),
-        // The CLI sends `-p headers '{"A": "b"}'` as an object, other clients may send its text.
-        Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(map)) => map,
-            _ => {
-                return Err(ParamError::invalid(
-                    "headers",
-                    "expected an object of header names to values",
-                ));
-            }
-        },
-        Some(_) => {
-            return Err(ParamError::invalid(
-                "headers",
-                "expected an object of header names to values",
-            ));
-        }
-    };
-    let mut headers = BTreeMap::new();
-    for (name, value) in raw {
-        let path = format!("headers.{name}");
-        if ureq::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-            return Err(ParamError::invalid(path, "not a valid HTTP header name"));
-        }
-        let text = match value {
-            Value::String(text) => text,
-            Value::Number(number) => number.to_string(),
-            Value::Bool(flag) => flag.to_string(),
-            _ => {
-                return Err(ParamError::invalid(path, "expected a string value"));
-            }
-        };
-        if ureq::http::HeaderValue::from_str(&text).is_err() {
-            return Err(ParamError::invalid(
-                path,
-                "the value is not a valid HTTP header value",
-            ));
-        }
-        if ["if-none-match", "if-modified-since"].contains(&name.to_ascii_lowercase().as_str()) {
-            return Err(ParamError::invalid(
-                path,
-                "the feed sets the conditional-request headers itself",
-            ));
-        }
-        headers.insert(name, Secret::new(text));
-    }
-    Ok(Some(headers))
 }
 
 #[cfg(test)]

@@ -2,16 +2,17 @@
 //! trigger with the items it has not fired before.
 //!
 //! Two actions share this crate: the feed action `poll-feed` ([`PollFeed`], the lifecycle) and
-//! the poller `pollMyService` ([`tick`], run by a rule on every alarm tick). Nothing lives in
+//! the poller `pollMyService` ([`Poller`], run by a rule on every alarm tick). Nothing lives in
 //! process memory or on disk between activations: settings and position are kept on a helper
 //! trigger in the user's namespace ([`Helper`]), and the poller acts with the key OpenWhisk
 //! gives it.
 //!
 //! - `config`: the parameters, validated ([`PollConfig`]); credentials kept apart ([`Secrets`])
 //!   and redacted.
-//! - `poll`: one poll ([`Poll`]): a conditional GET (`source`), items found by JSON paths
-//!   ([`JsonPath`]), fired with backoff; `state`: the bounded seen set and status
-//!   ([`PollState`]).
+//! - `source`: reading the source, all in one place: a conditional GET ([`fetch`]) and the items
+//!   found by JSON paths ([`JsonPath`], [`read_source`]);
+//! - `poll`: one poll ([`Poll`]): what is new fired with backoff; `state`: the bounded seen set
+//!   and status ([`PollState`]).
 //! - `names`: helper entity names derived from the trigger ([`Entities`]), and where the
 //!   poller is ([`Kit`]).
 //! - `alarm`: the alarm, driven through the alarms feed's own lifecycle ([`Alarm`]).
@@ -33,23 +34,27 @@ mod tick;
 
 pub use alarm::Alarm;
 pub use config::{
-    Batch, CRON_FEED, Changes, ConfigPatch, INTERVAL_FEED, Owners, PARAMETERS, PollConfig,
+    Batch, CRON_FEED, Changes, ConfigPatch, INTERVAL_FEED, Owners, PollConfig, PollParams,
     Schedule, Secrets, StartFrom,
 };
 pub use feed::PollFeed;
 pub use feedkit::{iso_utc, now_ms};
 pub use helper::{
-    CONFIG_PARAM, FEED_ANNOTATION, Helper, OWNER_ANNOTATION, SECRETS_ANNOTATION, STATE_PARAM,
+    CONFIG_ANNOTATION, FEED_ANNOTATION, Helper, OWNER_ANNOTATION, PAUSED_ANNOTATION, Paused,
+    SECRETS_ANNOTATION, STATE_PARAM, TRIGGER_PARAM,
 };
 pub use names::{
     BINDING_SUFFIX, Binding, Entities, Kit, POLL_TRIGGER_SUFFIX, POLLER_ACTION, PollerRef,
     RULE_SUFFIX,
 };
 pub use path::JsonPath;
-pub use poll::{Backoff, Item, Listing, Poll, PollFailure, Polled, baseline, list_items, rekey};
-pub use source::{Fetched, SourceError, SourceRequest, fetch};
+pub use poll::{Backoff, Poll, baseline, rekey};
+pub use source::{
+    Fetched, Item, Listing, PollFailure, Polled, SourceError, SourceRequest, fetch, list_items,
+    read_source,
+};
 pub use sources::{Answer, Format, Items, ReadError, Source, SourceItem};
 pub use state::{
     LastPoll, MAX_ITEMS_PER_POLL, Outcome, PollRecord, PollState, SEEN_HISTORY, Validators, id_key,
 };
-pub use tick::tick;
+pub use tick::{Poller, TickParams};

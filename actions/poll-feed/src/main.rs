@@ -1,5 +1,5 @@
-//! `poll-feed`: the Polling pattern's feed action.
+//! `poll-feed`: the Polling pattern's feed action (see the library).
 
 fn main() {
-    feedkit::run_legacy_feed(poll_feed::PollFeed);
+    feedkit::run_feed(poll_feed::PollFeed);
 }

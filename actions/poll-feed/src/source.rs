@@ -1,20 +1,23 @@
-//! One conditional GET of the polled JSON: `If-None-Match` / `If-Modified-Since` from the last
-//! complete poll, so an unchanged source costs one 304.
+//! Reading the polled source, all in one place: one conditional GET (`If-None-Match` /
+//! `If-Modified-Since` from the last complete poll, so an unchanged source costs one 304), and
+//! the items found in the answer by `itemsPath` and `idPath` ([`read_source`]).
 
 use std::fmt;
 use std::time::Duration;
 
-use base64::Engine as _;
 use feedkit::Secret;
-use feedkit::outbound::{self, CrossOrigin, Outbound, SendError};
+use feedkit::http::{Http, HttpErrorKind, Request};
 use serde_json::Value;
 
 use crate::config::{PollConfig, Secrets};
+use crate::state::{KeySet, MAX_ITEMS_PER_POLL, PollState, id_key};
 
 /// Bound on a response body: a feed page, not a data dump.
 const MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
 /// How much of an error body a message quotes.
 const QUOTED_CHARS: usize = 200;
+/// Time kept back from the deadline to fire what was found and store the position.
+pub const RESERVE: Duration = Duration::from_secs(3);
 
 /// The source's answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +49,8 @@ impl fmt::Display for SourceError {
     }
 }
 
+impl std::error::Error for SourceError {}
+
 /// What to send.
 #[derive(Debug, Clone, Copy)]
 pub struct SourceRequest<'a> {
@@ -59,21 +64,18 @@ pub struct SourceRequest<'a> {
 /// GETs the configured URL once. The credentials (`headers`, `username`/`password`,
 /// `bearerToken`) go only to the URL's origin: a redirect to another origin is followed without
 /// them (a feed served from a CDN), never from https to http (see `feedkit::outbound`).
-pub fn fetch(request: SourceRequest<'_>) -> Result<Fetched, SourceError> {
-    let agent: ureq::Agent = feedkit::http_agent(
-        feedkit::http_agent_config()
-            .user_agent(concat!("feedkit-poll-feed/", env!("CARGO_PKG_VERSION")))
-            .build(),
-    );
-    let mut call = Outbound::get(&request.config.url).header("Accept", "application/json");
+pub fn fetch(http: &Http, request: SourceRequest<'_>) -> Result<Fetched, SourceError> {
+    let mut call = Request::get(&request.config.url)
+        .header("Accept", "application/json")
+        .drop_credentials_elsewhere()
+        .limit(MAX_BODY_BYTES)
+        .timeout(request.timeout);
     for (name, value) in &request.secrets.headers {
         call = call.credential(name.as_str(), value.clone());
     }
     if let (Some(username), Some(password)) = (&request.config.username, &request.secrets.password)
     {
-        let pair = format!("{username}:{}", password.expose());
-        let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
-        call = call.credential("Authorization", Secret::new(format!("Basic {encoded}")));
+        call = call.basic_auth(username, password.expose());
     }
     if let Some(token) = &request.secrets.bearer_token {
         call = call.credential(
@@ -87,64 +89,43 @@ pub fn fetch(request: SourceRequest<'_>) -> Result<Fetched, SourceError> {
     if let Some(date) = request.last_modified {
         call = call.header("If-Modified-Since", date);
     }
-    let timed_out = |status: Option<u16>| SourceError {
-        status,
-        message: format!(
-            "the source did not finish answering within {} s",
-            request.timeout.as_secs_f32().round()
-        ),
-        timed_out: true,
-    };
-    let mut response =
-        match outbound::send(&agent, &call, CrossOrigin::DropCredentials, request.timeout) {
-            Ok(response) => response,
-            Err(SendError::Timeout(_)) => return Err(timed_out(None)),
-            Err(error) => {
-                return Err(SourceError {
-                    status: None,
-                    message: match error {
-                        SendError::Transport(_) => error.to_string(),
-                        other => format!("no usable answer ({other})"),
-                    },
-                    timed_out: false,
-                });
-            }
+    let response = http.send(&call).map_err(|error| {
+        let status = error.status;
+        let (message, timed_out) = match (&error.kind, status) {
+            (HttpErrorKind::Timeout(_) | HttpErrorKind::Deadline, _) => (
+                format!(
+                    "the source did not finish answering within {} s",
+                    request.timeout.as_secs_f32().round()
+                ),
+                true,
+            ),
+            (kind, Some(status)) => (
+                format!("HTTP {status}, but the body could not be read ({kind})"),
+                false,
+            ),
+            (kind @ HttpErrorKind::Transport(_), None) => (kind.to_string(), false),
+            (kind, None) => (format!("no usable answer ({kind})"), false),
         };
-    let status = response.status().as_u16();
+        SourceError {
+            status,
+            message,
+            timed_out,
+        }
+    })?;
+    let status = response.status();
     if status == 304 {
         return Ok(Fetched::NotModified);
     }
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned)
-    };
-    let etag = header("etag");
-    let last_modified = header("last-modified");
-    let text = response
-        .body_mut()
-        .with_config()
-        .limit(MAX_BODY_BYTES)
-        .read_to_string()
-        .map_err(|error| match error {
-            ureq::Error::Timeout(_) => timed_out(Some(status)),
-            other => SourceError {
-                status: Some(status),
-                message: format!("HTTP {status}, but the body could not be read ({other})"),
-                timed_out: false,
-            },
-        })?;
-    if !(200..300).contains(&status) {
-        let redirected = outbound::credentials_dropped(&response)
+    let text = response.text();
+    if !response.is_success() {
+        let redirected = response
+            .credentials_dropped()
             .filter(|_| matches!(status, 401 | 403))
-            .map(|dropped| {
+            .map(|origin| {
                 format!(
-                    " from {}, where a redirect led and where the credentials (`headers`, \
+                    " from {origin}, where a redirect led and where the credentials (`headers`, \
                      `password`, `bearerToken`) are not sent: they go only to the origin of \
-                     `url`; give the URL the source answers at",
-                    dropped.origin
+                     `url`; give the URL the source answers at"
                 )
             })
             .unwrap_or_default();
@@ -165,8 +146,8 @@ pub fn fetch(request: SourceRequest<'_>) -> Result<Fetched, SourceError> {
     Ok(Fetched::Document {
         status,
         body,
-        etag,
-        last_modified,
+        etag: response.header("etag").map(str::to_owned),
+        last_modified: response.header("last-modified").map(str::to_owned),
     })
 }
 
@@ -183,6 +164,222 @@ fn quote(text: &str) -> String {
     } else {
         format!(": {line}")
     }
+}
+
+/// One item of the source, with its id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// The id as text (a string id as is, any other JSON compact).
+    pub id: String,
+    /// [`id_key`] of the id: what the seen set holds.
+    pub key: String,
+    pub value: Value,
+}
+
+/// The items of one response, each id once, in the source's order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Listing {
+    pub items: Vec<Item>,
+    /// Items without an id at `idPath`: they cannot be told apart, so they are skipped.
+    pub without_id: usize,
+}
+
+/// Why a poll could not get a listing; `parameter` is the setting to look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollFailure {
+    /// The parameter to look at, when one is at fault (not when the activation's own time
+    /// limit cut the poll short).
+    pub parameter: Option<&'static str>,
+    pub status: Option<u16>,
+    pub message: String,
+}
+
+impl fmt::Display for PollFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Finds the items (`itemsPath`) and their ids (`idPath`) in a response body.
+pub fn list_items(body: &Value, config: &PollConfig) -> Result<Listing, PollFailure> {
+    let failure = |parameter, message: String| PollFailure {
+        parameter: Some(parameter),
+        status: None,
+        message,
+    };
+    let found = config.items_path.lookup(body).ok_or_else(|| {
+        failure(
+            "itemsPath",
+            format!(
+                "the response has nothing at itemsPath {:?}",
+                config.items_path.as_str()
+            ),
+        )
+    })?;
+    let Value::Array(values) = found else {
+        let at = if config.items_path.is_root() {
+            "the response body".to_owned()
+        } else {
+            format!("itemsPath {:?}", config.items_path.as_str())
+        };
+        return Err(failure(
+            "itemsPath",
+            format!("{at} is {}, not a list of items", feedkit::json_kind(found)),
+        ));
+    };
+    if values.len() > MAX_ITEMS_PER_POLL {
+        return Err(failure(
+            "url",
+            format!(
+                "the response holds {} items; at most {MAX_ITEMS_PER_POLL} are supported per poll (ask the source for a shorter page)",
+                values.len()
+            ),
+        ));
+    }
+    let mut listing = Listing::default();
+    for value in values {
+        let Some(id) = config.id_path.lookup(value).and_then(id_text) else {
+            listing.without_id += 1;
+            continue;
+        };
+        listing.items.push(Item {
+            key: id_key(&id),
+            id,
+            value: value.clone(),
+        });
+    }
+    // Each id once, at its first place.
+    let mut keys = KeySet::default();
+    let firsts: Vec<bool> = listing
+        .items
+        .iter()
+        .map(|item| keys.insert(item.key.as_str()))
+        .collect();
+    let mut firsts = firsts.into_iter();
+    listing.items.retain(|_| firsts.next().unwrap_or(false));
+    if listing.items.is_empty() && listing.without_id > 0 {
+        return Err(failure(
+            "idPath",
+            format!(
+                "none of the {} items has an id at idPath {:?}",
+                listing.without_id,
+                config.id_path.as_str()
+            ),
+        ));
+    }
+    Ok(listing)
+}
+
+pub(crate) fn id_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(text) if text.is_empty() => None,
+        Value::String(text) => Some(text.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// A source answer turned into items.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Polled {
+    NotModified,
+    Items {
+        status: u16,
+        listing: Listing,
+        etag: Option<String>,
+        last_modified: Option<String>,
+    },
+}
+
+/// Reads the source once and lists its items.
+pub fn read_source(
+    http: &Http,
+    config: &PollConfig,
+    secrets: &Secrets,
+    state: Option<&PollState>,
+) -> Result<Polled, PollFailure> {
+    let (etag, last_modified) = state
+        .map(|state| state.validators_for(config.generation))
+        .unwrap_or((None, None));
+    let left = time_left(http);
+    if left.is_zero() {
+        return Err(PollFailure {
+            parameter: None,
+            status: None,
+            message: out_of_time("before the source could be read"),
+        });
+    }
+    let wanted = Duration::from_secs(config.timeout_seconds);
+    let timeout = wanted.min(left);
+    let fetched = fetch(
+        http,
+        SourceRequest {
+            config,
+            secrets,
+            etag,
+            last_modified,
+            timeout,
+        },
+    )
+    .map_err(|error| match (error.timed_out, timeout < wanted) {
+        // The activation's time limit, not `timeoutSeconds`, cut the answer short.
+        (true, true) => PollFailure {
+            parameter: None,
+            status: error.status,
+            message: out_of_time(&format!(
+                "while the source was still answering ({} s in)",
+                timeout.as_secs_f32().round()
+            )),
+        },
+        (true, false) => PollFailure {
+            parameter: Some("timeoutSeconds"),
+            status: error.status,
+            message: format!(
+                "{error}, the `timeoutSeconds` it is given; raise it (at most the poller's time \
+                 limit) or make the source answer faster"
+            ),
+        },
+        (false, _) => PollFailure {
+            parameter: Some("url"),
+            status: error.status,
+            message: error.message,
+        },
+    })?;
+    match fetched {
+        Fetched::NotModified => Ok(Polled::NotModified),
+        Fetched::Document {
+            status,
+            body,
+            etag,
+            last_modified,
+        } => {
+            let listing = list_items(&body, config).map_err(|failure| PollFailure {
+                status: Some(status),
+                ..failure
+            })?;
+            Ok(Polled::Items {
+                status,
+                listing,
+                etag,
+                last_modified,
+            })
+        }
+    }
+}
+
+/// Why a poll stopped at the activation's deadline, and what the user can do about it.
+fn out_of_time(when: &str) -> String {
+    format!(
+        "the activation's time limit ran out {when}; give the action a longer time limit \
+         (wsk action update ... --timeout) or make the source answer faster"
+    )
+}
+
+/// The time the source may take: what the activation has left, less [`RESERVE`].
+pub fn time_left(http: &Http) -> Duration {
+    http.time_left()
+        .unwrap_or(Duration::ZERO)
+        .saturating_sub(RESERVE)
 }
 
 #[cfg(test)]

@@ -1,6 +1,5 @@
-//! `pollMyService`: the Polling pattern's poller, run by the poll feed's rule on every alarm
-//! tick (see `poll_feed::tick`). Deploy it with `provide-api-key: true`.
+//! `pollMyService`: the Polling pattern's poller (see `poll_feed::Poller`).
 
 fn main() {
-    feedkit::run(poll_feed::tick);
+    feedkit::run_action(poll_feed::Poller);
 }

@@ -10,7 +10,9 @@ fn owners() -> Owners {
 }
 
 fn patch(params: Value) -> Result<ConfigPatch, ParamError> {
-    ConfigPatch::parse(&Params::from_value(params).expect("object"))
+    let params: PollParams =
+        feedkit::params::parse(params.as_object().expect("object"), "poll-feed")?;
+    Ok(ConfigPatch::from_params(&params))
 }
 
 fn create(params: Value) -> Result<(PollConfig, Secrets), ParamError> {

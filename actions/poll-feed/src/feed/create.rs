@@ -1,6 +1,6 @@
 //! CREATE: validate, read the source once, then make the entities, all or nothing.
 
-use feedkit::{ActionError, AuthKey, Client, Context, FeedRequest, QualifiedName};
+use feedkit::{ActionError, AuthKey, Client, Entity, QualifiedName};
 use serde_json::{Value, json};
 
 use super::teardown::{BINDING_ANNOTATION, binds, teardown};
@@ -8,20 +8,23 @@ use super::{Session, poller};
 use crate::alarm::Alarm;
 use crate::config::{ConfigPatch, Owners, PollConfig, Secrets, StartFrom};
 use crate::helper::Helper;
-use crate::names::{Binding, Entities, PollerRef};
-use crate::poll::{PollFailure, baseline};
+use crate::names::{Binding, Entities, Kit, PollerRef};
+use crate::poll::baseline;
+use crate::source::PollFailure;
 use crate::state::PollState;
 use feedkit::now_ms;
 
-pub fn create(request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-    // Every parameter is checked before anything is asked of OpenWhisk; the entity names are
-    // set once the trigger's namespace is resolved.
-    let patch = ConfigPatch::parse(&request.params)?;
-    let unresolved = Entities::for_trigger(&request.trigger)?;
+pub fn create(session: &mut Session<'_>) -> Result<Value, ActionError> {
+    // Every setting is checked before anything is asked of OpenWhisk; the entity names are set
+    // once the trigger's namespace is resolved.
+    let patch = ConfigPatch::from_params(&session.params);
+    let unresolved = Entities::for_trigger(session.trigger())?;
     let (mut config, secrets) = PollConfig::create(owners(&unresolved), patch)?;
-    let session = Session::open(request, context, true)?;
-    let poller = poller(context, session.trigger().namespace())?;
-    let owners = owners(&session.entities);
+    Kit::from_action_name(session.context().action_name.as_deref())?;
+    session.check_trigger()?;
+    let entities = Entities::for_trigger(session.trigger())?;
+    let poller = poller(session.context(), entities.trigger.namespace())?;
+    let owners = owners(&entities);
     config.trigger = owners.trigger;
     config.poll_trigger = owners.poll_trigger;
     config.rule = owners.rule;
@@ -29,7 +32,7 @@ pub fn create(request: FeedRequest, context: &Context) -> Result<Value, ActionEr
     // Read the source once: it proves URL, credentials and paths before anything is made, and
     // for `startFrom=now` its items are the ones that already count as seen.
     let probe =
-        baseline(&config, &secrets, context.deadline).map_err(|failure| probe_error(&failure))?;
+        baseline(session.http(), &config, &secrets).map_err(|failure| probe_error(&failure))?;
     let mut state = PollState::new(now_ms());
     let seen_now = probe.known.as_ref().map_or(0, Vec::len);
     if config.start_from == StartFrom::Now {
@@ -37,9 +40,9 @@ pub fn create(request: FeedRequest, context: &Context) -> Result<Value, ActionEr
     }
 
     let mut setup = Setup {
-        client: &session.client,
-        auth_key: &session.request.auth_key,
-        entities: &session.entities,
+        client: session.client(),
+        auth_key: session.auth_key(),
+        entities: &entities,
         made: Vec::new(),
     };
     if let Err(error) = setup.run(&config, &secrets, &state, &poller) {
@@ -54,9 +57,9 @@ pub fn create(request: FeedRequest, context: &Context) -> Result<Value, ActionEr
     }
     Ok(json!({
         "status": "created",
-        "trigger": session.trigger().to_string(),
-        "pollTrigger": session.entities.poll_trigger.to_string(),
-        "rule": session.entities.rule.to_string(),
+        "trigger": entities.trigger.to_string(),
+        "pollTrigger": entities.poll_trigger.to_string(),
+        "rule": entities.rule.to_string(),
         "poller": poller.action.to_string(),
         "alarmFeed": config.alarm_feed(),
         "startFrom": config.start_from,
@@ -172,13 +175,20 @@ impl Setup<'_> {
         let existing = self
             .client
             .get_trigger(name)
+            .map(Entity::new)
             .map_err(|error| ActionError::from(error).context(format!("reading {name}")))?;
         if !Helper::belongs_to(&existing, &self.entities.trigger) {
             return Err(ActionError::new(format!(
                 "a trigger {name} already exists and is not this feed's; the feed needs that name, so rename or delete it"
             )));
         }
-        let leftovers = teardown(self.client, self.auth_key, self.entities, None);
+        let leftovers = teardown(
+            self.client,
+            self.auth_key,
+            self.entities,
+            Some(&existing),
+            None,
+        );
         if !leftovers.problems.is_empty() {
             return Err(ActionError::new(format!(
                 "removing an old poll feed of {} failed: {}",

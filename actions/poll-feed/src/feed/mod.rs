@@ -3,97 +3,84 @@
 //! CREATE makes, in the user's namespace: a binding of the kit's package when the kit lives
 //! elsewhere, the helper trigger `<trigger>-poll-alarm` (settings and position), the rule
 //! `<trigger>-poll-rule` from it to `pollMyService`, and the alarm through the alarms feed. The
-//! later events find all of it again from `triggerName` alone.
+//! later events find all of it again from `triggerName` alone: reading the helper trigger is
+//! their access check, resolves the namespace and shows the rule's status.
 
 mod create;
 mod manage;
 mod teardown;
 mod update;
 
-use feedkit::{ActionError, Client, Context, FeedRequest, LegacyFeed, QualifiedName};
+use feedkit::{ActionError, Context, Feed, FeedSession};
 use serde_json::Value;
 
-use crate::config::PARAMETERS;
+use crate::config::PollParams;
+use crate::helper::{Helper, not_polled};
 use crate::names::{Entities, Kit, PollerRef};
 
 /// The poll feed.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PollFeed;
 
-impl LegacyFeed for PollFeed {
-    fn create(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-        create::create(request, context)
+type Session<'c> = FeedSession<'c, PollParams>;
+
+impl Feed for PollFeed {
+    type Params = PollParams;
+    const NAME: &'static str = "poll-feed";
+
+    fn create(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
+        create::create(session)
     }
 
-    fn read(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-        manage::read(request, context)
+    fn read(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
+        manage::read(session)
     }
 
-    fn update(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-        update::update(request, context)
+    fn update(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
+        update::update(session)
     }
 
-    fn delete(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-        teardown::delete(request, context)
+    fn delete(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
+        teardown::delete(session)
     }
 
-    fn pause(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-        manage::pause(request, context)
+    fn pause(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
+        manage::pause(session)
     }
 
-    fn unpause(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-        manage::unpause(request, context)
+    fn unpause(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
+        manage::unpause(session)
     }
 }
 
-/// What every event starts with: parameters checked, a client acting as the trigger's owner,
-/// the trigger's namespace resolved, the helper names derived. `must_exist` also checks the key
-/// can read the trigger.
-struct Session {
-    request: FeedRequest,
-    client: Client,
-    entities: Entities,
+/// The helper trigger (if it exists) and the entity names, the namespace resolved from it.
+fn find_helper(session: &mut Session<'_>) -> Result<(Entities, Option<Helper>), ActionError> {
+    let named = Entities::for_trigger(session.trigger())?;
+    let helper = match session.client().get_trigger(&named.poll_trigger) {
+        Ok(entity) => {
+            let entity = feedkit::Entity::new(entity);
+            session.learn_namespace(&entity);
+            Some(Helper::parse(&named.poll_trigger, entity)?)
+        }
+        Err(error) if error.is_not_found() => None,
+        Err(error) if error.is_unauthorized() => {
+            return Err(ActionError::new(format!(
+                "invalid parameter `authKey`: it may not read {} ({error})",
+                named.poll_trigger
+            )));
+        }
+        Err(error) => {
+            return Err(ActionError::from(error).context(format!("reading {}", named.poll_trigger)));
+        }
+    };
+    Ok((Entities::for_trigger(session.trigger())?, helper))
 }
 
-impl Session {
-    fn open(
-        mut request: FeedRequest,
-        context: &Context,
-        must_exist: bool,
-    ) -> Result<Self, ActionError> {
-        let client = request.client(context)?;
-        request.resolve_trigger(&client)?;
-        if must_exist {
-            request.check_trigger(&client)?;
-        }
-        let entities = Entities::for_trigger(&request.trigger)?;
-        Ok(Self {
-            request,
-            client,
-            entities,
-        })
-    }
-
-    fn trigger(&self) -> &QualifiedName {
-        &self.entities.trigger
-    }
-
-    /// Refuses parameters the feed does not know. READ, PAUSE and UNPAUSE use none of the
-    /// feed's settings, but they may still arrive: parameters bound to the package reach every
-    /// lifecycle event, so known ones are ignored rather than refused.
-    fn known_parameters_only(request: &FeedRequest) -> Result<(), ActionError> {
-        match request
-            .params
-            .as_map()
-            .keys()
-            .find(|name| !name.starts_with("__") && !PARAMETERS.contains(&name.as_str()))
-        {
-            None => Ok(()),
-            Some(name) => Err(ActionError::new(format!(
-                "invalid parameter `{name}`: the poll feed has no such parameter ({} takes only lifecycleEvent, triggerName and authKey)",
-                request.event
-            ))),
-        }
+/// The helper trigger of a feed that must exist.
+fn require_helper(session: &mut Session<'_>) -> Result<(Entities, Helper), ActionError> {
+    match find_helper(session)? {
+        (entities, Some(helper)) => Ok((entities, helper)),
+        (entities, None) => Err(not_polled(&entities.trigger, &entities.poll_trigger)),
     }
 }
 

@@ -3,13 +3,11 @@
 //! uses it. Whatever is already gone counts as removed; entities with the feed's names that are
 //! not the feed's are left alone.
 
-use feedkit::{
-    ActionError, AuthKey, Client, Context, FeedRequest, QualifiedName, entity_annotation,
-};
+use feedkit::{ActionError, AuthKey, Client, Entity, QualifiedName};
 use serde_json::{Value, json};
 
 use super::create::gone;
-use super::{Session, poller};
+use super::{Session, find_helper, poller};
 use crate::alarm::Alarm;
 use crate::helper::{FEED_ANNOTATION, Helper};
 use crate::names::{Binding, Entities};
@@ -17,30 +15,36 @@ use crate::names::{Binding, Entities};
 /// Marks a binding the feed made (and so may delete).
 pub const BINDING_ANNOTATION: &str = "pollFeedBinding";
 
-pub fn delete(request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-    // wskdeploy sends the trigger's inputs along with DELETE: they are ignored, not refused.
-    // The user's trigger may be gone already, so it is not read.
-    let session = Session::open(request, context, false)?;
-    let binding = match poller(context, session.trigger().namespace()) {
+pub fn delete(session: &mut Session<'_>) -> Result<Value, ActionError> {
+    // wskdeploy sends the trigger's inputs along with DELETE: they are read, not used. The
+    // user's trigger may be gone already, so it is not read: the helper trigger is.
+    let (_, helper) = find_helper(session)?;
+    if helper.is_none() {
+        // Nothing of the feed's answered: name the rest after the activation's namespace.
+        session.resolve_namespace()?;
+    }
+    let entities = Entities::for_trigger(session.trigger())?;
+    let binding = match poller(session.context(), entities.trigger.namespace()) {
         Ok(poller) => poller.binding,
         Err(_) => None,
     };
     let outcome = teardown(
-        &session.client,
-        &session.request.auth_key,
-        &session.entities,
+        session.client(),
+        session.auth_key(),
+        &entities,
+        helper.as_ref().map(Helper::entity),
         binding.as_ref(),
     );
     if !outcome.problems.is_empty() {
         return Err(ActionError::new(format!(
             "DELETE of the poll feed of {} could not remove everything: {}",
-            session.trigger(),
+            entities.trigger,
             outcome.problems.join("; ")
         )));
     }
     Ok(json!({
         "status": "deleted",
-        "trigger": session.trigger().to_string(),
+        "trigger": entities.trigger.to_string(),
         "removed": outcome.removed,
         "leftAlone": outcome.left_alone,
     }))
@@ -55,64 +59,64 @@ pub struct Teardown {
     pub problems: Vec<String>,
 }
 
-/// Removes the feed's entities for `entities.trigger`; `binding` too when given and unused.
+/// Removes the feed's entities for `entities.trigger` (`helper`: the helper trigger as just
+/// read, `None` when there is none); `binding` too when given and unused.
 pub fn teardown(
     client: &Client,
     auth_key: &AuthKey,
     entities: &Entities,
+    helper: Option<&Entity>,
     binding: Option<&Binding>,
 ) -> Teardown {
     let mut outcome = Teardown::default();
     let poll_trigger = &entities.poll_trigger;
+    let ours = helper.filter(|entity| Helper::belongs_to(entity, &entities.trigger));
+    if helper.is_some() && ours.is_none() {
+        outcome.left_alone.push(poll_trigger.to_string());
+    }
 
     // The alarm first: it fires the helper trigger, so it goes before the trigger does.
-    let helper_is_ours = match client.get_trigger(poll_trigger) {
-        Ok(entity) if Helper::belongs_to(&entity, &entities.trigger) => {
-            let feed = entity_annotation(&entity, FEED_ANNOTATION)
-                .and_then(Value::as_str)
-                .unwrap_or(crate::config::INTERVAL_FEED);
-            let alarm = Alarm {
-                client,
-                auth_key,
-                feed,
-                trigger: poll_trigger,
-            };
-            match alarm.delete() {
-                Ok(()) => outcome
-                    .removed
-                    .push(format!("alarm of {poll_trigger} ({feed})")),
-                // Without its trigger the alarm stops on its own; still worth saying.
-                Err(error) => outcome.problems.push(error.to_string()),
-            }
-            true
+    if let Some(entity) = ours {
+        let feed = entity
+            .annotation(FEED_ANNOTATION)
+            .and_then(Value::as_str)
+            .unwrap_or(crate::config::INTERVAL_FEED);
+        let alarm = Alarm {
+            client,
+            auth_key,
+            feed,
+            trigger: poll_trigger,
+        };
+        match alarm.delete() {
+            Ok(()) => outcome
+                .removed
+                .push(format!("alarm of {poll_trigger} ({feed})")),
+            // Without its trigger the alarm stops on its own; still worth saying.
+            Err(error) => outcome.problems.push(error.to_string()),
         }
-        Ok(_) => {
-            outcome.left_alone.push(poll_trigger.to_string());
-            false
-        }
-        Err(error) if error.is_not_found() => false,
-        Err(error) => {
-            outcome.problems.push(error.to_string());
-            false
-        }
-    };
+    }
 
-    match client.get_rule(&entities.rule) {
-        Ok(rule) if rule_trigger(&rule).as_ref() == Some(poll_trigger) => {
-            // Older controllers refuse to delete an active rule.
-            let _ = client.set_rule_active(&entities.rule, false);
-            record(
-                &mut outcome,
-                &entities.rule,
-                gone(client.delete_rule(&entities.rule)),
-            );
-        }
-        Ok(_) => outcome.left_alone.push(entities.rule.to_string()),
-        Err(error) if error.is_not_found() => {}
+    // The helper lists the rules attached to it: ours is among them, or (left behind by a
+    // helper deleted and made again) its own answer says where it points. An active rule may
+    // be deleted as it is.
+    let rule = &entities.rule;
+    let attached = format!("{}/{}", rule.namespace(), rule.name());
+    let rule_is_ours = match ours {
+        Some(entity) if entity.rules().iter().any(|(name, _)| *name == attached) => Ok(Some(true)),
+        _ => match client.get_rule(rule) {
+            Ok(found) => Ok(Some(rule_trigger(&found).as_ref() == Some(poll_trigger))),
+            Err(error) if error.is_not_found() => Ok(None),
+            Err(error) => Err(error),
+        },
+    };
+    match rule_is_ours {
+        Ok(Some(true)) => record(&mut outcome, rule, gone(client.delete_rule(rule))),
+        Ok(Some(false)) => outcome.left_alone.push(rule.to_string()),
+        Ok(None) => {}
         Err(error) => outcome.problems.push(error.to_string()),
     }
 
-    if helper_is_ours {
+    if ours.is_some() {
         record(
             &mut outcome,
             poll_trigger,
@@ -145,7 +149,8 @@ fn remove_unused_binding(client: &Client, binding: &Binding) -> Result<bool, Act
         Err(error) if error.is_not_found() => return Ok(false),
         Err(error) => return Err(error.into()),
     };
-    let ours = entity_annotation(&package, BINDING_ANNOTATION) == Some(&Value::Bool(true));
+    let ours =
+        Entity::new(package.clone()).annotation(BINDING_ANNOTATION) == Some(&Value::Bool(true));
     if !ours || !binds(&package, &binding.target) {
         return Ok(false);
     }

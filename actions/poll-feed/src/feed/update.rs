@@ -6,31 +6,30 @@
 //!   counts as seen under its new id (nothing repeated); the others stay new (nothing lost).
 //!   Nothing is fired, so this works while paused too.
 //! - `startFrom`: `now` takes the current items as seen, `backlog` forgets the seen set.
-//! - The schedule: the alarm is replaced through the alarms feed (DELETE, then CREATE); if the
-//!   new one is refused, the old one is put back.
+//! - The schedule: the alarms feed's UPDATE changes the alarm in place; only a change of alarms
+//!   feed (interval to cron) replaces it (DELETE, then CREATE; if the new one is refused, the old
+//!   one is put back).
 
-use feedkit::{ActionError, Context, FeedRequest};
+use feedkit::ActionError;
 use serde_json::{Value, json};
 
-use super::Session;
 use super::create::probe_error;
+use super::{Session, require_helper};
 use crate::alarm::Alarm;
-use crate::config::{ConfigPatch, PARAMETERS, StartFrom};
-use crate::helper::Helper;
+use crate::config::{ConfigPatch, PollParams, StartFrom};
 use crate::poll::{baseline, rekey};
 
-pub fn update(request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-    let patch = ConfigPatch::parse(&request.params)?;
+pub fn update(session: &mut Session<'_>) -> Result<Value, ActionError> {
+    let patch = ConfigPatch::from_params(&session.params);
     if patch.is_empty() {
         return Err(ActionError::new(format!(
             "UPDATE needs at least one parameter to change: {}",
-            PARAMETERS.join(", ")
+            feedkit::params::names::<PollParams>().join(", ")
         )));
     }
-    let session = Session::open(request, context, true)?;
-    let entities = &session.entities;
-    let client = &session.client;
-    let current = Helper::require(client, &entities.poll_trigger, &entities.trigger)?;
+    let (entities, current) = require_helper(session)?;
+    let client = session.client();
+    let http = session.http();
     let mut config = current.config.clone();
     let mut secrets = current.secrets.clone();
     let changes = config.apply(&mut secrets, &patch)?;
@@ -38,20 +37,13 @@ pub fn update(request: FeedRequest, context: &Context) -> Result<Value, ActionEr
     let mut new_baseline = None;
     match patch.start_from {
         Some(StartFrom::Now) => {
-            new_baseline =
-                Some(baseline(&config, &secrets, context.deadline).map_err(|f| probe_error(&f))?);
+            new_baseline = Some(baseline(http, &config, &secrets).map_err(|f| probe_error(&f))?);
         }
         Some(StartFrom::Backlog) => {}
         None if changes.ids => {
             new_baseline = Some(
-                rekey(
-                    &config,
-                    &secrets,
-                    &current.config,
-                    &current.state,
-                    context.deadline,
-                )
-                .map_err(|f| probe_error(&f))?,
+                rekey(http, &config, &secrets, &current.config, &current.state)
+                    .map_err(|f| probe_error(&f))?,
             );
         }
         None => {}
@@ -61,18 +53,22 @@ pub fn update(request: FeedRequest, context: &Context) -> Result<Value, ActionEr
     if changes.schedule {
         let alarm = |feed| Alarm {
             client,
-            auth_key: &session.request.auth_key,
+            auth_key: session.auth_key(),
             feed,
-            trigger: &entities.poll_trigger,
+            trigger: &current.name,
         };
-        alarm(&current.feed).delete()?;
-        if let Err(error) = alarm(&new_feed).create(&config) {
-            return Err(match alarm(&current.feed).create(&current.config) {
-                Ok(()) => ActionError::new(format!("{error}; the previous schedule stays")),
-                Err(restore) => ActionError::new(format!(
-                    "{error}; putting the previous alarm back failed too ({restore}): run UPDATE again with a valid schedule"
-                )),
-            });
+        if new_feed == current.feed {
+            alarm(&new_feed).update(&config)?;
+        } else {
+            alarm(&current.feed).delete()?;
+            if let Err(error) = alarm(&new_feed).create(&config) {
+                return Err(match alarm(&current.feed).create(&current.config) {
+                    Ok(()) => ActionError::new(format!("{error}; the previous schedule stays")),
+                    Err(restore) => ActionError::new(format!(
+                        "{error}; putting the previous alarm back failed too ({restore}): run UPDATE again with a valid schedule"
+                    )),
+                });
+            }
         }
     }
 
@@ -87,30 +83,29 @@ pub fn update(request: FeedRequest, context: &Context) -> Result<Value, ActionEr
             changed.push(name);
         }
     }
-    Helper::modify(
-        client,
-        &entities.poll_trigger,
-        &entities.trigger,
-        move |helper| {
-            helper.config = config;
-            helper.secrets = secrets;
-            helper.feed = new_feed;
-            if changes.source || changes.ids {
-                helper.state.clear_validators();
+    let mut helper = current;
+    helper.config = config;
+    helper.secrets = secrets;
+    helper.feed = new_feed;
+    let mut state_changed = false;
+    if changes.source || changes.ids {
+        helper.state.clear_validators();
+        state_changed = true;
+    }
+    match patch.start_from {
+        Some(StartFrom::Backlog) => {
+            helper.state.seen.clear();
+            helper.state.clear_validators();
+            state_changed = true;
+        }
+        _ => {
+            if let Some(record) = new_baseline {
+                helper.state.record(record, generation, generation);
+                state_changed = true;
             }
-            match patch.start_from {
-                Some(StartFrom::Backlog) => {
-                    helper.state.seen.clear();
-                    helper.state.clear_validators();
-                }
-                _ => {
-                    if let Some(record) = new_baseline {
-                        helper.state.record(record, generation, generation);
-                    }
-                }
-            }
-        },
-    )?;
+        }
+    }
+    helper.save_settings(client, state_changed)?;
     Ok(json!({
         "status": "updated",
         "trigger": entities.trigger.to_string(),

@@ -1,7 +1,9 @@
 use super::*;
-use crate::config::{ConfigPatch, Owners};
+use crate::config::{ConfigPatch, Owners, PollParams};
+use crate::source::list_items;
+use crate::state::MAX_ITEMS_PER_POLL;
 use fakes::{Fault, JsonSource, Shape};
-use feedkit::{ClientErrorKind, Params};
+use feedkit::ClientErrorKind;
 use std::cell::RefCell;
 
 fn make(params: Value) -> (PollConfig, Secrets) {
@@ -10,7 +12,9 @@ fn make(params: Value) -> (PollConfig, Secrets) {
         poll_trigger: "/guest/t-poll-alarm".into(),
         rule: "/guest/t-poll-rule".into(),
     };
-    let patch = ConfigPatch::parse(&Params::from_value(params).expect("object")).expect("patch");
+    let params: PollParams =
+        feedkit::params::parse(params.as_object().expect("object"), "poll-feed").expect("params");
+    let patch = ConfigPatch::from_params(&params);
     PollConfig::create(owners, patch).expect("config")
 }
 
@@ -50,10 +54,9 @@ fn poll_with(
         config,
         secrets,
         state,
-        deadline: None,
         backoff: quick(),
     }
-    .run_with(|event| {
+    .run_with(&Http::new(None), |event| {
         let answer = if answers.is_empty() {
             fired()
         } else {
@@ -325,7 +328,7 @@ fn credentials_and_headers_reach_the_source() {
     let (config, secrets) = make(
         json!({"url": source.items_url(), "minutes": 1, "bearerToken": "tok-1", "headers": {"X-Tenant": "t1"}}),
     );
-    let record = baseline(&config, &secrets, None).expect("baseline");
+    let record = baseline(&Http::new(None), &config, &secrets).expect("baseline");
     assert_eq!(record.known, Some(vec![id_key("a")]));
     assert!(matches!(
         record.validators,
@@ -333,7 +336,7 @@ fn credentials_and_headers_reach_the_source() {
     ));
 
     let (config, secrets) = make(json!({"url": source.items_url(), "minutes": 1}));
-    let failure = baseline(&config, &secrets, None).expect_err("401");
+    let failure = baseline(&Http::new(None), &config, &secrets).expect_err("401");
     assert_eq!(failure.status, Some(401));
     assert_eq!(failure.parameter, Some("url"));
 
@@ -341,5 +344,5 @@ fn credentials_and_headers_reach_the_source() {
     source.require_header("Authorization", "Basic dTpwdw==");
     let (config, secrets) =
         make(json!({"url": source.items_url(), "minutes": 1, "username": "u", "password": "pw"}));
-    assert!(baseline(&config, &secrets, None).is_ok());
+    assert!(baseline(&Http::new(None), &config, &secrets).is_ok());
 }
