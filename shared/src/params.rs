@@ -121,26 +121,49 @@ impl<'de> Deserializer<'de> for &mut NameProbe {
 }
 
 /// Deserializes a whole parameter object, naming the failing parameter by its JSON path.
+///
+/// No path tracking while reading (it would cost every action binary a copy of each parameter
+/// type's reading): when the object fails, each parameter alone says whether it is the one.
 pub(crate) fn deserialize_with_path<T: DeserializeOwned>(value: Value) -> Result<T, ParamError> {
-    serde_path_to_error::deserialize(value).map_err(|error| {
-        let mut path = error.path().to_string();
-        let mut problem = error.inner().to_string();
-        if let Some((inner, rest)) = problem
-            .strip_prefix(INNER_PATH)
-            .and_then(|marked| marked.split_once(INNER_PATH))
-        {
+    let error = match serde_json::from_value::<T>(value.clone()) {
+        Ok(parsed) => return Ok(parsed),
+        Err(error) => error.to_string(),
+    };
+    if let Value::Object(map) = value {
+        for (name, given) in map {
+            let mut alone = Map::new();
+            alone.insert(name.clone(), given);
+            let alone = Value::Object(alone);
+            if let Err(failure) = serde_json::from_value::<T>(alone) {
+                let problem = failure.to_string();
+                if missing_field(&problem).is_none() {
+                    return Err(named(name, problem));
+                }
+            }
+        }
+    }
+    Err(match missing_field(&error) {
+        Some(field) => ParamError::missing(field, "a value"),
+        None => ParamError::invalid("(parameters)", error),
+    })
+}
+
+/// The error for parameter `name`, with the path inside it when the problem carries one (see
+/// [`invalid_at`]).
+fn named(mut path: String, problem: String) -> ParamError {
+    match problem
+        .strip_prefix(INNER_PATH)
+        .and_then(|marked| marked.split_once(INNER_PATH))
+    {
+        Some((inner, rest)) => {
             if !inner.starts_with('[') {
                 path.push('.');
             }
             path.push_str(inner);
-            problem = rest.to_owned();
+            ParamError::invalid(path, rest)
         }
-        match (path.as_str(), missing_field(&problem)) {
-            (".", Some(field)) => ParamError::missing(field, "a value"),
-            (".", None) => ParamError::invalid("(parameters)", problem),
-            _ => ParamError::invalid(path, problem),
-        }
-    })
+        None => ParamError::invalid(path, problem),
+    }
 }
 
 fn missing_field(problem: &str) -> Option<&str> {

@@ -193,7 +193,7 @@ impl<'s, 'c> Hooks<'s, 'c> {
             .iter()
             .filter(|hook| delivers_to(hook.url(), &targets))
             .collect();
-        ours.sort_by_key(|hook| Some(hook.id) != stored_id);
+        ours.sort_unstable_by_key(|hook| Some(hook.id) != stored_id);
         ours
     }
 
@@ -552,7 +552,7 @@ fn found_by_url(
         .iter()
         .filter(|hook| hook.url() == target.registered.expose())
         .collect();
-    found.sort_by_key(|hook| known.contains(&hook.id));
+    found.sort_unstable_by_key(|hook| known.contains(&hook.id));
     match found.first() {
         Some(hook) => {
             session.log(&format!(
