@@ -205,6 +205,10 @@ impl Response {
         &self.body
     }
 
+    pub fn into_body(self) -> Vec<u8> {
+        self.body
+    }
+
     /// The body as text (invalid UTF-8 replaced).
     pub fn text(&self) -> std::borrow::Cow<'_, str> {
         String::from_utf8_lossy(&self.body)

@@ -24,10 +24,11 @@ pub const RESERVE: Duration = Duration::from_secs(3);
 pub enum Fetched {
     /// 304: nothing changed since the validators were taken.
     NotModified,
-    /// A 2xx answer with a JSON body.
+    /// A 2xx answer: its body as it came (a [`crate::sources::Source`] reads it).
     Document {
         status: u16,
-        body: Value,
+        body: Vec<u8>,
+        content_type: Option<String>,
         etag: Option<String>,
         last_modified: Option<String>,
     },
@@ -56,6 +57,8 @@ impl std::error::Error for SourceError {}
 pub struct SourceRequest<'a> {
     pub config: &'a PollConfig,
     pub secrets: &'a Secrets,
+    /// The `Accept` header (the source's format says what it reads).
+    pub accept: &'a str,
     pub etag: Option<&'a str>,
     pub last_modified: Option<&'a str>,
     pub timeout: Duration,
@@ -66,7 +69,7 @@ pub struct SourceRequest<'a> {
 /// them (a feed served from a CDN), never from https to http (see `feedkit::outbound`).
 pub fn fetch(http: &Http, request: SourceRequest<'_>) -> Result<Fetched, SourceError> {
     let mut call = Request::get(&request.config.url)
-        .header("Accept", "application/json")
+        .header("Accept", request.accept)
         .drop_credentials_elsewhere()
         .limit(MAX_BODY_BYTES)
         .timeout(request.timeout);
@@ -116,8 +119,8 @@ pub fn fetch(http: &Http, request: SourceRequest<'_>) -> Result<Fetched, SourceE
     if status == 304 {
         return Ok(Fetched::NotModified);
     }
-    let text = response.text();
     if !response.is_success() {
+        let text = response.text();
         let redirected = response
             .credentials_dropped()
             .filter(|_| matches!(status, 401 | 403))
@@ -135,19 +138,13 @@ pub fn fetch(http: &Http, request: SourceRequest<'_>) -> Result<Fetched, SourceE
             timed_out: false,
         });
     }
-    let body = serde_json::from_str(&text).map_err(|error| SourceError {
-        status: Some(status),
-        message: format!(
-            "HTTP {status}, but the body is not JSON ({error}){}",
-            quote(&text)
-        ),
-        timed_out: false,
-    })?;
+    let header = |name: &str| response.header(name).map(str::to_owned);
     Ok(Fetched::Document {
         status,
-        body,
-        etag: response.header("etag").map(str::to_owned),
-        last_modified: response.header("last-modified").map(str::to_owned),
+        content_type: header("content-type"),
+        etag: header("etag"),
+        last_modified: header("last-modified"),
+        body: response.into_body(),
     })
 }
 
@@ -316,6 +313,7 @@ pub fn read_source(
         SourceRequest {
             config,
             secrets,
+            accept: "application/json",
             etag,
             last_modified,
             timeout,
@@ -352,8 +350,17 @@ pub fn read_source(
             body,
             etag,
             last_modified,
+            ..
         } => {
-            let listing = list_items(&body, config).map_err(|failure| PollFailure {
+            let document: Value = serde_json::from_slice(&body).map_err(|error| PollFailure {
+                parameter: Some("url"),
+                status: Some(status),
+                message: format!(
+                    "HTTP {status}, but the body is not JSON ({error}){}",
+                    quote(&String::from_utf8_lossy(&body))
+                ),
+            })?;
+            let listing = list_items(&document, config).map_err(|failure| PollFailure {
                 status: Some(status),
                 ..failure
             })?;
