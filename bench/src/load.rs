@@ -419,7 +419,7 @@ fn flow(
             ms(fsyncs.max())
         ),
         "",
-        "the provider flushes positions once a second holding the store's lock",
+        "the embedded store commits positions every 250 ms without a flush (WAL, synchronous=NORMAL) and each batch of registrations with one",
         Verdict::Info,
     );
     // Warm-up: connections to the sink, the first fires.

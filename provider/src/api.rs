@@ -77,7 +77,8 @@ fn registry_error(failure: RegistryError) -> Answer {
     error(status, failure)
 }
 
-/// Marks a READ one instance forwarded to another (which answers it itself).
+/// Carries a READ one instance forwarded to another (which answers it itself), with the
+/// forwarding token instead of the secret.
 const FORWARDED_HEADER: &str = "x-provider-forwarded";
 /// How long a forwarded READ may take before the instance answers it itself.
 const FORWARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -103,11 +104,8 @@ impl App {
             return None;
         }
         let url = format!("{}{path}", url?.trim_end_matches('/'));
-        let authorization = format!("Bearer {}", self.secret.expose());
-        let mut headers = vec![
-            ("authorization", authorization.as_str()),
-            (FORWARDED_HEADER, "1"),
-        ];
+        let token = self.forward_token();
+        let mut headers = vec![(FORWARDED_HEADER, token.as_str())];
         let owner_key = request
             .headers()
             .get(OWNER_KEY_HEADER)
@@ -128,6 +126,28 @@ impl App {
             Ok((200, view)) if view.get("status").is_some() => Some(view),
             _ => None,
         }
+    }
+
+    /// What a forwarded READ carries instead of the provider secret: an HMAC of it, good for
+    /// nothing but forwarded READs (an instance announces its URL in the registry; whoever could
+    /// forge that must not learn the secret).
+    fn forward_token(&self) -> String {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.secret.expose().as_bytes());
+        let tag = ring::hmac::sign(&key, b"changes-provider forwarded read v1");
+        tag.as_ref()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+
+    fn forwarded(&self, request: &Request<Incoming>) -> bool {
+        request
+            .headers()
+            .get(FORWARDED_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|given| {
+                crate::constant_time_eq(given.trim().as_bytes(), self.forward_token().as_bytes())
+            })
     }
 
     fn authorized(&self, request: &Request<Incoming>) -> bool {
@@ -169,7 +189,9 @@ impl App {
             ["feeds", namespace, trigger, action] => (*namespace, *trigger, Some(*action)),
             _ => return error(StatusCode::NOT_FOUND, format!("no such resource {path}")),
         };
-        if !authorized {
+        let forwarded_read =
+            request.method() == Method::GET && action.is_none() && self.forwarded(&request);
+        if !authorized && !forwarded_read {
             return error(
                 StatusCode::UNAUTHORIZED,
                 "missing or wrong provider secret (Authorization: Bearer ...)",
@@ -191,8 +213,7 @@ impl App {
         match (method, action) {
             (Method::GET, None) => match owner_key(&request) {
                 Ok(owner_key) => {
-                    if request.headers().get(FORWARDED_HEADER).is_none()
-                        && let Some(view) = self.forward_read(&path, &request).await
+                    if !forwarded_read && let Some(view) = self.forward_read(&path, &request).await
                     {
                         return answer(StatusCode::OK, &view);
                     }
