@@ -72,6 +72,14 @@ fn unknown_settings_and_names_openwhisk_forbids_are_refused_with_the_reason() {
     }
     let (status, answer) = register(&provider, "_/t", &good);
     assert_eq!(status, 400, "{answer}");
+    // The header instances forward READs with is no way in without its token.
+    let (status, answer) = http(
+        "GET",
+        &format!("{}/feeds/guest/t", provider.url),
+        None,
+        &[("x-provider-forwarded", "1")],
+    );
+    assert_eq!(status, 401, "{answer}");
     assert_eq!(provider.health()["counts"]["feeds"], 0);
     let logs = provider.logs();
     assert!(!logs.contains("forged"), "{logs}");
