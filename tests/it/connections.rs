@@ -280,13 +280,18 @@ impl ProviderProcess {
     }
 
     /// Sends a signal (`STOP`, `CONT`, `TERM`) to the process.
+    #[allow(unsafe_code)]
     pub(crate) fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill -{name} failed");
+        let signal = match name {
+            "STOP" => libc::SIGSTOP,
+            "CONT" => libc::SIGCONT,
+            "TERM" => libc::SIGTERM,
+            other => panic!("no signal {other} here"),
+        };
+        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid");
+        // SAFETY: kill(2) takes plain integers; the pid is our own child's, not yet reaped.
+        let sent = unsafe { libc::kill(pid, signal) };
+        assert_eq!(sent, 0, "kill -{name} failed");
     }
 
     /// SIGTERM, then waits for the process to exit (a clean stop).
