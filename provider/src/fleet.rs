@@ -157,6 +157,7 @@ impl Node {
                 }
             }
             self.expire();
+            self.forget_departed().await;
             self.rebalance().await;
             tokio::select! {
                 () = wake.notified() => {}
@@ -248,6 +249,31 @@ impl Node {
             self.metrics.bucket_lost();
         }
         self.positions.drop_bucket(bucket);
+    }
+
+    /// Deletes the member documents of instances not heard of for ten leases (killed ones leave
+    /// theirs behind; a clean stop deletes its own).
+    async fn forget_departed(&self) {
+        let now = monotonic_ms();
+        let gone: Vec<(String, String)> = self
+            .state()
+            .fleet
+            .members
+            .iter()
+            .filter(|(id, seen)| {
+                **id != self.id && now.saturating_sub(seen.changed_at) > 10 * self.lease_ms()
+            })
+            .map(|(id, seen)| (id.clone(), seen.rev.clone()))
+            .collect();
+        for (member, rev) in gone {
+            match self.store.forget_member(&member, &rev).await {
+                Ok(()) => {
+                    tracing::info!(member = %member, "forgot an instance gone for ten leases");
+                    self.state().fleet.members.remove(&member);
+                }
+                Err(error) => tracing::debug!(member = %member, "could not forget: {error}"),
+            }
+        }
     }
 
     /// Gives up the buckets whose lease ran out without a renewal (the registry could not be

@@ -283,6 +283,13 @@ fn a_killed_instances_feeds_move_on_and_a_new_instance_takes_its_share_losing_no
         assert!(read["status"]["lastFire"]["at"].is_number(), "{read}");
         assert_eq!(read["status"]["connected"], true, "{read}");
     }
+    // The killed instance left its member document behind; it is forgotten after ten leases.
+    let member = format!("{}/{REGISTRY}/member:p{victim}", fleet.pouch.url());
+    wait_until(
+        "the killed instance's member document to be removed",
+        || http("GET", &member, None, &[]).0 == 404,
+        || fleet.logs(),
+    );
 }
 
 #[test]

@@ -686,6 +686,22 @@ impl Store for Arc<CouchStore> {
         })
     }
 
+    fn forget_member<'a>(
+        &'a self,
+        member: &'a str,
+        rev: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let id = member_id(member);
+            let path = format!("{}?rev={}", encode_component(&id), encode_component(rev));
+            match self.call(Method::DELETE, &path, None).await? {
+                // Gone already, or renewed meanwhile (then it is not gone at all).
+                (200 | 202 | 404 | 409, _) => Ok(()),
+                (status, body) => Err(registry_error("forgetting a member", status, &body)),
+            }
+        })
+    }
+
     fn current_key(&self) -> String {
         self.sealer.current_key().to_owned()
     }

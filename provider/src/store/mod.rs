@@ -159,6 +159,13 @@ pub trait Store: Send + Sync + 'static {
         positions: Vec<(FeedId, Option<Saved>)>,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
+    /// Removes the member document of an instance gone for good (not renewed for many leases).
+    fn forget_member<'a>(
+        &'a self,
+        member: &'a str,
+        rev: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
     /// The id of the provider key that seals now.
     fn current_key(&self) -> String;
 

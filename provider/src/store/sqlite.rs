@@ -550,6 +550,14 @@ impl Store for SqliteStore {
         self.call(move |reply| Command::SavePositions(positions, reply))
     }
 
+    fn forget_member<'a>(
+        &'a self,
+        _member: &'a str,
+        _rev: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+
     fn current_key(&self) -> String {
         self.current_key.clone()
     }
