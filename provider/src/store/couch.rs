@@ -11,7 +11,7 @@
 //!   the bucket is refused (the fence); every write renews the lease (others watch the revision
 //!   change).
 //! - `member:{id}`: an instance (`url`), rewritten regularly as its heartbeat, deleted when it
-//!   stops cleanly.
+//!   stops cleanly (or by the others once it was not renewed for ten leases).
 //!
 //! CouchDB in a cluster may answer 202 (accepted by fewer nodes than the quorum) or let two
 //! writes of one revision both in, leaving a conflicted document instead of a 409. A claim
