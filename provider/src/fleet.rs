@@ -157,6 +157,7 @@ impl Node {
                 }
             }
             self.expire();
+            self.revive();
             self.forget_departed().await;
             self.rebalance().await;
             tokio::select! {

@@ -51,6 +51,9 @@ struct Entry {
     record: FeedRecord,
     status: SharedStatus,
     running: Option<Running>,
+    /// Its run ended for good under this revision (disabled, or its source gave up): it is not
+    /// started again until a new revision of the record comes.
+    halted: bool,
 }
 
 /// A bucket held here.
@@ -164,6 +167,7 @@ impl Node {
                         record,
                         status: SharedStatus::default(),
                         running: None,
+                        halted: false,
                     },
                 );
             }
@@ -237,7 +241,12 @@ impl Node {
         let id = record.id.clone();
         match state.feeds.get_mut(&id) {
             Some(entry) if entry.record.rev_number() > number => return,
-            Some(entry) => entry.record = record,
+            Some(entry) => {
+                if entry.record.rev_number() != number {
+                    entry.halted = false;
+                }
+                entry.record = record;
+            }
             None => {
                 state.feeds.insert(
                     id.clone(),
@@ -245,6 +254,7 @@ impl Node {
                         record,
                         status: SharedStatus::default(),
                         running: None,
+                        halted: false,
                     },
                 );
             }
@@ -371,6 +381,7 @@ impl Node {
                 && entry.record.rev_number() == rev
             {
                 entry.running = None;
+                entry.halted = !matches!(ended, Ended::LeaseLost);
             }
         }
         let reason = match ended {
@@ -413,6 +424,30 @@ impl Node {
                     return;
                 }
             }
+        }
+    }
+
+    /// Starts again the active feeds of valid buckets that are not running though nothing
+    /// halted them (a lease that looked expired for a moment stopped their fires, then the
+    /// renewal came through).
+    pub fn revive(&self) {
+        let mut state = self.state();
+        let idle: Vec<FeedId> = state
+            .feeds
+            .iter()
+            .filter(|(id, entry)| {
+                entry.running.is_none()
+                    && !entry.halted
+                    && entry.record.state == FeedState::Active
+                    && state
+                        .held
+                        .get(&self.bucket_of(id))
+                        .is_some_and(|held| held.guard.is_valid())
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in idle {
+            self.reconcile(&mut state, &id);
         }
     }
 
