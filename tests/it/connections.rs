@@ -100,7 +100,7 @@ pub(crate) fn now_millis() -> u128 {
 pub(crate) struct Db {
     pub(crate) url: String,
     pub(crate) name: String,
-    credentials: Option<(String, String)>,
+    pub(crate) credentials: Option<(String, String)>,
 }
 
 impl Db {

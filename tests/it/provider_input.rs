@@ -122,7 +122,25 @@ fn a_database_deleted_and_created_again_is_noticed_and_fired_from_its_beginning(
     // Deleted and created again: its sequence starts over below the feed's position.
     let (status, body) = http("DELETE", &format!("{}/reborn", pouch.url()), None, &[]);
     assert_eq!(status, 200, "{body}");
-    let db = Db::create(&pouch.url(), "reborn", None);
+    // pouchdb-server may still refuse the name for a moment after the deletion (412).
+    wait_until(
+        "the database to be created again",
+        || {
+            http(
+                "PUT",
+                &format!("{}/reborn", pouch.url()),
+                Some(&json!({})),
+                &[],
+            )
+            .0 == 201
+        },
+        || provider.logs(),
+    );
+    let db = Db {
+        url: pouch.url(),
+        name: "reborn".into(),
+        credentials: None,
+    };
     let mut read = Value::Null;
     let mut strict = Value::Null;
     wait_until(
