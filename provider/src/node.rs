@@ -30,13 +30,17 @@ const RESEAL_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 /// ... and how many are sealed again each time.
 const RESEAL_BATCH: usize = 200;
 
+/// How long a clean stop waits for the fires in flight.
+const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A feed running here.
 struct Running {
     /// The record it was started from, without its revision: a new revision with the same
     /// content (a re-seal, the echo of our own write) does not restart it.
     record: FeedRecord,
     guard: Arc<LeaseGuard>,
-    _source: SourceHandle,
+    /// Dropped to stop reading (a clean stop lets the fires in flight finish first).
+    source: Option<SourceHandle>,
     pipeline: tokio::task::AbortHandle,
 }
 
@@ -358,7 +362,7 @@ impl Node {
         Some(Running {
             record: without_rev(record),
             guard,
-            _source: source,
+            source: Some(source),
             pipeline: task.abort_handle(),
         })
     }
@@ -387,6 +391,9 @@ impl Node {
         let reason = match ended {
             Ended::Disabled(reason) => reason,
             Ended::LeaseLost => return,
+            Ended::SourceEnded if self.stopping.load(std::sync::atomic::Ordering::SeqCst) => {
+                return;
+            }
             Ended::SourceEnded => {
                 tracing::warn!(feed = %id, "the source stopped by itself");
                 return;
@@ -632,6 +639,26 @@ impl Node {
             .store(true, std::sync::atomic::Ordering::SeqCst);
         let _writes = self.bucket_writes.lock().await;
         let buckets: Vec<u32> = self.state().held.keys().copied().collect();
+        // Stop reading, and let the fires in flight finish (for a while): what OpenWhisk took
+        // is then saved, and the next holder fires nothing twice.
+        let pipelines: Vec<tokio::task::AbortHandle> = {
+            let mut state = self.state();
+            state
+                .feeds
+                .values_mut()
+                .filter_map(|entry| entry.running.as_mut())
+                .map(|running| {
+                    running.source = None;
+                    running.pipeline.clone()
+                })
+                .collect()
+        };
+        let deadline = std::time::Instant::now() + self.tuning.fire_timeout.min(DRAIN_LIMIT);
+        while pipelines.iter().any(|pipeline| !pipeline.is_finished())
+            && std::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         {
             let mut state = self.state();
             for entry in state.feeds.values_mut() {
