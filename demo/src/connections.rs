@@ -95,7 +95,14 @@ impl Connections {
         let mut provider = Command::new(&provider_bin)
             .arg("--data-dir")
             .arg(dir.join("provider"))
-            .args(["--listen", "127.0.0.1:0", "--heartbeat-ms", "1000", "--log", "warn"])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--heartbeat-ms",
+                "1000",
+                "--log",
+                "warn",
+            ])
             .env("CHANGES_PROVIDER_SECRET", SECRET)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
