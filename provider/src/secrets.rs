@@ -269,7 +269,12 @@ mod tests {
         let error = only_new.open("/guest/a", &sealed).expect_err("unknown");
         assert!(error.to_string().contains("\"k1\""), "{error}");
         let mut altered = sealed.clone();
-        altered.sealed.replace_range(20..21, "A");
+        let other = if &altered.sealed[20..21] == "A" {
+            "B"
+        } else {
+            "A"
+        };
+        altered.sealed.replace_range(20..21, other);
         assert!(old.open("/guest/a", &altered).is_err());
     }
 
