@@ -22,7 +22,7 @@ use anyhow::{Context as _, bail};
 use crate::child::rss_of;
 use crate::couch::FakeCouch;
 use crate::kit::{Kit, TempDir};
-use crate::provider::{PROVIDER_SECRET, Provider};
+use crate::provider::{PROVIDER_SECRET, Provider, REGISTRARS, register_many};
 use crate::report::{Table, Verdict, mb};
 use crate::sink::{FireSink, SinkOptions};
 use crate::stats::Samples;
@@ -31,7 +31,6 @@ const SECTION: &str = "fleet";
 const INSTANCES: usize = 3;
 const HOT_FEEDS: usize = 24;
 const HOT_EVERY: Duration = Duration::from_millis(50);
-const REGISTRARS: usize = 8;
 /// The provider key every instance seals with (32 bytes).
 const KEY: &str = "k1 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n";
 
@@ -206,36 +205,16 @@ fn spread(
         bail!("the three instances did not share the buckets within 60 s");
     }
     let started = Instant::now();
-    let next = AtomicUsize::new(0);
-    let failures: Vec<String> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..REGISTRARS)
-            .map(|_| {
-                scope.spawn(|| {
-                    loop {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        if index >= feeds {
-                            return None;
-                        }
-                        let via = &fleet.instances[index % INSTANCES];
-                        let trigger = format!("idle-{index}");
-                        if let Err(error) =
-                            via.register(via.agent(), &trigger, sink.url(), couch.url(), "idle")
-                        {
-                            next.store(feeds, Ordering::Relaxed);
-                            return Some(format!("{error:#}"));
-                        }
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .filter_map(|worker| worker.join().ok().flatten())
-            .collect()
-    });
-    if let Some(failure) = failures.first() {
-        bail!("{failure}");
-    }
+    register_many(feeds, |index| {
+        let via = &fleet.instances[index % INSTANCES];
+        via.register(
+            via.agent(),
+            &format!("idle-{index}"),
+            sink.url(),
+            couch.url(),
+            "idle",
+        )
+    })?;
     let registered = started.elapsed();
     if !wait_until(Duration::from_secs(300), || {
         fleet.sum("provider_feeds_connected") >= feeds

@@ -10,7 +10,6 @@
 //!   step was fired within a tenth of the step's length after it ([`catch_up`]): a provider
 //!   that falls behind builds a backlog that only grows.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -18,7 +17,7 @@ use anyhow::{Context as _, bail};
 use crate::child::rss_of;
 use crate::couch::FakeCouch;
 use crate::kit::Kit;
-use crate::provider::Provider;
+use crate::provider::{Provider, REGISTRARS, register_many};
 use crate::report::{Table, Verdict, mb, mb_in_kib, ms};
 use crate::sink::{FireSink, SinkOptions};
 use crate::stats::Samples;
@@ -32,8 +31,6 @@ const LATENCY_P99_MS: f64 = 20.0;
 const CONNECT_TARGET: Duration = Duration::from_secs(10);
 /// OpenWhisk's fire round trip in the slow-fire benchmark.
 const SLOW_FIRE: Duration = Duration::from_millis(40);
-/// Threads registering feeds at once.
-const REGISTRARS: usize = 8;
 
 #[derive(Debug, Clone, Copy)]
 pub struct LoadPlan {
@@ -122,36 +119,16 @@ fn open_feeds(
     std::thread::sleep(Duration::from_millis(200));
     let (idle_kib, _) = rss_of(provider.pid()).context("the provider's memory")?;
     let started = Instant::now();
-    let next = AtomicUsize::new(0);
-    let failures: Vec<String> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..REGISTRARS)
-            .map(|_| {
-                scope.spawn(|| {
-                    let agent = provider.agent().clone();
-                    loop {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        if index >= feeds {
-                            return None;
-                        }
-                        let trigger = format!("idle-{index}");
-                        if let Err(error) =
-                            provider.register(&agent, &trigger, sink.url(), couch.url(), "idle")
-                        {
-                            next.store(feeds, Ordering::Relaxed);
-                            return Some(format!("{error:#}"));
-                        }
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .filter_map(|worker| worker.join().ok().flatten())
-            .collect()
-    });
-    if let Some(failure) = failures.first() {
-        bail!("{failure}");
-    }
+    let agent = provider.agent().clone();
+    register_many(feeds, |index| {
+        provider.register(
+            &agent,
+            &format!("idle-{index}"),
+            sink.url(),
+            couch.url(),
+            "idle",
+        )
+    })?;
     let registered = started.elapsed();
     let all_open = wait_until(Duration::from_secs(180), || couch.streams("idle") >= feeds);
     let open = couch.streams("idle");

@@ -13,6 +13,44 @@ use serde_json::{Value, json};
 use crate::kit::TempDir;
 
 pub const PROVIDER_SECRET: &str = "bench-provider-secret-0123456789";
+/// Threads registering feeds at once.
+pub const REGISTRARS: usize = 8;
+
+/// Registers feeds `0..count` with `register(index)` from [`REGISTRARS`] threads; the first
+/// failure stops them all and is the answer.
+pub fn register_many(
+    count: usize,
+    register: impl Fn(usize) -> anyhow::Result<()> + Sync,
+) -> anyhow::Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..REGISTRARS)
+            .map(|_| {
+                scope.spawn(|| {
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        if index >= count {
+                            return None;
+                        }
+                        if let Err(error) = register(index) {
+                            next.store(count, Ordering::Relaxed);
+                            return Some(format!("{error:#}"));
+                        }
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .filter_map(|worker| worker.join().ok().flatten())
+            .collect()
+    });
+    match failures.first() {
+        Some(failure) => bail!("{failure}"),
+        None => Ok(()),
+    }
+}
 
 /// A running provider (with its own data directory, or a fleet instance); killed (and its
 /// directory removed) when dropped.

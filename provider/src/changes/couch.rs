@@ -102,10 +102,11 @@ pub fn authorization(db: &Database) -> Option<String> {
     })
 }
 
-/// Checks that the database exists and the credentials may read it; returns its current
-/// sequence (`update_seq`), which is where a feed starting "now" begins.
-pub async fn check_database(client: &HttpClient, db: &Database) -> Result<Seq, CouchError> {
-    let mut request = Request::get(db_url(db)).header(ACCEPT, "application/json");
+/// `GET {db}{path}` as the database's user: its JSON answer when it is 200, the database's
+/// error otherwise.
+async fn get_json(client: &HttpClient, db: &Database, path: &str) -> Result<Value, CouchError> {
+    let mut request =
+        Request::get(format!("{}{path}", db_url(db))).header(ACCEPT, "application/json");
     if let Some(authorization) = authorization(db) {
         request = request.header(AUTHORIZATION, authorization);
     }
@@ -126,8 +127,14 @@ pub async fn check_database(client: &HttpClient, db: &Database) -> Result<Seq, C
     if status != 200 {
         return Err(CouchError::from_status(db, status, &body));
     }
-    let info: Value = serde_json::from_slice(&body)
-        .map_err(|error| CouchError::Decode(format!("GET {}: {error}", db.name)))?;
+    serde_json::from_slice(&body)
+        .map_err(|error| CouchError::Decode(format!("GET {}{path}: {error}", db.name)))
+}
+
+/// Checks that the database exists and the credentials may read it; returns its current
+/// sequence (`update_seq`), which is where a feed starting "now" begins.
+pub async fn check_database(client: &HttpClient, db: &Database) -> Result<Seq, CouchError> {
+    let info = get_json(client, db, "").await?;
     info.get("update_seq")
         .cloned()
         .filter(|seq| seq.is_string() || seq.is_number())
@@ -141,30 +148,7 @@ pub async fn first_change(
     client: &HttpClient,
     db: &Database,
 ) -> Result<Option<(u64, String, String)>, CouchError> {
-    let mut request =
-        Request::get(format!("{}/_changes?limit=1", db_url(db))).header(ACCEPT, "application/json");
-    if let Some(authorization) = authorization(db) {
-        request = request.header(AUTHORIZATION, authorization);
-    }
-    let request = request
-        .body(Full::new(Bytes::new()))
-        .map_err(|error| CouchError::Decode(format!("cannot build the request: {error}")))?;
-    let unreachable = |error: http::TransportError| CouchError::Unreachable {
-        url: db.url.clone(),
-        reason: error.to_string(),
-    };
-    let response = http::send(client, request, CHECK_TIMEOUT)
-        .await
-        .map_err(unreachable)?;
-    let status = response.status().as_u16();
-    let body = http::read_body(response.into_body(), CHECK_TIMEOUT)
-        .await
-        .map_err(unreachable)?;
-    if status != 200 {
-        return Err(CouchError::from_status(db, status, &body));
-    }
-    let answer: Value = serde_json::from_slice(&body)
-        .map_err(|error| CouchError::Decode(format!("GET {}/_changes: {error}", db.name)))?;
+    let answer = get_json(client, db, "/_changes?limit=1").await?;
     let first = answer.pointer("/results/0");
     Ok(first.and_then(|change| {
         Some((
