@@ -5,16 +5,15 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use crate::client::{Client, ClientOptions, QualifiedName};
+use crate::client::QualifiedName;
 use crate::context::Context;
 use crate::error::ActionError;
-use crate::legacy_params::Params;
-use crate::params::ParamError;
+use crate::params::{ParamError, Text};
 use crate::runtime::run;
 use crate::secret::AuthKey;
-use crate::session::{FeedSession, trigger_access_error};
+use crate::session::FeedSession;
 
 /// The events a feed action is invoked with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,32 +80,56 @@ const IGNORE_CERTS: &str = "ignoreCerts";
 
 /// One invocation of a feed action, its protocol parameters parsed.
 #[derive(Debug, Clone)]
-pub struct FeedRequest {
+pub(crate) struct FeedRequest {
     pub event: LifecycleEvent,
-    /// The user's trigger. Its namespace may still be `_`; see [`FeedRequest::resolve_trigger`].
+    /// The user's trigger. Its namespace may still be `_` (see [`FeedSession::trigger`]).
     pub trigger: QualifiedName,
     /// The trigger owner's key.
     pub auth_key: AuthKey,
     /// Everything else: the feed's own parameters (and any package-bound ones).
-    pub params: Params,
+    pub params: Map<String, Value>,
     /// `ignoreCerts`: accept the OpenWhisk API host's certificate unchecked, for development
     /// deployments with self-signed certificates (bind it on the package; off by default).
     pub ignore_certs: bool,
+}
+
+/// A protocol parameter given as text (numbers too, as the CLI may send them).
+fn protocol_text(params: &Map<String, Value>, name: &str) -> Result<Option<String>, ParamError> {
+    match params.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => serde::Deserialize::deserialize(value)
+            .map(|text: Text| text)
+            .map(|text| Some(text.into_string()).filter(|text| !text.is_empty()))
+            .map_err(|error| ParamError::invalid(name, error)),
+    }
 }
 
 impl FeedRequest {
     /// Parses the protocol parameters, naming the first that is missing or malformed. The key's
     /// value is never echoed.
     pub fn parse(params: Value) -> Result<Self, ParamError> {
-        let mut params = Params::from_value(params)?;
-        let event = params
-            .get_str("lifecycleEvent")?
+        let mut params = match params {
+            Value::Object(map) => map,
+            Value::Null => Map::new(),
+            other => {
+                return Err(ParamError::invalid(
+                    "(parameters)",
+                    format!(
+                        "expected a JSON object, found {}",
+                        crate::params::kind(&other)
+                    ),
+                ));
+            }
+        };
+        let event = protocol_text(&params, "lifecycleEvent")?
             .ok_or_else(|| ParamError::missing("lifecycleEvent", LifecycleEvent::EXPECTED))?
             .parse()?;
-        let trigger_text = params.require_str(
-            "triggerName",
-            "the trigger's fully qualified name, e.g. /namespace/trigger",
-        )?;
+        let trigger_text = protocol_text(&params, "triggerName")?.ok_or_else(|| {
+            ParamError::missing(
+                "triggerName",
+                "the trigger's fully qualified name, e.g. /namespace/trigger",
+            )
+        })?;
         let trigger = QualifiedName::parse(&trigger_text)
             .map_err(|problem| ParamError::invalid("triggerName", problem))?;
         if trigger.package().is_some() {
@@ -115,8 +138,8 @@ impl FeedRequest {
                 format!("{trigger_text:?} names a package entity; triggers are not in packages"),
             ));
         }
-        let auth_key = match params.raw("authKey") {
-            None => {
+        let auth_key = match params.get("authKey") {
+            None | Some(Value::Null) => {
                 return Err(ParamError::missing(
                     "authKey",
                     "the trigger owner's API key `uuid:key`",
@@ -133,7 +156,7 @@ impl FeedRequest {
             }
         };
         let ignore_certs = match params.remove(IGNORE_CERTS) {
-            None => false,
+            None | Some(Value::Null) => false,
             Some(Value::Bool(flag)) => flag,
             Some(Value::String(text)) if text.trim().eq_ignore_ascii_case("true") => true,
             Some(Value::String(text)) if text.trim().eq_ignore_ascii_case("false") => false,
@@ -151,45 +174,6 @@ impl FeedRequest {
             params,
             ignore_certs,
         })
-    }
-
-    /// An OpenWhisk client acting as the trigger's owner, within the activation's deadline.
-    pub fn client(&self, context: &Context) -> Result<Client, ActionError> {
-        self.client_with(context, ClientOptions::default())
-    }
-
-    /// Like [`FeedRequest::client`] with options; `ignoreCerts` turns `insecure` on.
-    pub fn client_with(
-        &self,
-        context: &Context,
-        mut options: ClientOptions,
-    ) -> Result<Client, ActionError> {
-        options.insecure |= self.ignore_certs;
-        Ok(context.client_with(self.auth_key.clone(), options)?)
-    }
-
-    /// Resolves `_` in the trigger's name to the key's own namespace and returns the full name.
-    pub fn resolve_trigger(&mut self, client: &Client) -> Result<&QualifiedName, ActionError> {
-        if self.trigger.is_default_namespace() {
-            self.trigger = client.resolve(&self.trigger).map_err(|error| {
-                if error.is_unauthorized() {
-                    ActionError::new(format!(
-                        "invalid parameter `authKey`: OpenWhisk does not accept it ({error})"
-                    ))
-                } else {
-                    ActionError::from(error).context("resolving the namespace of the trigger")
-                }
-            })?;
-        }
-        Ok(&self.trigger)
-    }
-
-    /// Checks that the key can read the trigger before the feed acts on it, and returns the
-    /// trigger as OpenWhisk describes it.
-    pub fn check_trigger(&self, client: &Client) -> Result<Value, ActionError> {
-        client
-            .get_trigger(&self.trigger)
-            .map_err(|error| trigger_access_error(&self.trigger, error))
     }
 }
 
@@ -222,7 +206,7 @@ pub fn dispatch_feed<F: Feed + ?Sized>(
 ) -> Result<Value, ActionError> {
     let (parsed, secrets) = crate::secret::collect(|| {
         let request = FeedRequest::parse(params)?;
-        let own = crate::params::parse::<F::Params>(request.params.as_map(), F::NAME)?;
+        let own = crate::params::parse::<F::Params>(&request.params, F::NAME)?;
         Ok::<_, ParamError>((request, own))
     });
     let (request, own) = match parsed {
@@ -261,78 +245,60 @@ pub fn run_feed<F: Feed>(feed: F) {
     run(|params: Value, context: &Context| dispatch_feed(&feed, params, context));
 }
 
-/// The feed trait of the feeds not yet on [`FeedSession`]: goes with them.
-pub trait LegacyFeed {
-    fn create(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError>;
-    fn read(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError>;
-    fn update(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError>;
-    fn delete(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError>;
-    fn pause(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError>;
-    fn unpause(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError>;
-}
-
-/// [`dispatch_feed`] for a [`LegacyFeed`].
-pub fn dispatch_legacy_feed<F: LegacyFeed + ?Sized>(
-    feed: &F,
-    params: Value,
-    context: &Context,
-) -> Result<Value, ActionError> {
-    let request = FeedRequest::parse(params)?;
-    match request.event {
-        LifecycleEvent::Create => feed.create(request, context),
-        LifecycleEvent::Read => feed.read(request, context),
-        LifecycleEvent::Update => feed.update(request, context),
-        LifecycleEvent::Delete => feed.delete(request, context),
-        LifecycleEvent::Pause => feed.pause(request, context),
-        LifecycleEvent::Unpause => feed.unpause(request, context),
-    }
-}
-
-/// [`run_feed`] for a [`LegacyFeed`].
-pub fn run_legacy_feed<F: LegacyFeed>(feed: F) {
-    run(|params: Value, context: &Context| dispatch_legacy_feed(&feed, params, context));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::params::Param;
     use serde_json::json;
 
     /// Answers with the event it got, so dispatch is observable.
     struct Echo;
 
-    fn echo(request: FeedRequest) -> Result<Value, ActionError> {
+    #[derive(Debug, Default, serde::Deserialize)]
+    #[serde(default)]
+    struct EchoParams {
+        repo: Param<Text>,
+    }
+
+    fn echo(session: &mut FeedSession<'_, EchoParams>) -> Result<Value, ActionError> {
         Ok(json!({
-            "event": request.event.as_str(),
-            "trigger": request.trigger.to_string(),
-            "user": request.auth_key.user(),
-            "params": request.params.as_map(),
+            "event": session.event().as_str(),
+            "trigger": session.trigger().to_string(),
+            "user": session.auth_key().user(),
+            "params": {"repo": session.params.repo.get().map(Text::as_str)},
         }))
     }
 
-    impl LegacyFeed for Echo {
-        fn create(&self, r: FeedRequest, _: &Context) -> Result<Value, ActionError> {
-            echo(r)
+    impl Feed for Echo {
+        type Params = EchoParams;
+        const NAME: &'static str = "echo";
+        fn create(&self, s: &mut FeedSession<'_, EchoParams>) -> Result<Value, ActionError> {
+            echo(s)
         }
-        fn read(&self, r: FeedRequest, _: &Context) -> Result<Value, ActionError> {
-            echo(r)
+        fn read(&self, s: &mut FeedSession<'_, EchoParams>) -> Result<Value, ActionError> {
+            echo(s)
         }
-        fn update(&self, r: FeedRequest, _: &Context) -> Result<Value, ActionError> {
-            echo(r)
+        fn update(&self, s: &mut FeedSession<'_, EchoParams>) -> Result<Value, ActionError> {
+            echo(s)
         }
-        fn delete(&self, r: FeedRequest, _: &Context) -> Result<Value, ActionError> {
-            echo(r)
+        fn delete(&self, s: &mut FeedSession<'_, EchoParams>) -> Result<Value, ActionError> {
+            echo(s)
         }
-        fn pause(&self, r: FeedRequest, _: &Context) -> Result<Value, ActionError> {
-            echo(r)
+        fn pause(&self, s: &mut FeedSession<'_, EchoParams>) -> Result<Value, ActionError> {
+            echo(s)
         }
-        fn unpause(&self, r: FeedRequest, _: &Context) -> Result<Value, ActionError> {
-            echo(r)
+        fn unpause(&self, s: &mut FeedSession<'_, EchoParams>) -> Result<Value, ActionError> {
+            echo(s)
         }
     }
 
     fn call(params: Value) -> Result<Value, ActionError> {
-        dispatch_legacy_feed(&Echo, params, &Context::default())
+        let context = Context {
+            // Port 9 (discard): the echo makes no call.
+            api_host: Some("http://127.0.0.1:9".into()),
+            ..Context::default()
+        };
+        dispatch_feed(&Echo, params, &context)
     }
 
     #[test]
@@ -419,7 +385,7 @@ mod tests {
             params["ignoreCerts"] = value;
             let request = FeedRequest::parse(params).expect("parsed");
             assert_eq!(request.ignore_certs, expected);
-            assert!(!request.params.contains("ignoreCerts"));
+            assert!(!request.params.contains_key("ignoreCerts"));
         }
         let mut params = base;
         params["ignoreCerts"] = json!("sometimes");

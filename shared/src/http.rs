@@ -398,7 +398,7 @@ impl Http {
 /// caller classifies it), no redirect is followed by ureq (see [`crate::outbound`]: the kit
 /// follows them itself, keeping credentials on their origin) and buffers sized for JSON APIs.
 /// Callers add what is theirs (timeouts, user agent, TLS) and build it.
-pub fn http_agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+fn http_agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -410,7 +410,7 @@ pub fn http_agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::Agent
 /// IP-literal hosts as they are. (ureq's default resolver starts a thread per request to bound
 /// the name lookup by the timeout, even when there is no name to look up; an OpenWhisk API host
 /// inside a cluster is often an address.)
-pub fn http_agent(config: ureq::config::Config) -> ureq::Agent {
+fn http_agent(config: ureq::config::Config) -> ureq::Agent {
     ureq::Agent::with_parts(
         config,
         ureq::unversioned::transport::DefaultConnector::new(),

@@ -16,8 +16,7 @@ mod context;
 mod error;
 mod feed;
 pub mod http;
-mod legacy_params;
-pub mod outbound;
+mod outbound;
 pub mod params;
 pub mod record;
 mod redact;
@@ -34,12 +33,7 @@ pub use client::{
 };
 pub use context::Context;
 pub use error::ActionError;
-pub use feed::{
-    Feed, FeedRequest, LegacyFeed, LifecycleEvent, dispatch_feed, dispatch_legacy_feed, run_feed,
-    run_legacy_feed,
-};
-pub use http::{http_agent, http_agent_config};
-pub use legacy_params::{Params, lenient};
+pub use feed::{Feed, LifecycleEvent, dispatch_feed, run_feed};
 pub use params::{ParamError, kind as json_kind};
 pub use record::{Entity, Record};
 pub use redact::Redactor;

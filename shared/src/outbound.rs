@@ -49,41 +49,6 @@ pub struct Outbound {
     pub body: Option<Vec<u8>>,
 }
 
-impl Outbound {
-    pub fn new(method: Method, url: impl Into<String>) -> Self {
-        Self {
-            method,
-            url: url.into(),
-            headers: Vec::new(),
-            credentials: Vec::new(),
-            body: None,
-        }
-    }
-
-    pub fn get(url: impl Into<String>) -> Self {
-        Self::new(Method::GET, url)
-    }
-
-    #[must_use]
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
-    #[must_use]
-    pub fn credential(mut self, name: impl Into<String>, value: Secret) -> Self {
-        self.credentials.push((name.into(), value));
-        self
-    }
-
-    /// A JSON body (compact: ureq's `send_json` pretty-prints) and its `Content-Type`.
-    #[must_use]
-    pub fn json(mut self, body: &serde_json::Value) -> Self {
-        self.body = Some(body.to_string().into_bytes());
-        self.header("Content-Type", "application/json")
-    }
-}
-
 /// Marks a response that came from another origin than the request's, after a redirect, so
 /// without the credentials ([`CrossOrigin::DropCredentials`]): a 401 from there is no verdict on
 /// them.
@@ -119,13 +84,6 @@ pub enum SendError {
     Timeout(Duration),
     /// No answer: connection refused or reset, name not found, TLS failure.
     Transport(String),
-}
-
-impl SendError {
-    /// True when nothing was sent because of the request itself, not the server.
-    pub fn is_local(&self) -> bool {
-        matches!(self, Self::RequestTooLarge | Self::BadUrl)
-    }
 }
 
 impl fmt::Display for SendError {
@@ -261,16 +219,6 @@ pub fn send(
         uri = next;
     }
     Err(SendError::TooManyRedirects)
-}
-
-/// The answer's `Content-Type`, for saying what an unexpected body was without quoting it.
-pub fn content_type(response: &Response<ureq::Body>) -> String {
-    response
-        .headers()
-        .get("content-type")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("no content type")
-        .to_owned()
 }
 
 /// One request, no redirects followed.

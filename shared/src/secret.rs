@@ -59,6 +59,14 @@ thread_local! {
     static COLLECTED: std::cell::RefCell<Option<Vec<Secret>>> = const { std::cell::RefCell::new(None) };
 }
 
+/// A secret found inside another value (a password in a URL's userinfo): noted like one read
+/// on its own, so that it is masked too.
+pub fn noted(value: impl Into<String>) -> Secret {
+    let secret = Secret::new(value);
+    note(&secret);
+    secret
+}
+
 fn note(secret: &Secret) {
     if secret.is_empty() {
         return;

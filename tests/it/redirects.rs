@@ -140,10 +140,12 @@ fn changes_feed_keeps_the_database_password_and_the_provider_secret_home() {
             "lifecycleEvent": event, "triggerName": "/_/t", "authKey": GUEST_AUTH_KEY,
             "providerUrl": provider_url, "providerSecret": "provider-s3cret",
             "dbUrl": db_url, "dbName": "orders", "username": "app", "password": "db-pa55word",
+            "filter": "app/by_kind",
         })
     };
 
-    // The database check: refused at the redirect, the password not sent elsewhere.
+    // The filter's check (the feed's one call to the database; the provider checks the
+    // database itself): refused at the redirect, the password not sent elsewhere.
     let run_db = run(
         "changes-feed",
         &sandbox.url(),
@@ -169,7 +171,7 @@ fn changes_feed_keeps_the_database_password_and_the_provider_secret_home() {
         .delete_trigger(&QualifiedName::parse("/guest/t").expect("name"))
         .expect("trigger deleted");
     let mut read = params("READ", &database.url(), &provider_redirect.url());
-    for name in ["dbUrl", "dbName", "username", "password"] {
+    for name in ["dbUrl", "dbName", "username", "password", "filter"] {
         read.as_object_mut().expect("object").remove(name);
     }
     let run_read = run("changes-feed", &sandbox.url(), &read);

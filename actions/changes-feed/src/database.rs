@@ -1,11 +1,9 @@
-//! Checks, before the provider is told, that the database answers with the given credentials and
-//! that a named filter exists (CREATE fails then, with the parameter to fix, instead of a feed
-//! that retries forever).
+//! Checks, before the provider is told, that a named filter exists (CREATE fails then, with the
+//! parameter to fix, instead of a feed that retries forever). The database itself the provider
+//! checks when it registers the feed: asking it here too would be one more round trip.
 
-use std::time::Duration;
-
-use feedkit::outbound::{self, CrossOrigin, Outbound, SendError};
-use feedkit::{ActionError, Secret};
+use feedkit::ActionError;
+use feedkit::http::{Http, HttpErrorKind, Request};
 use serde_json::Value;
 
 use crate::settings::Database;
@@ -22,40 +20,29 @@ fn join(url: &str, segments: &[&str]) -> String {
 
 /// GETs `url` as the database's user; answers the status and the JSON body (`Null` if none).
 /// The credentials go only to the database's origin: a redirect elsewhere is an error.
-fn get(database: &Database, url: &str, timeout: Duration) -> Result<(u16, Value), ActionError> {
-    let agent = feedkit::http_agent(feedkit::http_agent_config().build());
-    let mut request = Outbound::get(url).header("Accept", "application/json");
+fn get(http: &Http, database: &Database, url: &str) -> Result<(u16, Value), ActionError> {
+    let mut request = Request::get(url).header("Accept", "application/json");
     if let Some(user) = &database.username {
-        use base64::Engine as _;
         let password = database
             .password
             .as_ref()
             .map_or("", |secret| secret.expose());
-        let encoded =
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-        request = request.credential("Authorization", Secret::new(format!("Basic {encoded}")));
+        request = request.basic_auth(user, password);
     }
-    let mut response =
-        outbound::send(&agent, &request, CrossOrigin::Refuse, timeout).map_err(|error| {
-            let problem = match error {
-                SendError::Redirect { .. } | SendError::TooManyRedirects => error.to_string(),
-                other => format!(
-                    "the database server {} is not reachable ({other})",
-                    database.url
-                ),
-            };
-            ActionError::new(format!("invalid parameter `dbUrl`: {problem}"))
-        })?;
-    let status = response.status().as_u16();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(1024 * 1024)
-        .read_to_string()
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or(Value::Null);
-    Ok((status, body))
+    let response = http.send(&request).map_err(|error| {
+        let problem = match error.kind {
+            HttpErrorKind::Redirect(reason) => reason,
+            other => format!(
+                "the database server {} is not reachable ({other})",
+                database.url
+            ),
+        };
+        ActionError::new(format!("invalid parameter `dbUrl`: {problem}"))
+    })?;
+    Ok((
+        response.status(),
+        response.json_value().unwrap_or(Value::Null),
+    ))
 }
 
 /// CouchDB's `error: reason`.
@@ -70,38 +57,8 @@ fn reason(body: &Value) -> String {
     }
 }
 
-/// Checks that the database exists and the credentials may read it.
-pub fn check(database: &Database, timeout: Duration) -> Result<(), ActionError> {
-    let (status, body) = get(database, &join(&database.url, &[&database.name]), timeout)?;
-    match status {
-        200 => Ok(()),
-        401 => Err(ActionError::new(format!(
-            "invalid parameter `username`/`password`: the database server refused the credentials ({})",
-            reason(&body)
-        ))),
-        403 => Err(ActionError::new(format!(
-            "invalid parameter `username`: that user may not read database {:?} ({})",
-            database.name,
-            reason(&body)
-        ))),
-        404 => Err(ActionError::new(format!(
-            "invalid parameter `dbName`: there is no database {:?} at {}",
-            database.name, database.url
-        ))),
-        other => Err(ActionError::new(format!(
-            "the database server {} answered HTTP {other} ({})",
-            database.url,
-            reason(&body)
-        ))),
-    }
-}
-
 /// Checks that `ddoc/name` is a filter of the database.
-pub fn check_filter(
-    database: &Database,
-    filter: &str,
-    timeout: Duration,
-) -> Result<(), ActionError> {
+pub fn check_filter(http: &Http, database: &Database, filter: &str) -> Result<(), ActionError> {
     let Some((ddoc, name)) = filter.split_once('/') else {
         return Err(ActionError::new(format!(
             "invalid parameter `filter`: {filter:?} is not `ddoc/name`"
@@ -112,7 +69,7 @@ pub fn check_filter(
         join(&database.url, &[&database.name]),
         join("", &[ddoc])
     );
-    let (status, body) = get(database, &url, timeout)?;
+    let (status, body) = get(http, database, &url)?;
     match status {
         200 if body
             .get("filters")

@@ -2,225 +2,169 @@
 //! on another user's feed), then asks the provider, which keys feeds by the trigger's fully
 //! qualified name: READ, DELETE, PAUSE and UNPAUSE need nothing but that name.
 
-use std::time::Duration;
-
-use feedkit::{ActionError, AuthKey, Context, FeedRequest, LegacyFeed};
+use feedkit::{ActionError, AuthKey, Feed, FeedSession};
 use provider_api::{CHANGES_KIND, Confidential, FeedView, Refresh, Registration, Update};
 use serde_json::{Value, json};
 
 use crate::database;
 use crate::provider::{Provider, ProviderError};
-use crate::settings::{self, ProviderTarget};
+use crate::settings::{self, ChangesParams, ProviderTarget};
 
 /// The changes feed: `main` hands it to [`feedkit::run_feed`].
 pub struct ChangesFeed;
 
-/// Longest any one outgoing call may take (within the activation's deadline).
-const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-/// Kept back from the deadline to write the result.
-const MARGIN: Duration = Duration::from_millis(500);
+type Session<'c> = FeedSession<'c, ChangesParams>;
 
-/// One activation: the resolved trigger, the provider, and the time left.
-struct Session {
-    request: FeedRequest,
-    target: ProviderTarget,
-    timeout: Duration,
-    api_host: Option<String>,
-}
+impl Feed for ChangesFeed {
+    type Params = ChangesParams;
+    const NAME: &'static str = "changes-feed";
 
-impl Session {
-    /// Reads the provider's parameters and resolves the trigger's namespace. With
-    /// `check_trigger`, also checks that the key can read the trigger.
-    fn open(
-        mut request: FeedRequest,
-        context: &Context,
-        check_trigger: bool,
-    ) -> Result<Self, ActionError> {
-        settings::check_names(&request.params)?;
-        let target = settings::provider(&request.params)?;
-        let client = request.client(context)?;
-        request.resolve_trigger(&client)?;
-        if check_trigger {
-            request.check_trigger(&client)?;
-        }
-        let timeout = context
-            .remaining()
-            .map_or(CALL_TIMEOUT, |left| left.saturating_sub(MARGIN))
-            .min(CALL_TIMEOUT);
-        if timeout.is_zero() {
-            return Err(ActionError::new(
-                "the activation's deadline leaves no time to reach the provider",
-            ));
-        }
-        Ok(Self {
-            request,
-            target,
-            timeout,
-            api_host: context.api_host.clone(),
-        })
-    }
-
-    /// Checks that the key can read the trigger (`None`: no further proof needed). When the
-    /// trigger does not exist, the key itself is the proof the provider checks against the feed.
-    fn owner_proof(&self, context: &Context) -> Result<Option<&AuthKey>, ActionError> {
-        let client = self.request.client(context)?;
-        match client.get_trigger(&self.request.trigger) {
-            Ok(_) => Ok(None),
-            Err(error) if error.is_not_found() => Ok(Some(&self.request.auth_key)),
-            Err(_) => self.request.check_trigger(&client).map(|_| None),
-        }
-    }
-
-    fn provider(&self) -> Provider<'_> {
-        Provider::new(&self.target, self.timeout)
-    }
-
-    fn api_host(&self) -> Result<String, ActionError> {
-        self.api_host.clone().ok_or_else(|| {
-            ActionError::new(
-                "__OW_API_HOST is not set: the provider needs to know where to fire the trigger",
-            )
-        })
-    }
-
-    fn failed(&self, error: ProviderError) -> ActionError {
-        match error.status() {
-            Some(404) => {
-                return ActionError::new(format!(
-                    "no changes feed is registered for trigger {}",
-                    self.request.trigger
-                ));
-            }
-            Some(403) => {
-                return ActionError::new(format!(
-                    "trigger {} does not exist and the authKey is not the one its feed was created with",
-                    self.request.trigger
-                ));
-            }
-            _ => {}
-        }
-        error.into_action_error(&self.target)
-    }
-
-    /// The caller's key, as the provider's API takes it.
-    fn auth_key(&self) -> Confidential {
-        Confidential::new(self.request.auth_key.expose())
-    }
-
-    /// The provider's view as READ shows it: `trigger`, `config` (redacted) and `status`.
-    fn shown(view: Value) -> Result<Value, ActionError> {
-        serde_json::from_value::<FeedView>(view)
-            .and_then(serde_json::to_value)
-            .map_err(|error| {
-                ActionError::new(format!(
-                    "the changes provider's answer was not a feed's view ({error}); is providerUrl the changes provider?"
-                ))
-            })
-    }
-}
-
-impl LegacyFeed for ChangesFeed {
-    fn create(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-        // Parameters first: a typo is reported before any network call.
-        settings::check_names(&request.params)?;
-        let settings = settings::feed_settings(&request.params)?;
-        let session = Session::open(request, context, true)?;
-        database::check(&settings.database, session.timeout)?;
+    fn create(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
+        // Every setting is checked before anything goes over the network.
+        let settings = settings::feed_settings(&session.params)?;
+        let target = settings::provider(&session.params)?;
+        let api_host = api_host(session)?;
+        session.check_trigger()?;
+        // The provider checks the database itself; a filter it would only find missing when
+        // it connects, so that is checked here.
         if let Some(filter) = &settings.filter {
-            database::check_filter(&settings.database, filter, session.timeout)?;
+            database::check_filter(session.http(), &settings.database, filter)?;
         }
         let body = json!(Registration {
-            api_host: session.api_host()?,
-            auth_key: session.auth_key(),
+            api_host,
+            auth_key: confidential(session.auth_key()),
             kind: CHANGES_KIND.to_owned(),
             config: settings.to_provider(),
             since: Some(settings.since),
         });
-        let view = session
-            .provider()
-            .register(&session.request.trigger, &body)
-            .map_err(|error| session.failed(error))?;
-        Session::shown(view)
+        let view = Provider::new(&target, session.http())
+            .register(session.trigger(), &body)
+            .map_err(|error| failed(session, &target, error))?;
+        shown(view)
     }
 
-    fn read(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-        let session = Session::open(request, context, false)?;
+    fn read(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
+        let target = settings::provider(&session.params)?;
         // A feed disabled because its trigger was deleted must still show why; without the
         // trigger, the provider answers only the key the feed fires with.
-        let owner_key = session.owner_proof(context)?;
-        let view = session
-            .provider()
-            .read(&session.request.trigger, owner_key)
-            .map_err(|error| session.failed(error))?;
-        Session::shown(view)
+        let owner_key = owner_proof(session)?;
+        let view = Provider::new(&target, session.http())
+            .read(session.trigger(), owner_key.as_ref())
+            .map_err(|error| failed(session, &target, error))?;
+        shown(view)
     }
 
-    fn update(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-        settings::check_names(&request.params)?;
-        let update = settings::update(&request.params)?;
-        let session = Session::open(request, context, true)?;
-        if let Some(database) = &update.database {
-            database::check(database, session.timeout)?;
-            if let Some(filter) = &update.filter {
-                database::check_filter(database, filter, session.timeout)?;
-            }
+    fn update(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
+        let update = settings::update(&session.params)?;
+        let target = settings::provider(&session.params)?;
+        let api_host = api_host(session)?;
+        session.check_trigger()?;
+        if let (Some(database), Some(filter)) = (&update.database, &update.filter) {
+            database::check_filter(session.http(), database, filter)?;
         }
         // The caller's current key and host replace the stored ones: a rotated key is picked up.
         let patch = json!(Update {
-            api_host: Some(session.api_host()?),
-            auth_key: Some(session.auth_key()),
+            api_host: Some(api_host),
+            auth_key: Some(confidential(session.auth_key())),
             config: (!update.patch.is_empty()).then_some(update.patch),
             since: update.since,
         });
-        let view = session
-            .provider()
-            .update(&session.request.trigger, &patch)
-            .map_err(|error| session.failed(error))?;
-        Session::shown(view)
+        let view = Provider::new(&target, session.http())
+            .update(session.trigger(), &patch)
+            .map_err(|error| failed(session, &target, error))?;
+        shown(view)
     }
 
-    fn delete(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-        let session = Session::open(request, context, false)?;
+    fn delete(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
+        let target = settings::provider(&session.params)?;
         // A trigger that is gone already (half-created, or deleted first) cannot prove the key's
         // right; then the provider deletes only if the key is the one the feed fires with.
-        let owner_key = session.owner_proof(context)?;
-        match session
-            .provider()
-            .delete(&session.request.trigger, owner_key)
-        {
+        let owner_key = owner_proof(session)?;
+        match Provider::new(&target, session.http()).delete(session.trigger(), owner_key.as_ref()) {
             Ok(_) => Ok(json!(provider_api::Deleted {
-                trigger: session.request.trigger.to_string(),
+                trigger: session.trigger().to_string(),
                 deleted: true
             })),
             // Nothing to delete is a success: DELETE follows a failed CREATE too.
             Err(error) if error.status() == Some(404) => Ok(json!({
-                "trigger": session.request.trigger.to_string(),
+                "trigger": session.trigger().to_string(),
                 "deleted": false,
                 "message": "no changes feed was registered for this trigger",
             })),
-            Err(error) => Err(session.failed(error)),
+            Err(error) => Err(failed(session, &target, error)),
         }
     }
 
-    fn pause(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-        let session = Session::open(request, context, true)?;
-        let view = session
-            .provider()
-            .set_active(&session.request.trigger, false, &json!(Refresh::default()))
-            .map_err(|error| session.failed(error))?;
-        Session::shown(view)
+    fn pause(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
+        let target = settings::provider(&session.params)?;
+        session.check_trigger()?;
+        let view = Provider::new(&target, session.http())
+            .set_active(session.trigger(), false, &json!(Refresh::default()))
+            .map_err(|error| failed(session, &target, error))?;
+        shown(view)
     }
 
-    fn unpause(&self, request: FeedRequest, context: &Context) -> Result<Value, ActionError> {
-        let session = Session::open(request, context, true)?;
+    fn unpause(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
+        let target = settings::provider(&session.params)?;
+        let api_host = api_host(session)?;
+        session.check_trigger()?;
         let refresh = json!(Refresh {
-            api_host: Some(session.api_host()?),
-            auth_key: Some(session.auth_key()),
+            api_host: Some(api_host),
+            auth_key: Some(confidential(session.auth_key())),
         });
-        let view = session
-            .provider()
-            .set_active(&session.request.trigger, true, &refresh)
-            .map_err(|error| session.failed(error))?;
-        Session::shown(view)
+        let view = Provider::new(&target, session.http())
+            .set_active(session.trigger(), true, &refresh)
+            .map_err(|error| failed(session, &target, error))?;
+        shown(view)
     }
+}
+
+/// Reads the trigger when it exists (`None`: that read is the proof); when it does not, the
+/// key itself is the proof the provider checks against the feed, and the trigger is named after
+/// the activation's namespace.
+fn owner_proof(session: &mut Session<'_>) -> Result<Option<AuthKey>, ActionError> {
+    if session.find_trigger()?.is_some() {
+        return Ok(None);
+    }
+    session.resolve_namespace()?;
+    Ok(Some(session.auth_key().clone()))
+}
+
+/// Where the provider fires the trigger.
+fn api_host(session: &Session<'_>) -> Result<String, ActionError> {
+    session.context().api_host.clone().ok_or_else(|| {
+        ActionError::new(
+            "__OW_API_HOST is not set: the provider needs to know where to fire the trigger",
+        )
+    })
+}
+
+/// The caller's key, as the provider's API takes it.
+fn confidential(key: &AuthKey) -> Confidential {
+    Confidential::new(key.expose())
+}
+
+fn failed(session: &Session<'_>, target: &ProviderTarget, error: ProviderError) -> ActionError {
+    match error.status() {
+        Some(404) => ActionError::new(format!(
+            "no changes feed is registered for trigger {}",
+            session.trigger()
+        )),
+        Some(403) => ActionError::new(format!(
+            "trigger {} does not exist and the authKey is not the one its feed was created with",
+            session.trigger()
+        )),
+        _ => error.into_action_error(target),
+    }
+}
+
+/// The provider's view as READ shows it: `trigger`, `config` (redacted) and `status`.
+fn shown(view: Value) -> Result<Value, ActionError> {
+    serde_json::from_value::<FeedView>(view)
+        .and_then(serde_json::to_value)
+        .map_err(|error| {
+            ActionError::new(format!(
+                "the changes provider's answer was not a feed's view ({error}); is providerUrl the changes provider?"
+            ))
+        })
 }

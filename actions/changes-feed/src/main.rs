@@ -1,15 +1,5 @@
-//! `changes-feed`: the feed action of the Connections pattern.
-//!
-//! It validates a CouchDB `_changes` feed's parameters, checks that the trigger owner's key can
-//! read the trigger and that the database answers with the given credentials, and registers,
-//! reads, changes, pauses or removes the feed at the changes provider (`providerUrl`, with the
-//! package-bound `providerSecret`). The provider keeps the connection and fires the trigger.
-
-mod database;
-mod lifecycle;
-mod provider;
-mod settings;
+//! `changes-feed`: the Connections pattern's feed action (see the library).
 
 fn main() {
-    feedkit::run_legacy_feed(lifecycle::ChangesFeed);
+    feedkit::run_feed(changes_feed::ChangesFeed);
 }

@@ -1,12 +1,9 @@
 //! The changes provider's REST API, as the feed action calls it (see the provider crate's `api`
 //! module for the server side).
 
-use std::time::Duration;
-
-use feedkit::outbound::{self, CrossOrigin, Outbound, SendError};
+use feedkit::http::{Http, HttpError, HttpErrorKind, Method, Request, Response};
 use feedkit::{ActionError, AuthKey, QualifiedName, Secret, json_kind, redact_userinfo};
 use serde_json::Value;
-use ureq::http::Method;
 
 use crate::settings::ProviderTarget;
 
@@ -28,6 +25,21 @@ pub enum ProviderError {
     Unreadable { status: u16, why: String },
 }
 
+impl std::fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Status { status, message } => write!(f, "HTTP {status}: {message}"),
+            Self::Unreachable(reason) => write!(f, "no answer ({reason})"),
+            Self::Redirect(reason) => f.write_str(reason),
+            Self::Unreadable { status, why } => {
+                write!(f, "HTTP {status} with an unreadable answer ({why})")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ProviderError {}
+
 impl ProviderError {
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -36,12 +48,20 @@ impl ProviderError {
         }
     }
 
-    fn from_send(error: SendError) -> Self {
-        match error {
-            SendError::Redirect { .. } | SendError::TooManyRedirects | SendError::BadLocation => {
-                Self::Redirect(error.to_string())
+    fn from_http(error: HttpError) -> Self {
+        match (error.kind, error.status) {
+            (HttpErrorKind::Redirect(reason), _) => Self::Redirect(reason),
+            (HttpErrorKind::BodyTooLarge(limit), Some(status)) => Self::Unreadable {
+                status,
+                why: format!("larger than {} KiB", limit / 1024),
+            },
+            (cut @ HttpErrorKind::BodyCut(_), Some(status)) if (200..300).contains(&status) => {
+                Self::Unreadable {
+                    status,
+                    why: format!("the body could not be read whole: {cut}"),
+                }
             }
-            other => Self::Unreachable(other.to_string()),
+            (other, _) => Self::Unreachable(other.to_string()),
         }
     }
 
@@ -69,7 +89,7 @@ impl ProviderError {
             Self::Status {
                 status: 422,
                 message,
-            } => ActionError::new(message),
+            } => ActionError::new(unusable(message)),
             Self::Status { status, message } => ActionError::new(format!(
                 "the changes provider answered HTTP {status}: {message}"
             )),
@@ -77,11 +97,30 @@ impl ProviderError {
     }
 }
 
-/// A client of one provider, bounded by the activation's time.
+/// The provider's 422 (the database cannot be used as given; it checks it when a feed is
+/// registered or moved), naming the parameter to fix. The provider's messages say what it
+/// found (`provider/src/changes/couch.rs`, `CouchError`).
+fn unusable(message: String) -> String {
+    let parameter = if message.contains("refused the credentials") {
+        if message.contains("HTTP 403") {
+            "`username`"
+        } else {
+            "`username`/`password`"
+        }
+    } else if message.contains("there is no database") {
+        "`dbName`"
+    } else if message.contains("is not reachable") {
+        "`dbUrl`"
+    } else {
+        return message;
+    };
+    format!("invalid parameter {parameter}: {message}")
+}
+
+/// A client of one provider, over the activation's HTTP.
 pub struct Provider<'a> {
     target: &'a ProviderTarget,
-    agent: ureq::Agent,
-    timeout: Duration,
+    http: &'a Http,
 }
 
 /// `/feeds/{namespace}/{trigger}`, each part encoded.
@@ -94,13 +133,8 @@ fn feed_path(trigger: &QualifiedName) -> String {
 }
 
 impl<'a> Provider<'a> {
-    pub fn new(target: &'a ProviderTarget, timeout: Duration) -> Self {
-        let agent = feedkit::http_agent(feedkit::http_agent_config().build());
-        Self {
-            target,
-            agent,
-            timeout,
-        }
+    pub fn new(target: &'a ProviderTarget, http: &'a Http) -> Self {
+        Self { target, http }
     }
 
     /// One call; the secret and the owner's key go only to the provider's origin.
@@ -112,8 +146,9 @@ impl<'a> Provider<'a> {
         owner_key: Option<&AuthKey>,
     ) -> Result<(u16, Value), ProviderError> {
         let url = format!("{}{path}", self.target.url);
-        let mut request = Outbound::new(method.clone(), url)
+        let mut request = Request::new(method, url)
             .header("Accept", "application/json")
+            .limit(MAX_ANSWER_BYTES)
             .credential(
                 "Authorization",
                 Secret::new(format!("Bearer {}", self.target.secret.expose())),
@@ -121,12 +156,11 @@ impl<'a> Provider<'a> {
         if let Some(key) = owner_key {
             request = request.credential(provider_api::OWNER_KEY_HEADER, Secret::new(key.expose()));
         }
-        if method != Method::GET && method != Method::DELETE {
+        if method != Method::Get && method != Method::Delete {
             request = request.json(body.unwrap_or(&Value::Object(Default::default())));
         }
-        let response = outbound::send(&self.agent, &request, CrossOrigin::Refuse, self.timeout)
-            .map_err(ProviderError::from_send)?;
-        answer(response)
+        let response = self.http.send(&request).map_err(ProviderError::from_http)?;
+        answer(&response)
     }
 
     /// A call answered with a feed's view (`{"trigger", "config", "status"}`).
@@ -151,7 +185,7 @@ impl<'a> Provider<'a> {
     }
 
     pub fn register(&self, trigger: &QualifiedName, body: &Value) -> Result<Value, ProviderError> {
-        self.view(Method::PUT, &feed_path(trigger), Some(body), None)
+        self.view(Method::Put, &feed_path(trigger), Some(body), None)
     }
 
     /// With `owner_key`, the provider answers only if that key is the feed's.
@@ -160,11 +194,11 @@ impl<'a> Provider<'a> {
         trigger: &QualifiedName,
         owner_key: Option<&AuthKey>,
     ) -> Result<Value, ProviderError> {
-        self.view(Method::GET, &feed_path(trigger), None, owner_key)
+        self.view(Method::Get, &feed_path(trigger), None, owner_key)
     }
 
     pub fn update(&self, trigger: &QualifiedName, patch: &Value) -> Result<Value, ProviderError> {
-        self.view(Method::PATCH, &feed_path(trigger), Some(patch), None)
+        self.view(Method::Patch, &feed_path(trigger), Some(patch), None)
     }
 
     pub fn set_active(
@@ -175,7 +209,7 @@ impl<'a> Provider<'a> {
     ) -> Result<Value, ProviderError> {
         let verb = if active { "unpause" } else { "pause" };
         let path = format!("{}/{verb}", feed_path(trigger));
-        self.view(Method::POST, &path, Some(refresh), None)
+        self.view(Method::Post, &path, Some(refresh), None)
     }
 
     /// With `owner_key`, the provider deletes only if that key is the feed's.
@@ -184,39 +218,18 @@ impl<'a> Provider<'a> {
         trigger: &QualifiedName,
         owner_key: Option<&AuthKey>,
     ) -> Result<Value, ProviderError> {
-        self.call(Method::DELETE, &feed_path(trigger), None, owner_key)
+        self.call(Method::Delete, &feed_path(trigger), None, owner_key)
             .map(|(_, value)| value)
     }
 }
 
 /// The JSON object of a 2xx answer, or what went wrong: the provider's error, or an answer
 /// that cannot be the provider's.
-fn answer(mut response: ureq::http::Response<ureq::Body>) -> Result<(u16, Value), ProviderError> {
-    let status = response.status().as_u16();
-    let content_type = outbound::content_type(&response);
-    let read = response
-        .body_mut()
-        .with_config()
-        .limit(MAX_ANSWER_BYTES)
-        .read_to_vec();
-    let bytes = match read {
-        Ok(bytes) => bytes,
-        Err(ureq::Error::BodyExceedsLimit(_)) => {
-            return Err(ProviderError::Unreadable {
-                status,
-                why: format!("larger than {} KiB", MAX_ANSWER_BYTES / 1024),
-            });
-        }
-        Err(error) if (200..300).contains(&status) => {
-            return Err(ProviderError::Unreadable {
-                status,
-                why: format!("the body could not be read whole: {error}"),
-            });
-        }
-        Err(error) => return Err(ProviderError::Unreachable(error.to_string())),
-    };
-    let body = serde_json::from_slice::<Value>(&bytes);
-    if (200..300).contains(&status) {
+fn answer(response: &Response) -> Result<(u16, Value), ProviderError> {
+    let status = response.status();
+    let bytes = response.body();
+    let body = serde_json::from_slice::<Value>(bytes);
+    if response.is_success() {
         return match body {
             Ok(value @ Value::Object(_)) => Ok((status, value)),
             Ok(other) => Err(ProviderError::Unreadable {
@@ -225,18 +238,21 @@ fn answer(mut response: ureq::http::Response<ureq::Body>) -> Result<(u16, Value)
             }),
             Err(_) => Err(ProviderError::Unreadable {
                 status,
-                why: format!("not JSON: {content_type}, {} bytes", bytes.len()),
+                why: format!(
+                    "not JSON: {}, {} bytes",
+                    response.content_type(),
+                    bytes.len()
+                ),
             }),
         };
     }
-    let text = String::from_utf8_lossy(&bytes);
     let message = body
         .ok()
         .as_ref()
         .and_then(|body| body.get("error"))
         .and_then(Value::as_str)
         .map(str::to_owned)
-        .unwrap_or_else(|| text.chars().take(200).collect());
+        .unwrap_or_else(|| response.text().chars().take(200).collect());
     Err(ProviderError::Status { status, message })
 }
 

@@ -1,31 +1,54 @@
-//! The feed's parameters: read, checked, and turned into what the provider's API takes.
+//! The feed's parameters ([`ChangesParams`]): read, checked, and turned into what the provider's
+//! API takes.
 
-use feedkit::{ParamError, Params, Secret};
+use feedkit::params::{Bounded, Flag, Param, Text};
+use feedkit::{ParamError, Secret};
 use provider_api::{
     ChangesConfig, ChangesPatch, Confidential, DatabasePatch, IfRecreated, MAX_CHANGES_PER_FIRE,
     Since,
 };
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-/// Every parameter this feed reads; anything else is a typo worth reporting. The feed's own come
-/// first, the provider's (package-bound) last.
-pub const PARAMETER_NAMES: [&str; 12] = [
-    "dbUrl",
-    "dbName",
-    "username",
-    "password",
-    "filter",
-    "selector",
-    "includeDocs",
-    "since",
-    "maxChangesPerFire",
-    "ifRecreated",
-    "providerUrl",
-    "providerSecret",
-];
+/// Every parameter changes-feed takes: the feed's own first (in the order the manifest and the
+/// README list them), the provider's (bound on the package by its deployer) last.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ChangesParams {
+    /// The database server's http(s) URL (credentials may be in it).
+    pub db_url: Param<DbUrl>,
+    pub db_name: Param<Text>,
+    pub username: Param<Text>,
+    pub password: Param<Secret>,
+    /// A design-document filter `ddoc/name` (not with `selector`).
+    pub filter: Param<Filter>,
+    /// A Mango selector (not with `filter`).
+    pub selector: Param<Selector>,
+    pub include_docs: Param<Flag>,
+    pub since: Param<SinceParam>,
+    pub max_changes_per_fire: Param<Bounded<1, { MAX_CHANGES_PER_FIRE as u64 }>>,
+    pub if_recreated: Param<IfRecreatedParam>,
+    /// The changes provider's URL (package-bound).
+    pub provider_url: Param<ProviderUrl>,
+    /// The changes provider's secret (package-bound).
+    pub provider_secret: Param<Secret>,
+}
 
-/// The feed's own parameters (not the provider's), for UPDATE's "nothing to change" check.
-const FEED_PARAMETERS: &[&str] = PARAMETER_NAMES.split_at(10).0;
+impl ChangesParams {
+    /// Whether any of the feed's own parameters was given (UPDATE needs one).
+    fn changes_something(&self) -> bool {
+        self.db_url.is_given()
+            || self.db_name.is_given()
+            || self.username.is_given()
+            || self.password.is_given()
+            || self.filter.is_given()
+            || self.selector.is_given()
+            || self.include_docs.is_given()
+            || self.since.is_given()
+            || self.max_changes_per_fire.is_given()
+            || self.if_recreated.is_given()
+    }
+}
 
 /// Where the database is and who reads it.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,58 +80,146 @@ pub struct ProviderTarget {
     pub secret: Secret,
 }
 
-/// Refuses parameters this feed does not know (a misspelt `dbname` would otherwise be ignored).
-pub fn check_names(params: &Params) -> Result<(), ParamError> {
-    for name in params.as_map().keys() {
-        if !PARAMETER_NAMES.contains(&name.as_str()) {
-            return Err(ParamError::invalid(
-                name.as_str(),
-                format!(
-                    "this feed has no such parameter; it takes {}",
-                    PARAMETER_NAMES.join(", ")
-                ),
-            ));
-        }
-    }
-    Ok(())
+/// `dbUrl`: the URL without credentials, and the credentials it carried (percent-decoded). It
+/// is never echoed with them; its password is masked like any secret.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "Text")]
+pub struct DbUrl {
+    pub url: String,
+    pub credentials: Option<(String, Secret)>,
 }
 
-pub fn provider(params: &Params) -> Result<ProviderTarget, ParamError> {
-    let url = params.require_str(
+impl TryFrom<Text> for DbUrl {
+    type Error = String;
+    fn try_from(text: Text) -> Result<Self, String> {
+        split_db_url(text.as_str())
+    }
+}
+
+/// `providerUrl`: http(s), without a trailing slash. Userinfo in it is never sent nor shown.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "Text")]
+pub struct ProviderUrl(pub String);
+
+impl TryFrom<Text> for ProviderUrl {
+    type Error = String;
+    fn try_from(text: Text) -> Result<Self, String> {
+        let url = text.as_str().trim_end_matches('/');
+        if url.starts_with("http://") || url.starts_with("https://") {
+            Ok(Self(url.to_owned()))
+        } else {
+            Err(format!("{:?} is not an http(s) URL", hide_userinfo(url)))
+        }
+    }
+}
+
+/// `filter`: `ddoc/name` (a leading `_design/` is dropped).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "Text")]
+pub struct Filter(pub String);
+
+impl TryFrom<Text> for Filter {
+    type Error = String;
+    fn try_from(text: Text) -> Result<Self, String> {
+        let filter = text.as_str();
+        let filter = filter.strip_prefix("_design/").unwrap_or(filter);
+        match filter.split_once('/') {
+            Some((ddoc, name)) if !ddoc.is_empty() && !name.is_empty() && !name.contains('/') => {
+                Ok(Self(filter.to_owned()))
+            }
+            _ => Err(format!(
+                "{filter:?} is not a design-document filter; expected `ddoc/name`"
+            )),
+        }
+    }
+}
+
+/// `selector`: a Mango selector, a JSON object (or its text).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selector(pub Value);
+
+impl<'de> Deserialize<'de> for Selector {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let object = match Value::deserialize(deserializer)? {
+            Value::String(text) => serde_json::from_str::<Value>(&text).ok(),
+            other => Some(other),
+        };
+        match object {
+            Some(selector @ Value::Object(_)) => Ok(Self(selector)),
+            _ => Err(serde::de::Error::custom(
+                "expected a Mango selector: a JSON object such as {\"type\": \"order\"}",
+            )),
+        }
+    }
+}
+
+/// `since`: `now` (the default), `beginning` or `0`, or a sequence the database gave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinceParam(pub Since);
+
+impl<'de> Deserialize<'de> for SinceParam {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let since = match Value::deserialize(deserializer)? {
+            number @ Value::Number(_) if number.as_u64().is_some() => Since::Seq(number),
+            Value::String(text) => {
+                let text = text.trim();
+                match text.to_ascii_lowercase().as_str() {
+                    "now" => Since::Now,
+                    "beginning" | "0" => Since::Seq(Value::from(0)),
+                    _ => match text.parse::<u64>() {
+                        Ok(number) => Since::Seq(Value::from(number)),
+                        Err(_) => Since::Seq(Value::from(text)),
+                    },
+                }
+            }
+            _ => {
+                return Err(serde::de::Error::custom(
+                    "expected \"now\", \"beginning\" (or 0), or a sequence from the database",
+                ));
+            }
+        };
+        Ok(Self(since))
+    }
+}
+
+/// `ifRecreated`: what the feed does when its database is deleted and created again.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "Text")]
+pub struct IfRecreatedParam(pub IfRecreated);
+
+impl TryFrom<Text> for IfRecreatedParam {
+    type Error = &'static str;
+    fn try_from(text: Text) -> Result<Self, Self::Error> {
+        match text.as_str().to_ascii_lowercase().as_str() {
+            "beginning" => Ok(Self(IfRecreated::Beginning)),
+            "now" => Ok(Self(IfRecreated::Now)),
+            "disable" => Ok(Self(IfRecreated::Disable)),
+            _ => Err(
+                "expected \"beginning\" (fire the new database from its first change, the default), \"now\" or \"disable\"",
+            ),
+        }
+    }
+}
+
+pub fn provider(params: &ChangesParams) -> Result<ProviderTarget, ParamError> {
+    let url = params.provider_url.require(
         "providerUrl",
         "the changes provider's URL, bound to the feed's package",
     )?;
-    let url = url.trim_end_matches('/').to_owned();
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(ParamError::invalid(
-            "providerUrl",
-            format!("{:?} is not an http(s) URL", hide_userinfo(&url)),
-        ));
-    }
-    let secret = match params.raw("providerSecret") {
-        Some(Value::String(text)) if !text.trim().is_empty() => Secret::new(text.trim()),
-        Some(_) => {
-            return Err(ParamError::invalid(
-                "providerSecret",
-                "expected the provider secret as a non-empty string",
-            ));
-        }
-        None => {
-            return Err(ParamError::missing(
-                "providerSecret",
-                "the changes provider's secret, bound to the feed's package",
-            ));
-        }
-    };
-    Ok(ProviderTarget { url, secret })
+    let secret = params.provider_secret.require(
+        "providerSecret",
+        "the changes provider's secret, bound to the feed's package",
+    )?;
+    Ok(ProviderTarget {
+        url: url.0.clone(),
+        secret: secret.clone(),
+    })
 }
 
 /// Splits `http(s)://user:pass@host/prefix` into the URL without credentials and the
 /// credentials (percent-decoded). The URL is never echoed with its credentials.
-fn split_db_url(text: &str) -> Result<(String, Option<(String, Secret)>), ParamError> {
-    let invalid = |problem: &str| {
-        ParamError::invalid("dbUrl", format!("{:?} {problem}", hide_userinfo(text)))
-    };
+fn split_db_url(text: &str) -> Result<DbUrl, String> {
+    let invalid = |problem: &str| format!("{:?} {problem}", hide_userinfo(text));
     let (scheme, rest) = text
         .split_once("://")
         .ok_or_else(|| invalid("is not a URL; expected http(s)://host[:port]"))?;
@@ -129,15 +240,17 @@ fn split_db_url(text: &str) -> Result<(String, Option<(String, Secret)>), ParamE
             let user = percent_decode(user).ok_or_else(|| invalid("has malformed credentials"))?;
             let password =
                 percent_decode(password).ok_or_else(|| invalid("has malformed credentials"))?;
-            (Some((user, Secret::new(password))), host)
+            (Some((user, feedkit::secret::noted(password))), host)
         }
         None => (None, authority),
     };
     if host.is_empty() || host.starts_with(':') {
         return Err(invalid("has no host"));
     }
-    let url = format!("{scheme}://{host}{}", path.trim_end_matches('/'));
-    Ok((url, credentials.filter(|(user, _)| !user.is_empty())))
+    Ok(DbUrl {
+        url: format!("{scheme}://{host}{}", path.trim_end_matches('/')),
+        credentials: credentials.filter(|(user, _)| !user.is_empty()),
+    })
 }
 
 /// The URL with anything before its last `@` masked, even when it has no scheme.
@@ -168,18 +281,13 @@ fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(decoded).ok()
 }
 
-fn secret_param(params: &Params, name: &str) -> Result<Option<Secret>, ParamError> {
-    // Numbers are accepted as their text (`-p password 1234` arrives as a number).
-    Ok(params.get_str(name)?.map(Secret::new))
-}
-
 /// `username`/`password`, over what `dbUrl` carried.
 fn credentials(
-    params: &Params,
+    params: &ChangesParams,
     from_url: Option<(String, Secret)>,
 ) -> Result<(Option<String>, Option<Secret>), ParamError> {
-    let username = params.get_str("username")?;
-    let password = secret_param(params, "password")?;
+    let username = params.username.get().map(|text| text.as_str().to_owned());
+    let password = params.password.get().cloned();
     let (url_user, url_password) = match from_url {
         Some((user, password)) => (Some(user), Some(password)),
         None => (None, None),
@@ -195,124 +303,18 @@ fn credentials(
     Ok((username, password))
 }
 
-fn filter(params: &Params) -> Result<Option<String>, ParamError> {
-    let Some(filter) = params.get_str("filter")? else {
-        return Ok(None);
-    };
-    let filter = filter
-        .strip_prefix("_design/")
-        .unwrap_or(&filter)
-        .to_owned();
-    match filter.split_once('/') {
-        Some((ddoc, name)) if !ddoc.is_empty() && !name.is_empty() && !name.contains('/') => {
-            Ok(Some(filter))
-        }
-        _ => Err(ParamError::invalid(
-            "filter",
-            format!("{filter:?} is not a design-document filter; expected `ddoc/name`"),
-        )),
-    }
-}
-
-fn selector(params: &Params) -> Result<Option<Value>, ParamError> {
-    match params.raw("selector") {
-        None => Ok(None),
-        Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
-        Some(_) => match params.get::<Value>("selector")? {
-            Some(Value::Object(selector)) => Ok(Some(Value::Object(selector))),
-            Some(Value::String(text)) => match serde_json::from_str::<Value>(&text) {
-                Ok(Value::Object(selector)) => Ok(Some(Value::Object(selector))),
-                _ => Err(ParamError::invalid(
-                    "selector",
-                    "expected a Mango selector: a JSON object such as {\"type\": \"order\"}",
-                )),
-            },
-            _ => Err(ParamError::invalid(
-                "selector",
-                "expected a Mango selector: a JSON object such as {\"type\": \"order\"}",
-            )),
-        },
-    }
-}
-
-fn include_docs(params: &Params) -> Result<Option<bool>, ParamError> {
-    params
-        .get::<bool>("includeDocs")
-        .map_err(|_| ParamError::invalid("includeDocs", "expected true or false"))
-}
-
-fn max_changes_per_fire(params: &Params) -> Result<Option<u32>, ParamError> {
-    let limit = params.get::<u32>("maxChangesPerFire").map_err(|_| {
-        ParamError::invalid(
-            "maxChangesPerFire",
-            format!("expected a whole number from 1 to {MAX_CHANGES_PER_FIRE}"),
-        )
-    })?;
-    match limit {
-        Some(limit) if !(1..=MAX_CHANGES_PER_FIRE).contains(&limit) => Err(ParamError::invalid(
-            "maxChangesPerFire",
-            format!("{limit} is out of range; expected 1 to {MAX_CHANGES_PER_FIRE}"),
-        )),
-        other => Ok(other),
-    }
-}
-
-/// What the feed does when its database is deleted and created again: `beginning` (the
-/// default), `now` or `disable`.
-fn if_recreated(params: &Params) -> Result<Option<IfRecreated>, ParamError> {
-    let Some(text) = params.get_str("ifRecreated")? else {
-        return Ok(None);
-    };
-    match text.trim().to_ascii_lowercase().as_str() {
-        "" => Ok(None),
-        "beginning" => Ok(Some(IfRecreated::Beginning)),
-        "now" => Ok(Some(IfRecreated::Now)),
-        "disable" => Ok(Some(IfRecreated::Disable)),
-        _ => Err(ParamError::invalid(
-            "ifRecreated",
-            "expected \"beginning\" (fire the new database from its first change, the default), \"now\" or \"disable\"",
-        )),
-    }
-}
-
-/// `now` (the default), `beginning` or `0`, or a sequence the database gave.
-fn since(params: &Params) -> Result<Option<Since>, ParamError> {
-    let value = match params.raw("since") {
-        None => return Ok(None),
-        Some(value) => value,
-    };
-    match value {
-        Value::Number(number) if number.as_u64().is_some() => Ok(Some(Since::Seq(value.clone()))),
-        Value::String(text) => {
-            let text = text.trim();
-            match text.to_ascii_lowercase().as_str() {
-                "" => Ok(None),
-                "now" => Ok(Some(Since::Now)),
-                "beginning" | "0" => Ok(Some(Since::Seq(Value::from(0)))),
-                _ => match text.parse::<u64>() {
-                    Ok(number) => Ok(Some(Since::Seq(Value::from(number)))),
-                    Err(_) => Ok(Some(Since::Seq(Value::from(text)))),
-                },
-            }
-        }
-        _ => Err(ParamError::invalid(
-            "since",
-            "expected \"now\", \"beginning\" (or 0), or a sequence from the database",
-        )),
-    }
-}
-
 /// Reads CREATE's parameters.
-pub fn feed_settings(params: &Params) -> Result<FeedSettings, ParamError> {
-    let url = params.require_str(
+pub fn feed_settings(params: &ChangesParams) -> Result<FeedSettings, ParamError> {
+    let db_url = params.db_url.require(
         "dbUrl",
         "the database server's URL, e.g. https://account.example.com or http://host:5984",
     )?;
-    let (url, from_url) = split_db_url(&url)?;
-    let name = params.require_str("dbName", "the name of the database to watch")?;
-    let (username, password) = credentials(params, from_url)?;
-    let filter = filter(params)?;
-    let selector = selector(params)?;
+    let name = params
+        .db_name
+        .require("dbName", "the name of the database to watch")?;
+    let (username, password) = credentials(params, db_url.credentials.clone())?;
+    let filter = params.filter.get().map(|filter| filter.0.clone());
+    let selector = params.selector.get().map(|selector| selector.0.clone());
     if filter.is_some() && selector.is_some() {
         return Err(ParamError::invalid(
             "selector",
@@ -321,17 +323,23 @@ pub fn feed_settings(params: &Params) -> Result<FeedSettings, ParamError> {
     }
     Ok(FeedSettings {
         database: Database {
-            url,
-            name,
+            url: db_url.url.clone(),
+            name: name.as_str().to_owned(),
             username,
             password,
         },
         filter,
         selector,
-        include_docs: include_docs(params)?.unwrap_or(false),
-        max_changes_per_fire: max_changes_per_fire(params)?.unwrap_or(1),
-        if_recreated: if_recreated(params)?.unwrap_or_default(),
-        since: since(params)?.unwrap_or(Since::Now),
+        include_docs: params.include_docs.get().is_some_and(|flag| flag.0),
+        max_changes_per_fire: params.max_changes_per_fire.get().map_or(1, |n| n.0 as u32),
+        if_recreated: params
+            .if_recreated
+            .get()
+            .map_or_else(IfRecreated::default, |given| given.0),
+        since: params
+            .since
+            .get()
+            .map_or(Since::Now, |since| since.0.clone()),
     })
 }
 
@@ -366,20 +374,19 @@ impl FeedSettings {
 }
 
 /// UPDATE: the provider's patch (only what the user gave; an empty `filter` or `selector`
-/// clears it), where to start, and the database to check when its connection changes
-/// completely.
+/// clears it), where to start, and the database and filter to check when they change.
 #[derive(Debug)]
 pub struct Update {
     pub patch: ChangesPatch,
     pub since: Option<Since>,
-    /// Set when the parameters name a database fully (dbUrl and dbName): checked before the
-    /// update. Partial changes (only a password, say) are checked by the provider.
+    /// Set when the parameters name a database fully (dbUrl and dbName): where a new `filter`
+    /// is looked for. The provider checks the database itself.
     pub database: Option<Database>,
     pub filter: Option<String>,
 }
 
-pub fn update(params: &Params) -> Result<Update, ParamError> {
-    if !FEED_PARAMETERS.iter().any(|name| params.contains(name)) {
+pub fn update(params: &ChangesParams) -> Result<Update, ParamError> {
+    if !params.changes_something() {
         return Err(ParamError::missing(
             "(parameters)",
             "at least one parameter to change: dbUrl, dbName, username, password, filter, selector, includeDocs, since, maxChangesPerFire or ifRecreated",
@@ -389,17 +396,16 @@ pub fn update(params: &Params) -> Result<Update, ParamError> {
     let mut database = DatabasePatch::default();
     let mut from_url = None;
     let mut url = None;
-    if let Some(text) = params.get_str("dbUrl")? {
-        let (clean, credentials) = split_db_url(&text)?;
-        database.url = Some(clean.clone());
-        url = Some(clean);
-        from_url = credentials;
+    if let Some(db_url) = params.db_url.get() {
+        database.url = Some(db_url.url.clone());
+        url = Some(db_url.url.clone());
+        from_url = db_url.credentials.clone();
     }
-    let name = params.get_str("dbName")?;
+    let name = params.db_name.get().map(|name| name.as_str().to_owned());
     database.name = name.clone();
     let url_had_credentials = from_url.is_some();
-    let given_username = params.get_str("username")?;
-    let given_password = secret_param(params, "password")?;
+    let given_username = params.username.get().map(|text| text.as_str().to_owned());
+    let given_password = params.password.get().cloned();
     let (username, password) = match (&given_username, &given_password, from_url) {
         (None, None, None) => (None, None),
         (_, _, from_url) => {
@@ -422,12 +428,12 @@ pub fn update(params: &Params) -> Result<Update, ParamError> {
     if !database.is_empty() {
         patch.database = Some(database);
     }
-    let filter_value = filter(params)?;
-    if params.contains("filter") {
+    let filter_value = params.filter.get().map(|filter| filter.0.clone());
+    if params.filter.is_given() {
         patch.filter = Some(filter_value.clone());
     }
-    let selector = selector(params)?;
-    if params.contains("selector") {
+    let selector = params.selector.get().map(|selector| selector.0.clone());
+    if params.selector.is_given() {
         patch.selector = Some(selector.clone());
     }
     if filter_value.is_some() && selector.is_some() {
@@ -443,9 +449,9 @@ pub fn update(params: &Params) -> Result<Update, ParamError> {
     if selector.is_some() {
         patch.filter = Some(None);
     }
-    patch.include_docs = include_docs(params)?;
-    patch.max_changes_per_fire = max_changes_per_fire(params)?;
-    patch.if_recreated = if_recreated(params)?;
+    patch.include_docs = params.include_docs.get().map(|flag| flag.0);
+    patch.max_changes_per_fire = params.max_changes_per_fire.get().map(|n| n.0 as u32);
+    patch.if_recreated = params.if_recreated.get().map(|given| given.0);
     let database = match (url, name) {
         (Some(url), Some(name)) => Some(Database {
             url,
@@ -457,7 +463,7 @@ pub fn update(params: &Params) -> Result<Update, ParamError> {
     };
     Ok(Update {
         patch,
-        since: since(params)?,
+        since: params.since.get().map(|since| since.0.clone()),
         database,
         filter: filter_value,
     })
@@ -468,8 +474,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn params(value: Value) -> Params {
-        Params::from_value(value).expect("object")
+    fn params(value: Value) -> ChangesParams {
+        read(value).expect("valid parameters")
+    }
+
+    fn read(value: Value) -> Result<ChangesParams, ParamError> {
+        feedkit::params::parse(value.as_object().expect("object"), "changes-feed")
     }
 
     #[test]
@@ -537,7 +547,7 @@ mod tests {
                 json!("maybe"),
                 "invalid parameter `includeDocs`",
             ),
-            ("maxChangesPerFire", json!(0), "out of range"),
+            ("maxChangesPerFire", json!(0), "0 is not between 1 and 1000"),
             (
                 "maxChangesPerFire",
                 json!("lots"),
@@ -549,7 +559,8 @@ mod tests {
         for (name, value, expected) in cases {
             let mut given = base.clone();
             given[name] = value;
-            let error = feed_settings(&params(given))
+            let error = read(given)
+                .and_then(|params| feed_settings(&params))
                 .expect_err(expected)
                 .to_string();
             assert!(error.contains(expected), "{name}: {error}");
@@ -568,9 +579,9 @@ mod tests {
 
     #[test]
     fn unknown_names_and_provider_parameters() {
-        let error = check_names(&params(json!({"dbname": "x"}))).expect_err("typo");
+        let error = read(json!({"dbname": "x"})).expect_err("typo");
         assert!(error.to_string().contains("`dbname`"), "{error}");
-        assert!(check_names(&params(json!({"dbName": "x", "providerUrl": "u"}))).is_ok());
+        assert!(read(json!({"dbName": "x", "providerUrl": "http://p"})).is_ok());
         let error = provider(&params(json!({}))).expect_err("missing");
         assert!(error.to_string().contains("providerUrl"), "{error}");
         let error = provider(&params(json!({"providerUrl": "http://p"}))).expect_err("missing");
@@ -611,7 +622,7 @@ mod tests {
 
         let change = update(&params(json!({"ifRecreated": "Disable"}))).expect("valid");
         assert_eq!(written(&change.patch), json!({"ifRecreated": "disable"}));
-        let error = update(&params(json!({"ifRecreated": "later"}))).expect_err("bad");
+        let error = read(json!({"ifRecreated": "later"})).expect_err("bad");
         assert!(error.to_string().contains("`ifRecreated`"), "{error}");
 
         let change = update(&params(

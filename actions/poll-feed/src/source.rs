@@ -197,6 +197,8 @@ impl fmt::Display for PollFailure {
     }
 }
 
+impl std::error::Error for PollFailure {}
+
 /// Finds the items (`itemsPath`) and their ids (`idPath`) in a response body.
 pub fn list_items(body: &Value, config: &PollConfig) -> Result<Listing, PollFailure> {
     let failure = |parameter, message: String| PollFailure {
