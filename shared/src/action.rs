@@ -33,6 +33,18 @@ pub struct Activation<'a, P> {
 }
 
 impl<'a, P> Activation<'a, P> {
+    /// The activation [`dispatch_action`] builds, for `params` already read: for calling an
+    /// action's parts directly (tests).
+    pub fn new(name: &'static str, params: P, context: &'a Context) -> Self {
+        Self {
+            params,
+            name,
+            context,
+            http: Http::new(context.deadline),
+            redactor: Redactor::default(),
+        }
+    }
+
     pub fn context(&self) -> &'a Context {
         self.context
     }
@@ -73,9 +85,27 @@ pub fn dispatch_action<A: Action + ?Sized>(
     params: Value,
     context: &Context,
 ) -> Result<Value, ActionError> {
+    with_activation(A::NAME, params, context, |activation| {
+        let outcome = action.run(activation);
+        let redactor = &activation.redactor;
+        match outcome {
+            Ok(result) => Ok(redactor.value(result)),
+            Err(error) => Err(ActionError::new(redactor.text(error.message()))),
+        }
+    })?
+}
+
+/// Reads `params` as `P` (refusing unknown names, every secret noted for masking) and runs
+/// `work` with the activation; the parameters' error, masked, when they do not read.
+pub(crate) fn with_activation<P: DeserializeOwned, T>(
+    name: &'static str,
+    params: Value,
+    context: &Context,
+    work: impl FnOnce(&mut Activation<'_, P>) -> T,
+) -> Result<T, ActionError> {
     let (parsed, secrets) = crate::secret::collect(|| match params {
-        Value::Object(map) => crate::params::parse::<A::Params>(&map, A::NAME),
-        Value::Null => crate::params::parse::<A::Params>(&serde_json::Map::new(), A::NAME),
+        Value::Object(map) => crate::params::parse::<P>(&map, name),
+        Value::Null => crate::params::parse::<P>(&serde_json::Map::new(), name),
         other => Err(crate::params::ParamError::invalid(
             "(parameters)",
             format!(
@@ -91,17 +121,12 @@ pub fn dispatch_action<A: Action + ?Sized>(
     let params = parsed.map_err(|error| ActionError::new(redactor.text(&error.to_string())))?;
     let mut activation = Activation {
         params,
-        name: A::NAME,
+        name,
         context,
         http: Http::new(context.deadline),
         redactor,
     };
-    let outcome = action.run(&mut activation);
-    let redactor = &activation.redactor;
-    match outcome {
-        Ok(result) => Ok(redactor.value(result)),
-        Err(error) => Err(ActionError::new(redactor.text(error.message()))),
-    }
+    Ok(work(&mut activation))
 }
 
 /// Runs `action` as the process's action: the `main` of a plain action's binary.

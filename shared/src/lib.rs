@@ -24,6 +24,7 @@ mod runtime;
 pub mod secret;
 mod session;
 mod time;
+pub mod web;
 
 pub use action::{Action, Activation, dispatch_action, run_action};
 pub use client::{
@@ -41,3 +42,4 @@ pub use runtime::{handle_once, run, serve_actionloop};
 pub use secret::{AuthKey, Secret};
 pub use session::FeedSession;
 pub use time::{iso_utc, now_ms};
+pub use web::{WebAction, WebError, WebRequest, run_web_action};

@@ -3,15 +3,15 @@
 //! not open for this trigger (403), a signature that does not match the body (401). Then the
 //! trigger fires with `{event, delivery, payload}`, as its owner, with the key the token sealed.
 
-use feedkit::{ClientError, Context, FireOutcome, QualifiedName};
+use feedkit::{Activation, ClientError, FireOutcome, QualifiedName};
 use serde_json::{Value, json};
 
-use crate::encoding::form_value;
 use crate::keys::RelayKeys;
 use crate::signature::{SIGNATURE_HEADERS, SignatureError, verify};
 use crate::token::{TokenError, open};
-use crate::web::{HttpError, WebRequest};
 use crate::wire::TOKEN_PARAM;
+use feedkit::web::form_value;
+use feedkit::web::{WebError, WebRequest};
 
 /// The largest delivery body relayed (512 KiB). OpenWhisk refuses activations and trigger
 /// events over 1 MiB, and a raw web action gets a JSON body in base64 (a third larger), so a
@@ -43,21 +43,21 @@ pub struct Delivered {
 }
 
 /// Verifies one delivery and fires `trigger`.
-pub fn deliver(
+pub fn deliver<P>(
     request: &WebRequest,
     trigger: &QualifiedName,
     keys: Option<&Value>,
-    context: &Context,
-) -> Result<Delivered, HttpError> {
+    activation: &mut Activation<'_, P>,
+) -> Result<Delivered, WebError> {
     if request.body_len() > MAX_BODY_BYTES {
-        return Err(HttpError::new(
+        return Err(WebError::new(
             413,
             format!("the delivery is larger than the relay's limit of {MAX_BODY_BYTES} bytes"),
         ));
     }
     let signature = request.first_header(&SIGNATURE_HEADERS);
     if signature.is_none_or(|value| value.trim().is_empty()) {
-        return Err(HttpError::new(
+        return Err(WebError::new(
             401,
             crate::signature::SignatureError::Missing.to_string(),
         ));
@@ -65,15 +65,15 @@ pub fn deliver(
     let keys = RelayKeys::from_param(keys).map_err(not_configured)?;
     let token = request.query_param(TOKEN_PARAM).unwrap_or_default();
     let opened = open(&keys, &trigger.to_string(), &token).map_err(|error| match error {
-        TokenError::Crypto(_) => HttpError::new(500, error.to_string()),
-        refused => HttpError::new(403, refused.to_string()),
+        TokenError::Crypto(_) => WebError::new(500, error.to_string()),
+        refused => WebError::new(403, refused.to_string()),
     })?;
     let body = request.body_bytes()?;
     verify_delivery(request, &opened.secret, &body, signature)
-        .map_err(|error| HttpError::new(401, error.to_string()))?;
+        .map_err(|error| WebError::new(401, error.to_string()))?;
 
     let event = header_value(request, &EVENT_HEADERS).ok_or_else(|| {
-        HttpError::new(
+        WebError::new(
             400,
             "the delivery has no event name (X-GitHub-Event header)",
         )
@@ -86,8 +86,8 @@ pub fn deliver(
         "{event} delivery {} for {trigger}",
         delivery.as_deref().unwrap_or("(no id)")
     );
-    let client = context.client(opened.auth_key).map_err(|error| {
-        HttpError::new(500, format!("the relay cannot reach OpenWhisk: {error}"))
+    let client = activation.client_as(opened.auth_key).map_err(|error| {
+        WebError::new(500, format!("the relay cannot reach OpenWhisk: {error}"))
     })?;
     match client.fire_trigger(trigger, &fired) {
         Ok(FireOutcome::Fired { activation_id }) => Ok(Delivered {
@@ -126,8 +126,8 @@ fn verify_delivery(
 }
 
 /// `relayKeys` is the deployer's to fix; the caller learns only that the relay is not ready.
-pub fn not_configured(error: feedkit::ParamError) -> HttpError {
-    HttpError::new(500, format!("the relay is not configured: {error}"))
+pub fn not_configured(error: feedkit::ParamError) -> WebError {
+    WebError::new(500, format!("the relay is not configured: {error}"))
 }
 
 fn header_value(request: &WebRequest, names: &[&str]) -> Option<String> {
@@ -139,48 +139,47 @@ fn header_value(request: &WebRequest, names: &[&str]) -> Option<String> {
 }
 
 /// The delivery's JSON: the body itself, or the `payload` field of a form body.
-fn payload(request: &WebRequest, body: &[u8]) -> Result<Value, HttpError> {
+fn payload(request: &WebRequest, body: &[u8]) -> Result<Value, WebError> {
     let media = request.media_type();
     let json = match media.as_str() {
         FORM => {
             let text = std::str::from_utf8(body)
-                .map_err(|_| HttpError::new(400, "the form body is not UTF-8"))?;
+                .map_err(|_| WebError::new(400, "the form body is not UTF-8"))?;
             form_value(text, "payload")
-                .ok_or_else(|| HttpError::new(400, "the form body has no `payload` field"))?
+                .ok_or_else(|| WebError::new(400, "the form body has no `payload` field"))?
         }
         "application/json" => body.to_vec(),
         other if other.ends_with("+json") => body.to_vec(),
         other => {
-            return Err(HttpError::new(
+            return Err(WebError::new(
                 415,
                 format!("deliveries must be application/json or form-encoded, not {other}"),
             ));
         }
     };
-    serde_json::from_slice(&json).map_err(|error| {
-        HttpError::new(400, format!("the delivery's payload is not JSON: {error}"))
-    })
+    serde_json::from_slice(&json)
+        .map_err(|error| WebError::new(400, format!("the delivery's payload is not JSON: {error}")))
 }
 
 /// Why OpenWhisk did not take the fire, as the answer the service records.
-fn fire_error(trigger: &QualifiedName, error: &ClientError) -> HttpError {
+fn fire_error(trigger: &QualifiedName, error: &ClientError) -> WebError {
     match error.status() {
-        Some(404) => HttpError::new(
+        Some(404) => WebError::new(
             404,
             format!(
                 "trigger {trigger} does not exist; delete this hook or create the trigger again"
             ),
         ),
-        Some(401 | 403) => HttpError::new(
+        Some(401 | 403) => WebError::new(
             502,
             format!(
                 "OpenWhisk refused the key sealed in this hook's URL for {trigger} ({error}); \
                  UPDATE the trigger's feed to seal the owner's current key"
             ),
         ),
-        Some(429) => HttpError::new(429, format!("OpenWhisk is rate limiting fires: {error}")),
-        Some(_) => HttpError::new(502, format!("OpenWhisk did not fire {trigger}: {error}")),
-        None => HttpError::new(504, format!("OpenWhisk did not answer: {error}")),
+        Some(429) => WebError::new(429, format!("OpenWhisk is rate limiting fires: {error}")),
+        Some(_) => WebError::new(502, format!("OpenWhisk did not fire {trigger}: {error}")),
+        None => WebError::new(504, format!("OpenWhisk did not answer: {error}")),
     }
 }
 
@@ -215,13 +214,15 @@ mod tests {
             "__ow_query": format!("token={token}"),
             "__ow_body": encoded,
         });
-        WebRequest::from_params(params.as_object().expect("object")).expect("request")
+        WebRequest::take(&mut params.as_object().cloned().expect("object")).expect("request")
     }
 
     fn status(request: &WebRequest, keys: Option<&Value>) -> u16 {
         let trigger = QualifiedName::parse("/guest/t").expect("name");
         // No API host: a request that passes every check fails to reach OpenWhisk (500).
-        match deliver(request, &trigger, keys, &Context::default()) {
+        let context = feedkit::Context::default();
+        let mut activation = Activation::new("hook-relay", (), &context);
+        match deliver(request, &trigger, keys, &mut activation) {
             Ok(delivered) => delivered.status,
             Err(error) => error.status,
         }
@@ -299,7 +300,8 @@ mod tests {
             "__ow_headers": {"content-type": "application/x-www-form-urlencoded"},
             "__ow_body": "payload=%7B%22a%22%3A%22b+c%22%7D",
         });
-        let request = WebRequest::from_params(params.as_object().expect("object")).expect("ok");
+        let request =
+            WebRequest::take(&mut params.as_object().cloned().expect("object")).expect("ok");
         let body = request.body_bytes().expect("body");
         assert_eq!(payload(&request, &body), Ok(json!({"a": "b c"})));
     }

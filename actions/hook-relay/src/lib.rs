@@ -24,11 +24,10 @@ mod relay;
 mod seal;
 mod signature;
 pub mod token;
-mod web;
 pub mod wire;
 
 pub use deliver::MAX_BODY_BYTES;
 pub use keys::{CryptoError, MIN_KEY_BYTES, RELAY_KEYS, RelayKey, RelayKeys};
-pub use relay::handle;
+pub use relay::{Relay, RelayParams};
 pub use seal::MAX_SEAL_BODY_BYTES;
 pub use signature::{SignatureError, sign, verify};

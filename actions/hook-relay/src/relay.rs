@@ -1,18 +1,31 @@
 //! The web action: routes one request and turns every outcome into an HTTP answer and one log
 //! line (no secret in either).
 
-use feedkit::{ActionError, Context, QualifiedName};
-use serde_json::{Map, Value, json};
+use feedkit::params::Param;
+use feedkit::web::{Served, WebAction, WebError, WebRequest, percent_decode};
+use feedkit::{Activation, QualifiedName};
+use serde::Deserialize;
+use serde_json::{Value, json};
 
 use crate::deliver::deliver;
-use crate::encoding::percent_decode;
-use crate::keys::{RELAY_KEYS, RelayKeys};
+use crate::keys::RelayKeys;
 use crate::seal::seal;
-use crate::web::{HttpError, WebRequest, response};
 use crate::wire::{DELIVER_PATH, SEAL_PATH};
 
 /// OpenWhisk's longest entity name.
 const MAX_NAME_CHARS: usize = 256;
+
+/// The relay: `main` hands it to [`feedkit::run_web_action`].
+pub struct Relay;
+
+/// What the relay's private package binds.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RelayParams {
+    /// The relay keys, a JSON list `[{"id", "key"}]` (read when a request needs them, so that
+    /// the status route can say what is wrong with them).
+    pub relay_keys: Param<Value>,
+}
 
 enum Route {
     /// The action's own URL: says whether the relay is ready.
@@ -21,74 +34,67 @@ enum Route {
     Deliver(QualifiedName),
 }
 
-/// The action's handler: `main` hands it to [`feedkit::run`]. Always answers with a response
-/// for OpenWhisk to send (never an `error` result, which a web action would turn into a 4xx of
-/// its own).
-pub fn handle(params: Value, context: &Context) -> Result<Value, ActionError> {
-    let params = match params {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    };
-    let (reply, log) = match serve(&params, context) {
-        Ok((status, body, log)) => (response(status, &body), log),
-        Err((error, what)) => {
-            let log = format!("{what}: refused {}: {}", error.status, error.message);
-            (error.response(), log)
-        }
-    };
-    eprintln!("hook-relay: {log}");
-    Ok(reply)
-}
+impl WebAction for Relay {
+    type Params = RelayParams;
+    const NAME: &'static str = "hook-relay";
 
-type Served = Result<(u16, Value, String), (HttpError, String)>;
-
-fn serve(params: &Map<String, Value>, context: &Context) -> Served {
-    let request = WebRequest::from_params(params).map_err(|e| (e, "invocation".to_owned()))?;
-    let what = format!(
-        "{} {}",
-        request.method.to_ascii_uppercase(),
-        shown_path(&request.path)
-    );
-    let fail = |error: HttpError| (error, what.clone());
-    let route = route(&request.path).map_err(fail)?;
-    let keys = params.get(RELAY_KEYS);
-    let allow = |methods: &[&str]| {
-        if methods.contains(&request.method.as_str()) {
-            Ok(())
-        } else {
-            Err(HttpError::new(
-                405,
-                format!("use {}", methods.join(" or ").to_ascii_uppercase()),
-            ))
-        }
-    };
-    match route {
-        Route::Status => {
-            allow(&["get", "head"]).map_err(fail)?;
-            let configured = RelayKeys::from_param(keys);
-            let log = match &configured {
-                Ok(_) => "status: configured".to_owned(),
-                Err(error) => format!("status: not configured ({error})"),
-            };
-            let body = json!({ "relay": "hook-relay", "configured": configured.is_ok() });
-            Ok((200, body, log))
-        }
-        Route::Seal => {
-            allow(&["post"]).map_err(fail)?;
-            let answer = seal(&request, keys, context).map_err(fail)?;
-            Ok((200, answer.body, answer.log))
-        }
-        Route::Deliver(trigger) => {
-            allow(&["post"]).map_err(fail)?;
-            let delivered = deliver(&request, &trigger, keys, context).map_err(fail)?;
-            Ok((delivered.status, delivered.body, delivered.log))
+    fn serve(
+        &self,
+        request: &WebRequest,
+        activation: &mut Activation<'_, RelayParams>,
+    ) -> Result<Served, WebError> {
+        let route = route(&request.path)?;
+        let keys = activation.params.relay_keys.get().cloned();
+        let allow = |methods: &[&str]| {
+            if methods.contains(&request.method.as_str()) {
+                Ok(())
+            } else {
+                Err(WebError::new(
+                    405,
+                    format!("use {}", methods.join(" or ").to_ascii_uppercase()),
+                ))
+            }
+        };
+        match route {
+            Route::Status => {
+                allow(&["get", "head"])?;
+                let configured = RelayKeys::from_param(keys.as_ref());
+                let log = match &configured {
+                    Ok(_) => "status: configured".to_owned(),
+                    Err(error) => format!("status: not configured ({error})"),
+                };
+                let body = json!({ "relay": "hook-relay", "configured": configured.is_ok() });
+                Ok(Served {
+                    status: 200,
+                    body,
+                    log,
+                })
+            }
+            Route::Seal => {
+                allow(&["post"])?;
+                let answer = seal(request, keys.as_ref(), activation)?;
+                Ok(Served {
+                    status: 200,
+                    body: answer.body,
+                    log: answer.log,
+                })
+            }
+            Route::Deliver(trigger) => {
+                allow(&["post"])?;
+                let delivered = deliver(request, &trigger, keys.as_ref(), activation)?;
+                Ok(Served {
+                    status: delivered.status,
+                    body: delivered.body,
+                    log: delivered.log,
+                })
+            }
         }
     }
 }
 
-fn route(path: &str) -> Result<Route, HttpError> {
+fn route(path: &str) -> Result<Route, WebError> {
     let not_found = || {
-        HttpError::new(
+        WebError::new(
             404,
             format!("the relay serves {SEAL_PATH} and {DELIVER_PATH}/{{namespace}}/{{trigger}}"),
         )
@@ -121,17 +127,10 @@ fn route(path: &str) -> Result<Route, HttpError> {
     Ok(Route::Deliver(QualifiedName::new(namespace, None, name)))
 }
 
-/// The path for the log: the route's words and names only.
-fn shown_path(path: &str) -> String {
-    path.chars()
-        .filter(|c| !c.is_control())
-        .take(2 * MAX_NAME_CHARS + 16)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use feedkit::Context;
 
     fn call(method: &str, path: &str, keys: Value) -> Value {
         let params = json!({
@@ -142,7 +141,8 @@ mod tests {
             "__ow_body": "",
             "relayKeys": keys,
         });
-        handle(params, &Context::default()).expect("always a response")
+        feedkit::web::dispatch_web_action(&Relay, params, &Context::default())
+            .expect("always a response")
     }
 
     #[test]
@@ -176,7 +176,8 @@ mod tests {
             401
         );
         assert_eq!(call("post", "/seal", keys)["statusCode"], 400);
-        let plain = handle(json!({"x": 1}), &Context::default()).expect("response");
+        let plain = feedkit::web::dispatch_web_action(&Relay, json!({"x": 1}), &Context::default())
+            .expect("response");
         assert_eq!(plain["statusCode"], 400);
     }
 
