@@ -79,21 +79,6 @@ fn derive(material: &[u8]) -> Result<LessSafeKey, String> {
     Ok(LessSafeKey::new(UnboundKey::from(okm)))
 }
 
-fn check_key_id(id: &str) -> Result<(), String> {
-    let valid = !id.is_empty()
-        && id.len() <= 32
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if valid {
-        Ok(())
-    } else {
-        Err(format!(
-            "key id {id:?} is not valid: 1 to 32 letters, digits, `.`, `_` or `-`"
-        ))
-    }
-}
-
 impl Keyring {
     /// Reads the key file's text; the messages name lines, never key material.
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -107,7 +92,8 @@ impl Keyring {
             let (id, material) = line
                 .split_once(|c: char| c.is_whitespace() || c == ':')
                 .ok_or_else(|| format!("line {number}: expected `ID BASE64-KEY`"))?;
-            check_key_id(id).map_err(|problem| format!("line {number}: {problem}"))?;
+            feedkit::secret::check_key_id(id)
+                .map_err(|problem| format!("line {number}: {problem}"))?;
             let compact: String = material.chars().filter(|c| !c.is_whitespace()).collect();
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(compact.trim_end_matches('='))

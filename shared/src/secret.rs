@@ -44,6 +44,26 @@ impl Serialize for Secret {
     }
 }
 
+/// The longest id of a key in a rotating set (relay keys, provider keys).
+pub const MAX_KEY_ID_CHARS: usize = 32;
+
+/// Checks the id of a key in a rotating set (`[{"id", "key"}, ...]`, the first in use): 1 to
+/// [`MAX_KEY_ID_CHARS`] of `A-Z a-z 0-9 . _ -`, safe in a URL and a log line.
+pub fn check_key_id(id: &str) -> Result<(), String> {
+    let valid = !id.is_empty()
+        && id.len() <= MAX_KEY_ID_CHARS
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "key id {id:?} is not valid: 1 to {MAX_KEY_ID_CHARS} letters, digits, `.`, `_` or `-`"
+        ))
+    }
+}
+
 /// Reads a secret from text (numbers too: `-p password 1234` arrives as a number), trimmed,
 /// never quoting a refused value; every secret read while [`collect`] runs is noted for it.
 impl<'de> Deserialize<'de> for Secret {

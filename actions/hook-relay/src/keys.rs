@@ -17,8 +17,8 @@ use crate::encoding::{decode_base64_lenient, hex};
 pub const RELAY_KEYS: &str = "relayKeys";
 /// Less key material than this is refused: 256 bits is what the derived keys need.
 pub const MIN_KEY_BYTES: usize = 32;
-/// Key ids travel in every token, so they are short.
-pub const MAX_KEY_ID_CHARS: usize = 32;
+// Key ids travel in every token, so they are short: the kit's rule for key ids.
+pub use feedkit::secret::{MAX_KEY_ID_CHARS, check_key_id};
 /// Bytes of a hook's signing secret (shown to the service as 64 hex digits).
 pub const SIGNING_SECRET_BYTES: usize = 32;
 
@@ -110,22 +110,6 @@ impl RelayKey {
             )?
             .fill(&mut bytes)?;
         Ok(Secret::new(hex(&bytes)))
-    }
-}
-
-/// Key ids: 1 to 32 of `A-Z a-z 0-9 . _ -`.
-pub fn check_key_id(id: &str) -> Result<(), String> {
-    let valid = !id.is_empty()
-        && id.len() <= MAX_KEY_ID_CHARS
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if valid {
-        Ok(())
-    } else {
-        Err(format!(
-            "key id {id:?} is not valid: 1 to {MAX_KEY_ID_CHARS} letters, digits, `.`, `_` or `-`"
-        ))
     }
 }
 
