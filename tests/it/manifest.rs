@@ -181,3 +181,77 @@ fn the_relay_deploys_as_a_raw_web_action() {
     assert_eq!(exec["kind"], "blackbox", "{exec}");
     assert_eq!(exec["image"], "openwhisk/dockerskeleton", "{exec}");
 }
+
+/// Each feed's parameters are declared once, as its parameter struct; the manifest (the
+/// `parameters` annotation `wsk action get` shows, and the package-bound `inputs`) and the
+/// README's section on the feed list exactly those.
+#[test]
+fn each_feed_s_parameters_are_declared_once_and_documented_as_declared() {
+    use feedkit::params::names;
+    let manifest = manifest();
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).expect("README.md");
+    let feeds = [
+        (
+            "hook-feed",
+            "### Hooks: `hook-feed`",
+            names::<hook_feed::HookParams>(),
+        ),
+        (
+            "poll-feed",
+            "### Polling:",
+            names::<poll_feed::PollParams>(),
+        ),
+        (
+            "changes-feed",
+            "### Connections:",
+            names::<changes_feed::ChangesParams>(),
+        ),
+    ];
+    for (feed, heading, declared) in feeds {
+        assert!(!declared.is_empty(), "{feed}: no parameters declared");
+        let action = &manifest["packages"][PACKAGE]["actions"][feed];
+        let bound: Vec<&str> = action["inputs"]
+            .as_object()
+            .map(|inputs| inputs.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let documented: Vec<&str> = annotation(action, "parameters")
+            .as_array()
+            .expect("a parameters annotation")
+            .iter()
+            .map(|parameter| parameter["name"].as_str().expect("name"))
+            .collect();
+        let users: Vec<&str> = declared
+            .iter()
+            .copied()
+            .filter(|name| !bound.contains(name))
+            .collect();
+        assert_eq!(
+            documented, users,
+            "{feed}: manifest.yaml's parameters annotation lists the parameters users give, in \
+             the order the feed declares them"
+        );
+        for name in &bound {
+            assert!(
+                declared.contains(name),
+                "{feed}: manifest.yaml binds {name}, which the feed does not take"
+            );
+        }
+
+        // The README's section on the feed names each parameter (in backticks).
+        let start = readme.find(heading).expect("the feed's README section");
+        let section = &readme[start + heading.len()..];
+        let section = &section[..section.find("\n### ").unwrap_or(section.len())];
+        let named: BTreeSet<&str> = section
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .flat_map(|span| span.split(['/', ',', ' ']))
+            .collect();
+        for name in declared {
+            assert!(
+                named.contains(name),
+                "{feed}: the README's section does not name `{name}`"
+            );
+        }
+    }
+}
