@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 
 ./build.sh >/dev/null
 # The floor: a static `fn main() {}` built exactly as build.sh builds the actions.
-RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
+RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static -C relocation-model=static" \
     cargo build --quiet --release --locked --target x86_64-unknown-linux-gnu -p bench-floor
 # Separate builds, so that the provider is built with its own features, as it ships.
 cargo build --quiet --release --locked -p changes-provider
