@@ -16,10 +16,13 @@
 //!   feed files to serve are in [`feed_files`].
 //! - [`ScriptedServer`]: answers what the test scripts (redirects elsewhere, bodies that are
 //!   not what the caller expects, bodies that drip in) and records what reached it.
+//! - [`CountingProxy`]: relays to a real server and counts requests, rounds and connections
+//!   (a [`Tally`] shared by the proxies in front of each server a program calls).
 //!
 //! Secrets (API tokens, webhook secrets, passwords in hook URLs) are never printed: hook URLs are
 //! shown with their userinfo replaced by `***` and secrets masked the way GitHub masks them.
 
+mod counting_proxy;
 pub mod feed_files;
 mod feed_source;
 pub mod gitea;
@@ -30,6 +33,7 @@ pub mod json_source;
 mod polled;
 pub mod scripted;
 
+pub use counting_proxy::{Counted, CountingProxy, Tally};
 pub use feed_source::{ATOM_CONTENT_TYPE, FeedSource, RSS_CONTENT_TYPE};
 pub use gitea::FakeGitea;
 pub use github::{Delivery, FakeGitHub};

@@ -149,6 +149,13 @@ impl Sandbox {
         self.controller.base_url.clone()
     }
 
+    /// Gives the actions of `namespace` (those it holds, in its packages or not) `url` as
+    /// `__OW_API_HOST` instead of the sandbox's own URL: a proxy in front of the sandbox, say,
+    /// that counts what they call. `None` undoes it.
+    pub fn route_actions_through(&self, namespace: &str, url: Option<String>) {
+        self.controller.set_actions_api_host(namespace, url);
+    }
+
     /// The `uuid:key` of a configured namespace.
     ///
     /// # Panics

@@ -19,6 +19,7 @@ mod provider_answers;
 mod provider_fleet;
 mod provider_input;
 mod redirects;
+mod round_trips;
 mod runtime;
 mod sandbox_binary;
 mod support;

@@ -244,7 +244,7 @@ impl World {
 /// stripped from a copy and the zip is stored, not deflated: the sandbox (also a debug build)
 /// unpacks every deployed zip, and 36 MB of debug binary through unoptimized inflate per test
 /// would dominate the run.
-fn kit_zip(name: &str) -> Vec<u8> {
+pub(crate) fn kit_zip(name: &str) -> Vec<u8> {
     static ZIPS: Mutex<BTreeMap<String, Vec<u8>>> = Mutex::new(BTreeMap::new());
     let mut zips = ZIPS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(zip) = zips.get(name) {

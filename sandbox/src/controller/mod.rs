@@ -34,6 +34,9 @@ pub(crate) struct Controller {
     pub config: Config,
     /// `http://127.0.0.1:PORT`.
     pub base_url: String,
+    /// What the actions of a namespace get as `__OW_API_HOST` instead of `base_url` (a proxy
+    /// in front of the sandbox that counts their calls), by namespace.
+    actions_api_hosts: RwLock<HashMap<String, String>>,
     store: RwLock<Store>,
     pub activations: ActivationLog,
     pub fires: FireLog,
@@ -62,6 +65,7 @@ impl Controller {
             fires: FireLog::new(config.retention.fires),
             config,
             base_url,
+            actions_api_hosts: RwLock::new(HashMap::new()),
             store: RwLock::new(Store::default()),
             alarms: AlarmTable::default(),
             runner,
@@ -70,6 +74,31 @@ impl Controller {
             workers: Mutex::new(Vec::new()),
             this: this.clone(),
         })
+    }
+
+    /// The API host the actions of `namespace` are given (`__OW_API_HOST`).
+    pub fn actions_api_host(&self, namespace: &str) -> String {
+        let hosts = self
+            .actions_api_hosts
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        hosts
+            .get(namespace)
+            .cloned()
+            .unwrap_or_else(|| self.base_url.clone())
+    }
+
+    /// Gives the actions of `namespace` `url` as their API host from now on (`None`: the
+    /// sandbox's own URL).
+    pub fn set_actions_api_host(&self, namespace: &str, url: Option<String>) {
+        let mut hosts = self
+            .actions_api_hosts
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        match url {
+            Some(url) => hosts.insert(namespace.to_owned(), url),
+            None => hosts.remove(namespace),
+        };
     }
 
     /// The entities, for reading.

@@ -160,7 +160,7 @@ fn run(
     let params = merged(&merged(&resolved.inherited, &action.parameters), &payload);
     let timeout = Duration::from_millis(action.limits.timeout_ms);
     let ctx = ActionContext {
-        api_host: c.base_url.clone(),
+        api_host: c.actions_api_host(&resolved.name.ns),
         namespace: identity.namespace.clone(),
         action_name: resolved.name.with_slash(),
         action_version: action.common.version.to_string(),
