@@ -10,7 +10,8 @@
 //!
 //! Requests: the record is written once per event, before the hook is installed (so a DELETE
 //! after any failure knows where to look); CREATE lists the repository's hooks while it reads
-//! the trigger.
+//! the trigger, UPDATE while the relay seals the new URL (one connection per host: requests to
+//! the same host are never sent at once). DELETE leaves the record (see `Hooks::delete`).
 
 use feedkit::{ActionError, Feed, FeedSession, ParamError, now_ms};
 use serde_json::{Value, json};
@@ -40,17 +41,17 @@ impl Feed for HookFeed {
         let settings = settings::hook_settings(&session.params, None)?;
         ready_to_install(session, &settings)?;
         // The repository's hooks are listed while the trigger is read: neither needs the other.
+        // (The relay's seal goes to OpenWhisk too: at once, it would need a second connection.)
         let http = session.http().clone();
         let api = HooksApi::new(&http, &settings.location);
         let (checked, listed) = std::thread::scope(|scope| {
             let listing = scope.spawn(|| api.list());
             let checked = session.check_trigger().map(|_| ());
-            (checked, listing.join())
+            (checked, joined(listing))
         });
         checked?;
-        let listed = listed.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         let stored = session.record::<Stored>();
-        Hooks { session, stored }.install(settings, listed, "CREATE")
+        Hooks { session, stored }.install(settings, listed, None, "CREATE")
     }
 
     fn read(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
@@ -61,9 +62,18 @@ impl Feed for HookFeed {
         let hooks = Hooks::open(session)?;
         let settings = hooks.merged_settings()?;
         ready_to_install(hooks.session, &settings)?;
+        // The hooks are listed while the relay (on the OpenWhisk host) seals the new URL.
+        let relay = relay_for(hooks.session, settings.mode)?;
         let http = hooks.session.http().clone();
-        let listed = HooksApi::new(&http, &settings.location).list();
-        hooks.install(settings, listed, "UPDATE")
+        let api = HooksApi::new(&http, &settings.location);
+        let (trigger, key) = (hooks.session.trigger(), hooks.session.auth_key());
+        let (listed, sealed) = std::thread::scope(|scope| {
+            let sealing = relay
+                .as_ref()
+                .map(|relay| scope.spawn(|| seal(&http, relay, trigger, key)));
+            (api.list(), sealing.map(joined))
+        });
+        hooks.install(settings, listed, sealed, "UPDATE")
     }
 
     fn delete(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
@@ -77,6 +87,26 @@ impl Feed for HookFeed {
     fn unpause(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
         Hooks::open(session)?.set_active(true)
     }
+}
+
+/// The relay to seal a hook URL with, for the relay mode; the trigger's namespace is resolved
+/// first (the seal names it).
+fn relay_for(
+    session: &mut Session<'_>,
+    mode: DeliveryMode,
+) -> Result<Option<RelayUrl>, ActionError> {
+    if mode != DeliveryMode::Relay {
+        return Ok(None);
+    }
+    session.resolve_namespace()?;
+    Ok(session.params.relay_url.get().cloned())
+}
+
+/// A scoped thread's outcome; its panic goes on unwinding here.
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// What installing needs besides the settings: a content type the mode can take, and in relay
@@ -155,13 +185,18 @@ impl<'s, 'c> Hooks<'s, 'c> {
             }
             (DeliveryMode::Relay, None) => return Err(missing_relay_url()),
         };
+        Ok(self.adopt(target))
+    }
+
+    /// Masks what `target` holds (the relay's token, the secret) from here on.
+    fn adopt(&mut self, target: HookTarget) -> HookTarget {
         if let Some(token) = hook_relay::wire::token_of(target.registered.expose()) {
             self.session.redact(&feedkit::Secret::new(token));
         }
         if let Some(secret) = &target.secret {
             self.session.redact(secret);
         }
-        Ok(target)
+        target
     }
 
     /// Where a hook in `mode` delivers, without credentials or token (for READ's answer).
@@ -210,6 +245,7 @@ impl<'s, 'c> Hooks<'s, 'c> {
         mut self,
         settings: HookSettings,
         listed: Result<Vec<Hook>, ServiceError>,
+        sealed: Option<Result<HookTarget, ActionError>>,
         event: &str,
     ) -> Result<Value, ActionError> {
         let mode = settings.mode;
@@ -219,7 +255,10 @@ impl<'s, 'c> Hooks<'s, 'c> {
         let hooks =
             listed.map_err(|e| service_error(&e, location, "listing the repository's hooks"))?;
         let ours: Vec<Hook> = self.ours(&hooks).into_iter().cloned().collect();
-        let target = self.target(mode)?;
+        let target = match sealed {
+            Some(sealed) => self.adopt(sealed?),
+            None => self.target(mode)?,
+        };
         let previous = self.stored.clone();
 
         // Stored before the hook exists, so that a DELETE after any failure below (the CLI
@@ -408,9 +447,9 @@ impl<'s, 'c> Hooks<'s, 'c> {
         }))
     }
 
-    /// Removes the feed's hooks and the stored record. Succeeds when there is nothing to remove:
-    /// the CLI sends DELETE after a failed CREATE too.
-    fn delete(mut self) -> Result<Value, ActionError> {
+    /// Removes the feed's hooks. Succeeds when there is nothing to remove: the CLI sends DELETE
+    /// after a failed CREATE too.
+    fn delete(self) -> Result<Value, ActionError> {
         let trigger = self.session.trigger().clone();
         let location = match settings::location(self.params(), self.stored.as_ref()) {
             Ok(location) => location,
@@ -434,14 +473,9 @@ impl<'s, 'c> Hooks<'s, 'c> {
         {
             self.remove_quietly(&stored.location());
         }
-        if self.stored.is_some() {
-            match self.save(None) {
-                Ok(()) => {}
-                // The trigger went first: nothing left to clean.
-                Err(_) if self.session.client().get_trigger(&trigger).is_err() => {}
-                Err(error) => return Err(error.context("the hooks are removed, but")),
-            }
-        }
+        // The record stays: every client deletes the trigger right after DELETE (the CLI, also
+        // after a failed CREATE) or overwrites it (wskdeploy), so removing it would be a write
+        // that is undone a moment later. A CREATE on the same trigger reads it to find old hooks.
         self.session.log(&format!(
             "DELETE {trigger}: removed {} hook(s) from {}",
             removed.len(),
