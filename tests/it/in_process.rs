@@ -1,5 +1,7 @@
-//! The feeds run in this process, as libraries, through `feedkit::dispatch_feed`: the same code
-//! as the binaries, against the sandbox library and the fakes, without a process per event.
+//! The feeds run in this process, as libraries, through `feedkit::dispatch_feed` (the poller
+//! through `feedkit::dispatch_action`): the same code as the binaries, against the sandbox
+//! library, the fakes and the provider, without a process per event. The minimal-feed example
+//! (examples/minimal-feed) runs here too.
 
 use std::time::{Duration, SystemTime};
 
@@ -95,4 +97,205 @@ fn hook_feed_runs_every_event_in_process() {
         error.starts_with("invalid parameter `repo`: hook-feed has no such parameter; it takes repository, accessToken"),
         "{error}"
     );
+}
+
+/// A sandbox with `guest` and the kit's namespace, and a client acting as guest.
+fn kit_sandbox() -> (sandbox::Sandbox, feedkit::Client) {
+    let config = sandbox::Config {
+        namespaces: vec![
+            sandbox::NamespaceKey::new("guest", GUEST_AUTH_KEY),
+            sandbox::NamespaceKey::new("kit", KIT_KEY),
+        ],
+        fire_limit_per_minute: 0,
+        ..sandbox::Config::default()
+    };
+    let sandbox = sandbox::Sandbox::start(config).expect("sandbox starts");
+    let guest = feedkit::Client::new(
+        &sandbox.url(),
+        feedkit::AuthKey::parse(GUEST_AUTH_KEY).expect("key"),
+        feedkit::ClientOptions::default(),
+    )
+    .expect("client");
+    (sandbox, guest)
+}
+
+const KIT_KEY: &str = "6a0d6b2c-3f4e-4a5b-9c8d-7e6f5a4b3c2d:kitNamespaceKey0123456789abcdef";
+
+/// What `wsk trigger create T --feed F` does before it invokes the feed.
+fn create_trigger(guest: &feedkit::Client, name: &str, feed: &str) {
+    let body = json!({"annotations": [{"key": "feed", "value": feed}], "parameters": []});
+    guest
+        .put_trigger(
+            &feedkit::QualifiedName::new("guest", None, name),
+            &body,
+            false,
+        )
+        .expect("trigger created");
+}
+
+fn ok(result: Result<Value, String>, what: &str) -> Value {
+    result.unwrap_or_else(|error| panic!("{what}: {error}"))
+}
+
+#[test]
+fn the_minimal_feed_example_runs_every_event_in_process() {
+    let (sandbox, guest) = kit_sandbox();
+    create_trigger(&guest, "hello", "/guest/minimal-feed");
+    let context = context(&sandbox.url(), "/guest/minimal-feed");
+    let feed = &minimal_feed::MinimalFeed;
+    let run = |name: &str, extra: Value| event(feed, &context, name, "hello", extra);
+
+    // Checked before anything is sent: the required parameter, then an unknown one.
+    let error = run("CREATE", json!({})).expect_err("no message");
+    assert!(error.starts_with("missing parameter `message`"), "{error}");
+    let error = run("CREATE", json!({"mesage": "hi"})).expect_err("typo");
+    assert!(
+        error.contains("minimal-feed has no such parameter; it takes message"),
+        "{error}"
+    );
+
+    let created = ok(run("CREATE", json!({"message": "hi"})), "CREATE");
+    assert_eq!(created["status"], "created");
+    let fires = sandbox.wait_for_fires("guest", "hello", 1, Duration::from_secs(20));
+    assert_eq!(fires[0].payload, json!({"message": "hi"}));
+    assert_eq!(
+        ok(run("READ", json!({})), "READ"),
+        json!({"config": {"message": "hi"}, "status": {"active": true}})
+    );
+    ok(run("UPDATE", json!({"message": "hello again"})), "UPDATE");
+    assert_eq!(ok(run("PAUSE", json!({})), "PAUSE")["active"], false);
+    assert_eq!(
+        ok(run("READ", json!({})), "READ")["status"]["active"],
+        false
+    );
+    assert_eq!(ok(run("UNPAUSE", json!({})), "UNPAUSE")["active"], true);
+    let fires = sandbox.wait_for_fires("guest", "hello", 2, Duration::from_secs(20));
+    assert_eq!(fires[1].payload, json!({"message": "hello again"}));
+    assert_eq!(ok(run("DELETE", json!({})), "DELETE")["status"], "deleted");
+
+    // Another namespace's key may not read the trigger: refused, naming the parameter.
+    create_trigger(&guest, "other", "/guest/minimal-feed");
+    let params =
+        json!({"lifecycleEvent": "READ", "triggerName": "/guest/other", "authKey": KIT_KEY});
+    let error = dispatch_feed(feed, params, &context).expect_err("foreign key");
+    assert!(
+        error.message().starts_with("invalid parameter `authKey`"),
+        "{}",
+        error.message()
+    );
+}
+
+#[test]
+fn poll_feed_and_the_poller_run_every_event_in_process() {
+    let (sandbox, guest) = kit_sandbox();
+    // The poller the feed's rule runs is the kit's, deployed as OpenWhisk runs it.
+    sandbox
+        .put_package("kit", "polling", json!({}), json!({}), true)
+        .expect("package");
+    sandbox
+        .put_native_action(
+            "kit",
+            "polling/pollMyService",
+            crate::poll_feed::kit_zip("pollMyService"),
+            json!({}),
+            json!({"provide-api-key": true}),
+        )
+        .expect("poller");
+    let source = fakes::JsonSource::start().expect("source");
+    source.push(json!({"id": "a"}));
+    create_trigger(&guest, "news", "/kit/polling/poll-feed");
+    let context = context(&sandbox.url(), "/kit/polling/poll-feed");
+    let run = |name: &str, extra: Value| event(&poll_feed::PollFeed, &context, name, "news", extra);
+
+    let created = ok(
+        run(
+            "CREATE",
+            json!({"url": source.items_url(), "cron": "0 0 1 1 *"}),
+        ),
+        "CREATE",
+    );
+    assert_eq!(created["status"], "created");
+    assert_eq!(created["seenIds"], 1);
+    assert_eq!(
+        ok(run("READ", json!({})), "READ")["config"]["cron"],
+        "0 0 1 1 *"
+    );
+
+    // A tick, in process too: the poller with the helper's parameters and the owner's key.
+    source.push(json!({"id": "b"}));
+    let tick_context = Context {
+        api_key: feedkit::AuthKey::parse(GUEST_AUTH_KEY).ok(),
+        action_name: Some("/guest/polling-poller/pollMyService".to_owned()),
+        ..context.clone()
+    };
+    let ticked = feedkit::dispatch_action(
+        &poll_feed::Poller,
+        json!({"pollTrigger": "/guest/news-poll-alarm"}),
+        &tick_context,
+    )
+    .unwrap_or_else(|error| panic!("tick: {}", error.message()));
+    let fires = sandbox.wait_for_fires("guest", "news", 1, Duration::from_secs(20));
+    let fired = &fires[0].payload;
+    assert!(
+        fired["id"] == "b" || fired["items"][0]["id"] == "b",
+        "{fired} {ticked}"
+    );
+
+    let updated = ok(run("UPDATE", json!({"cron": "0 0 2 1 *"})), "UPDATE");
+    assert_eq!(updated["changed"], json!(["schedule"]), "{updated}");
+    ok(run("PAUSE", json!({})), "PAUSE");
+    assert_eq!(
+        ok(run("READ", json!({})), "READ")["status"]["active"],
+        false
+    );
+    ok(run("UNPAUSE", json!({})), "UNPAUSE");
+    let deleted = ok(run("DELETE", json!({})), "DELETE");
+    assert_eq!(deleted["status"], "deleted");
+    assert!(sandbox.alarms().is_empty(), "{:?}", sandbox.alarms());
+    assert!(sandbox.trigger("guest", "news-poll-alarm").is_none());
+}
+
+#[test]
+fn changes_feed_runs_every_event_in_process() {
+    let Some(pouch) = crate::couchdb::PouchDb::start() else {
+        return;
+    };
+    let (sandbox, guest) = kit_sandbox();
+    let data = crate::support::TempDir::new("in-process-provider");
+    let provider = crate::connections::ProviderProcess::start(&data.0.join("store"), 0);
+    let db = crate::connections::Db::create(&pouch.url(), "orders", None);
+    create_trigger(&guest, "orders", "/kit/changes/changes-feed");
+    let context = context(&sandbox.url(), "/kit/changes/changes-feed");
+    let bound = json!({
+        "providerUrl": provider.url,
+        "providerSecret": crate::connections::PROVIDER_SECRET,
+    });
+    let run = |name: &str, extra: Value| {
+        let mut params = bound.clone();
+        merge(&mut params, extra);
+        event(&changes_feed::ChangesFeed, &context, name, "orders", params)
+    };
+
+    let created = ok(
+        run("CREATE", json!({"dbUrl": pouch.url(), "dbName": "orders"})),
+        "CREATE",
+    );
+    assert_eq!(created["status"]["state"], "active", "{created}");
+    db.put("first");
+    let fires = sandbox.wait_for_fires("guest", "orders", 1, Duration::from_secs(40));
+    assert_eq!(fires[0].payload["id"], "first");
+    assert_eq!(
+        ok(run("READ", json!({})), "READ")["config"]["database"]["name"],
+        "orders"
+    );
+    let updated = ok(run("UPDATE", json!({"includeDocs": true})), "UPDATE");
+    assert_eq!(updated["config"]["includeDocs"], true);
+    assert_eq!(
+        ok(run("PAUSE", json!({})), "PAUSE")["status"]["state"],
+        "paused"
+    );
+    ok(run("UNPAUSE", json!({})), "UNPAUSE");
+    ok(run("DELETE", json!({})), "DELETE");
+    let error = run("READ", json!({})).expect_err("deleted");
+    assert!(!error.is_empty());
 }
