@@ -3,12 +3,14 @@
 //! The poller is the same for every format: it asks with a conditional GET, keeps the seen set,
 //! fires and records. A [`Source`] is the one part that differs: what to ask for (`Accept`) and
 //! how an answer's body becomes items, each with the id it is remembered by and the event it
-//! fires as. Each format is one file: `rss` (RSS 2.0 / 1.0), `atom` (Atom 1.0); `xml` is the
-//! hardened XML reading they share and `entry` the event shape they share.
+//! fires as. Each format is one file: `json` (a list at a JSON path), `rss` (RSS 2.0 / 1.0),
+//! `atom` (Atom 1.0); `xml` is the hardened XML reading the feeds share, `entry` their event
+//! shape and `date` their dates. [`Auto`] picks one per answer.
 
 mod atom;
 mod date;
 mod entry;
+mod json;
 mod rss;
 mod xml;
 
@@ -16,7 +18,9 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::path::JsonPath;
 pub use entry::{Enclosure, Entry};
+pub use json::Json;
 pub use xml::{Document, XmlError};
 
 /// A 2xx answer of the polled source.
@@ -70,6 +74,29 @@ pub trait Source {
     fn accept(&self) -> &'static str;
     /// The items of one answer.
     fn read(&self, answer: &Answer<'_>) -> Result<Items, ReadError>;
+    /// The id this source gives an item it fired as `event` (to carry a position over when the
+    /// way ids are read changes).
+    fn id_of(&self, event: &Value) -> Option<String> {
+        event.get("id").and_then(Value::as_str).map(str::to_owned)
+    }
+}
+
+/// The source for a `format` (`items_path` and `id_path` serve JSON).
+pub fn source<'a>(
+    format: Format,
+    items_path: &'a JsonPath,
+    id_path: &'a JsonPath,
+) -> Box<dyn Source + 'a> {
+    let json = Json {
+        items_path,
+        id_path,
+    };
+    match format {
+        Format::Json => Box::new(json),
+        Format::Rss => Box::new(Rss),
+        Format::Atom => Box::new(Atom),
+        Format::Auto => Box::new(Auto { json }),
+    }
 }
 
 /// The `format` parameter: how an answer is read.
@@ -162,6 +189,51 @@ impl Source for Atom {
     }
 }
 
+/// JSON, RSS or Atom, as each answer shows: by its Content-Type when that names one
+/// (`application/json`, `*+json`, `application/rss+xml`, `application/atom+xml`), else by its
+/// body (JSON starts with `{` or `[`, a feed with `<` and its root element says which).
+#[derive(Debug, Clone, Copy)]
+pub struct Auto<'a> {
+    pub json: Json<'a>,
+}
+
+impl Source for Auto<'_> {
+    fn accept(&self) -> &'static str {
+        "application/json, application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+    }
+
+    fn read(&self, answer: &Answer<'_>) -> Result<Items, ReadError> {
+        let media_type = answer
+            .content_type
+            .and_then(|content_type| content_type.split(';').next())
+            .map(|media_type| media_type.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        match media_type.as_str() {
+            "application/json" => return self.json.read(answer),
+            json if json.ends_with("+json") => return self.json.read(answer),
+            "application/rss+xml" => return read_feed(answer, Format::Rss),
+            "application/atom+xml" => return read_feed(answer, Format::Atom),
+            _ => {}
+        }
+        match sniff(answer.body) {
+            Sniffed::Json => self.json.read(answer),
+            Sniffed::Xml => read_feed(answer, Format::Auto),
+            Sniffed::Other => Err(ReadError {
+                parameter: "url",
+                message: format!(
+                    "the body{} is neither JSON nor an RSS or Atom feed{}",
+                    content_type_note(answer),
+                    quote(answer.body)
+                ),
+            }),
+        }
+    }
+
+    fn id_of(&self, event: &Value) -> Option<String> {
+        self.json.id_of(event)
+    }
+}
+
 /// Why a feed reader gave up on a document.
 #[derive(Debug)]
 pub(crate) enum FeedError {
@@ -202,6 +274,17 @@ pub fn read_feed(answer: &Answer<'_>, format: Format) -> Result<Items, ReadError
             }),
             None => items.without_id += 1,
         }
+    }
+    if items.items.is_empty() && items.without_id > 0 {
+        let ids = if atom::is_atom(root) {
+            "an id or a link"
+        } else {
+            "a guid or a link"
+        };
+        return Err(unreadable(format!(
+            "none of the feed's {} items has {ids}, so they cannot be told apart",
+            items.without_id
+        )));
     }
     Ok(items)
 }
@@ -267,7 +350,26 @@ fn wrong_root(answer: &Answer<'_>, format: Format, root: &xml::Element) -> ReadE
     }
 }
 
-fn content_type_note(answer: &Answer<'_>) -> String {
+/// `: <start of the body>` on one line, or nothing for an empty body.
+pub(crate) fn quote(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(4 * QUOTED_CHARS)]);
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(QUOTED_CHARS)
+        .collect();
+    let line = line.trim();
+    if line.is_empty() {
+        String::new()
+    } else {
+        format!(": {line}")
+    }
+}
+
+/// How much of a body a message quotes.
+const QUOTED_CHARS: usize = 200;
+
+pub(crate) fn content_type_note(answer: &Answer<'_>) -> String {
     answer
         .content_type
         .map(|content_type| format!(" (Content-Type {})", content_type.trim()))

@@ -1,6 +1,7 @@
 use fakes::feed_files::{BLOG_ATOM, BLOG_RSS, NEWS_LATIN1_RSS, RDF_RSS};
 
 use super::*;
+use crate::path::JsonPath;
 
 fn answer<'a>(body: &'a [u8], content_type: Option<&'a str>) -> Answer<'a> {
     Answer {
@@ -170,4 +171,81 @@ fn a_large_feed_reads_whole() {
     let items = Rss.read(&answer(body.as_bytes(), None)).expect("read");
     assert_eq!(items.items.len(), 10_000);
     assert_eq!(items.items[9_999].id, "urn:item:9999");
+}
+
+#[test]
+fn auto_goes_by_the_content_type_then_by_the_body() {
+    let items_path = JsonPath::default();
+    let id_path = JsonPath::parse("id").expect("path");
+    let auto = source(Format::Auto, &items_path, &id_path);
+    let json = br#"[{"id": "j1", "x": 1}]"#;
+    for content_type in [
+        Some("application/json; charset=utf-8"),
+        Some("application/feed+json"),
+        Some("text/plain"),
+        None,
+    ] {
+        let items = auto.read(&answer(json, content_type)).expect("json");
+        assert_eq!(
+            items.items[0].event,
+            serde_json::json!({"id": "j1", "x": 1})
+        );
+    }
+    for content_type in [
+        Some("application/rss+xml"),
+        Some("text/xml"),
+        Some("text/html"),
+        None,
+    ] {
+        let items = auto.read(&answer(BLOG_RSS, content_type)).expect("rss");
+        assert_eq!(items.items.len(), 3);
+    }
+    let atom = auto
+        .read(&answer(BLOG_ATOM, Some("application/xml")))
+        .expect("atom");
+    assert_eq!(atom.items.len(), 3);
+    // A named type decides: an HTML error page served as JSON is "not JSON".
+    let page = b"<html><body>Service temporarily overloaded</body></html>";
+    let error = auto
+        .read(&answer(page, Some("application/json")))
+        .expect_err("not json");
+    assert!(error.message.contains("is not JSON"), "{}", error.message);
+    let error = auto
+        .read(&answer(BLOG_ATOM, Some("application/rss+xml")))
+        .expect_err("named rss");
+    assert_eq!(error.parameter, "format");
+    let error = auto
+        .read(&answer(b"OK", Some("text/plain")))
+        .expect_err("neither");
+    assert_eq!(
+        error.message,
+        "the body (Content-Type text/plain) is neither JSON nor an RSS or Atom feed: OK"
+    );
+    assert_eq!(
+        auto.id_of(&serde_json::json!({"id": 5})).as_deref(),
+        Some("5")
+    );
+    assert_eq!(
+        Rss.id_of(&serde_json::json!({"id": "g"})).as_deref(),
+        Some("g")
+    );
+}
+
+#[test]
+fn a_feed_whose_items_have_no_ids_is_refused() {
+    let error = failure(
+        &Rss,
+        b"<rss><channel><item><title>a</title></item><item/></channel></rss>",
+        None,
+    );
+    assert_eq!(
+        error.message,
+        "none of the feed's 2 items has a guid or a link, so they cannot be told apart"
+    );
+    let error = failure(&Atom, b"<feed><entry><title>a</title></entry></feed>", None);
+    assert!(
+        error.message.contains("has an id or a link"),
+        "{}",
+        error.message
+    );
 }
