@@ -249,3 +249,62 @@ fn a_feed_whose_items_have_no_ids_is_refused() {
         error.message
     );
 }
+
+#[test]
+fn mangled_feeds_are_read_or_refused_never_a_panic() {
+    use fakes::feed_files::{BLOG_ATOM_NEXT, PODCAST_RSS, RELEASES_ATOM};
+    let items_path = JsonPath::default();
+    let id_path = JsonPath::parse("id").expect("path");
+    let auto = source(Format::Auto, &items_path, &id_path);
+    // A small deterministic generator (xorshift): the same cases every run.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move |bound: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % bound as u64) as usize
+    };
+    let noise = [
+        &b"<"[..],
+        b">",
+        b"&",
+        b"&#",
+        b"]]>",
+        b"<![CDATA[",
+        b"\xFF",
+        b"\xC3",
+        b"\"",
+        b"</",
+        b"/>",
+        b"xmlns:a='b'",
+    ];
+    for file in [
+        BLOG_RSS,
+        NEWS_LATIN1_RSS,
+        RDF_RSS,
+        PODCAST_RSS,
+        BLOG_ATOM,
+        BLOG_ATOM_NEXT,
+        RELEASES_ATOM,
+    ] {
+        for _ in 0..300 {
+            let mut body = file.to_vec();
+            match next(3) {
+                0 => body.truncate(next(body.len())),
+                1 => {
+                    let at = next(body.len());
+                    body.splice(at..at, noise[next(noise.len())].iter().copied());
+                }
+                _ => {
+                    let at = next(body.len());
+                    let end = (at + next(40)).min(body.len());
+                    body.drain(at..end);
+                }
+            }
+            // Either answer is fine; what counts is that there is one, with a message.
+            if let Err(error) = auto.read(&answer(&body, Some("text/xml"))) {
+                assert!(!error.message.is_empty());
+            }
+        }
+    }
+}
