@@ -6,8 +6,8 @@
 
 use super::date::normalize as date;
 use super::entry::{Enclosure, Entry, resolve};
+use super::feed::{FeedError, base_of, text_of};
 use super::xml::{Document, Element};
-use super::{FeedError, base_of, text_of};
 
 const ATOM: &str = "http://www.w3.org/2005/Atom";
 /// Atom 0.3, the 2003 draft RFC 4287 replaced.
@@ -18,8 +18,8 @@ pub fn is_atom(root: &Element) -> bool {
     root.name == "feed" && matches!(root.namespace.as_str(), ATOM | "" | ATOM_03)
 }
 
-/// The entries of an Atom document fetched from `url`, in the feed's order.
-pub fn entries(document: &Document, url: &str) -> Result<Vec<Entry>, FeedError> {
+/// The entries of an Atom document and their base URLs.
+fn feed<'d>(document: &'d Document, url: &str) -> Result<Vec<(&'d Element, String)>, FeedError> {
     let root = &document.root;
     if !is_atom(root) {
         return Err(FeedError::NotThisFormat);
@@ -31,16 +31,63 @@ pub fn entries(document: &Document, url: &str) -> Result<Vec<Entry>, FeedError> 
         )));
     }
     // Atom 1.0, or the same elements without the namespace (sloppy, but unambiguous).
-    let ns = root.namespace.as_str();
     let base = base_of(url, root);
-    let feed_author = author(root, ns);
     Ok(root
-        .children_named(ns, "entry")
-        .map(|element| {
-            let entry_base = base_of(&base, element);
-            entry(document, element, ns, &entry_base, feed_author.as_deref())
-        })
+        .children_named(&root.namespace, "entry")
+        .map(|entry| (entry, base_of(&base, entry)))
         .collect())
+}
+
+/// Each entry's id, in the feed's order.
+pub fn ids(document: &Document, url: &str) -> Result<Vec<Option<String>>, FeedError> {
+    let ns = document.root.namespace.as_str();
+    Ok(feed(document, url)?
+        .iter()
+        .map(|(entry, base)| id(entry, ns, &links(entry, ns, base)))
+        .collect())
+}
+
+/// The entries of an Atom document fetched from `url`, in the feed's order.
+pub fn entries(document: &Document, url: &str) -> Result<Vec<Entry>, FeedError> {
+    let root = &document.root;
+    let ns = root.namespace.as_str();
+    let feed_author = author(root, ns);
+    Ok(feed(document, url)?
+        .iter()
+        .map(|(element, base)| entry(document, element, ns, base, feed_author.as_deref()))
+        .collect())
+}
+
+/// An entry's links: relation, absolute href, the element.
+fn links<'e>(element: &'e Element, ns: &'e str, base: &str) -> Vec<(&'e str, String, &'e Element)> {
+    element
+        .children_named(ns, "link")
+        .filter_map(|link| {
+            let href = link.attribute("href")?;
+            let rel = link.attribute("rel").map_or("alternate", str::trim);
+            Some((rel, resolve(&base_of(base, link), href), link))
+        })
+        .collect()
+}
+
+/// The entry's alternate link (an HTML one first).
+fn alternate(links: &[(&str, String, &Element)]) -> Option<String> {
+    links
+        .iter()
+        .find(|(rel, _, link)| {
+            *rel == "alternate" && link.attribute("type").is_none_or(|t| t.contains("html"))
+        })
+        .or_else(|| links.iter().find(|(rel, _, _)| *rel == "alternate"))
+        .map(|(_, href, _)| href.clone())
+}
+
+/// What an entry is known by: its id, else its alternate link.
+fn id(element: &Element, ns: &str, links: &[(&str, String, &Element)]) -> Option<String> {
+    element
+        .child(ns, "id")
+        .and_then(Element::trimmed_text)
+        .map(str::to_owned)
+        .or_else(|| alternate(links))
 }
 
 fn entry(
@@ -51,30 +98,11 @@ fn entry(
     feed_author: Option<&str>,
 ) -> Entry {
     let field = |name: &str| element.child(ns, name).and_then(|e| text(document, e));
-    let links: Vec<(&str, String, &Element)> = element
-        .children_named(ns, "link")
-        .filter_map(|link| {
-            let href = link.attribute("href")?;
-            let rel = link.attribute("rel").map_or("alternate", str::trim);
-            Some((rel, resolve(&base_of(base, link), href), link))
-        })
-        .collect();
-    let link = links
-        .iter()
-        .find(|(rel, _, link)| {
-            *rel == "alternate" && link.attribute("type").is_none_or(|t| t.contains("html"))
-        })
-        .or_else(|| links.iter().find(|(rel, _, _)| *rel == "alternate"))
-        .map(|(_, href, _)| href.clone());
-    let id = element
-        .child(ns, "id")
-        .and_then(Element::trimmed_text)
-        .map(str::to_owned)
-        .or_else(|| link.clone());
+    let links = links(element, ns, base);
     Entry {
-        id,
+        id: id(element, ns, &links),
         title: field("title"),
-        link,
+        link: alternate(&links),
         published: element
             .child(ns, "published")
             .and_then(Element::trimmed_text)

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{Answer, Items, ReadError, Source, SourceItem, content_type_note, quote};
+use super::{Answer, Ids, Items, ReadError, Source, SourceItem, content_type_note, quote};
 use crate::path::JsonPath;
 
 /// A JSON source and where its items and their ids sit.
@@ -18,26 +18,53 @@ impl Source for Json<'_> {
         "application/json"
     }
 
-    fn read(&self, answer: &Answer<'_>) -> Result<Items, ReadError> {
-        let body: Value = serde_json::from_slice(answer.body).map_err(|error| ReadError {
-            parameter: "url",
-            message: format!(
-                "the body{} is not JSON ({error}){}",
-                content_type_note(answer),
-                quote(answer.body)
-            ),
-        })?;
-        self.items(&body)
+    fn ids(&self, answer: &Answer<'_>) -> Result<Ids, ReadError> {
+        let body = parse(answer)?;
+        let ids: Vec<Option<String>> = self.list(&body)?.iter().map(|v| self.id(v)).collect();
+        let with_id = ids.iter().flatten().count();
+        self.some_ids(with_id, ids.len() - with_id)?;
+        Ok(Ids {
+            ids,
+            notes: Vec::new(),
+        })
     }
 
-    fn id_of(&self, event: &Value) -> Option<String> {
-        self.id_path.lookup(event).and_then(id_text)
+    fn read(&self, answer: &Answer<'_>) -> Result<Items, ReadError> {
+        let body = parse(answer)?;
+        let mut items = Items::default();
+        for value in self.list(&body)? {
+            match self.id(value) {
+                Some(id) => items.items.push(SourceItem {
+                    id,
+                    event: value.clone(),
+                }),
+                None => items.without_id += 1,
+            }
+        }
+        self.some_ids(items.items.len(), items.without_id)?;
+        Ok(items)
     }
 }
 
+fn parse(answer: &Answer<'_>) -> Result<Value, ReadError> {
+    serde_json::from_slice(answer.body).map_err(|error| ReadError {
+        parameter: "url",
+        message: format!(
+            "the body{} is not JSON ({error}){}",
+            content_type_note(answer),
+            quote(answer.body)
+        ),
+    })
+}
+
 impl Json<'_> {
-    /// The items of a JSON document.
-    pub fn items(&self, body: &Value) -> Result<Items, ReadError> {
+    /// An item's id: the value at `idPath`.
+    fn id(&self, item: &Value) -> Option<String> {
+        self.id_path.lookup(item).and_then(id_text)
+    }
+
+    /// The list at `itemsPath`.
+    fn list<'v>(&self, body: &'v Value) -> Result<&'v [Value], ReadError> {
         let found = self.items_path.lookup(body).ok_or_else(|| ReadError {
             parameter: "itemsPath",
             message: format!(
@@ -56,27 +83,21 @@ impl Json<'_> {
                 message: format!("{at} is {}, not a list of items", feedkit::json_kind(found)),
             });
         };
-        let mut items = Items::default();
-        for value in values {
-            match self.id_of(value) {
-                Some(id) => items.items.push(SourceItem {
-                    id,
-                    event: value.clone(),
-                }),
-                None => items.without_id += 1,
-            }
+        Ok(values)
+    }
+
+    /// A list whose items all lack ids means `idPath` is wrong.
+    fn some_ids(&self, with_id: usize, without_id: usize) -> Result<(), ReadError> {
+        if with_id > 0 || without_id == 0 {
+            return Ok(());
         }
-        if items.items.is_empty() && items.without_id > 0 {
-            return Err(ReadError {
-                parameter: "idPath",
-                message: format!(
-                    "none of the {} items has an id at idPath {:?}",
-                    items.without_id,
-                    self.id_path.as_str()
-                ),
-            });
-        }
-        Ok(items)
+        Err(ReadError {
+            parameter: "idPath",
+            message: format!(
+                "none of the {without_id} items has an id at idPath {:?}",
+                self.id_path.as_str()
+            ),
+        })
     }
 }
 
@@ -128,9 +149,22 @@ mod tests {
         assert_eq!(ids, ["1", "1", "{\"k\":2}"]);
         assert_eq!(items.items[3 - 1].event, json!({"meta": {"id": {"k": 2}}}));
         assert_eq!(items.without_id, 2);
+        let ids = source
+            .ids(&Answer {
+                url: "https://example.com/api",
+                content_type: None,
+                body: body.to_string().as_bytes(),
+            })
+            .expect("ids");
         assert_eq!(
-            source.id_of(&json!({"meta": {"id": 7}})).as_deref(),
-            Some("7")
+            ids.ids,
+            [
+                Some("1".into()),
+                Some("1".into()),
+                None,
+                Some("{\"k\":2}".into()),
+                None
+            ]
         );
         assert_eq!(source.accept(), "application/json");
     }

@@ -9,8 +9,8 @@
 
 use super::date::normalize as date;
 use super::entry::{Enclosure, Entry, resolve};
+use super::feed::{FeedError, base_of, text_of};
 use super::xml::{Document, Element};
-use super::{FeedError, base_of, text_of};
 
 const RSS_090: &str = "http://my.netscape.com/rdf/simple/0.9/";
 const RSS_10: &str = "http://purl.org/rss/1.0/";
@@ -25,8 +25,15 @@ pub fn is_rss(root: &Element) -> bool {
     root.is("", "rss") || root.is(RDF, "RDF")
 }
 
-/// The items of an RSS document fetched from `url`, in the feed's order.
-pub fn entries(document: &Document, url: &str) -> Result<Vec<Entry>, FeedError> {
+/// The items of an RSS document: where they sit, their base URLs, the channel's author.
+struct Channel<'d> {
+    /// The namespace of RSS's own elements (none for RSS 2.0).
+    namespace: &'static str,
+    items: Vec<(&'d Element, String)>,
+    author: Option<&'d str>,
+}
+
+fn channel<'d>(document: &'d Document, url: &str) -> Result<Channel<'d>, FeedError> {
     let root = &document.root;
     if !is_rss(root) {
         return Err(FeedError::NotThisFormat);
@@ -43,29 +50,69 @@ pub fn entries(document: &Document, url: &str) -> Result<Vec<Entry>, FeedError> 
     let base = base_of(url, root);
     let channel = root.child(namespace, "channel");
     let channel_base = channel.map_or_else(|| base.clone(), |channel| base_of(&base, channel));
-    // A podcast names its author once, on the channel.
-    let channel_author = channel.and_then(|channel| {
-        [(ITUNES, "author"), (DC, "creator")]
-            .into_iter()
-            .find_map(|(ns, name)| channel.child(ns, name)?.trimmed_text())
-    });
-    let in_channel = channel
+    let mut items = Vec::new();
+    for (parent, parent_base) in channel
+        .map(|c| (c, &channel_base))
         .into_iter()
-        .flat_map(|channel| channel.children_named(namespace, "item"))
-        .map(|item| (item, &channel_base));
-    let beside_channel = root
-        .children_named(namespace, "item")
-        .map(|item| (item, &base));
-    Ok(in_channel
-        .chain(beside_channel)
+        .chain([(root, &base)])
+    {
+        for item in parent.children_named(namespace, "item") {
+            items.push((item, base_of(parent_base, item)));
+        }
+    }
+    Ok(Channel {
+        namespace,
+        items,
+        // A podcast names its author once, on the channel.
+        author: channel.and_then(|channel| {
+            [(ITUNES, "author"), (DC, "creator")]
+                .into_iter()
+                .find_map(|(ns, name)| channel.child(ns, name)?.trimmed_text())
+        }),
+    })
+}
+
+/// Each item's id, in the feed's order.
+pub fn ids(document: &Document, url: &str) -> Result<Vec<Option<String>>, FeedError> {
+    let channel = channel(document, url)?;
+    Ok(channel
+        .items
+        .iter()
+        .map(|(item, base)| id(document, item, channel.namespace, base))
+        .collect())
+}
+
+/// The items of an RSS document fetched from `url`, in the feed's order.
+pub fn entries(document: &Document, url: &str) -> Result<Vec<Entry>, FeedError> {
+    let channel = channel(document, url)?;
+    Ok(channel
+        .items
+        .iter()
         .map(|(item, base)| {
-            let mut entry = entry(document, item, namespace, &base_of(base, item));
+            let mut entry = entry(document, item, channel.namespace, base);
             if entry.author.is_none() {
-                entry.author = channel_author.map(str::to_owned);
+                entry.author = channel.author.map(str::to_owned);
             }
             entry
         })
         .collect())
+}
+
+/// The item's link, absolute.
+fn link(document: &Document, item: &Element, ns: &str, base: &str) -> Option<String> {
+    item.child(ns, "link")
+        .and_then(|link| text_of(document, link))
+        .map(|link| resolve(base, &link))
+}
+
+/// What an item is known by: its guid, else (RSS 1.0) its `rdf:about`, else its link.
+fn id(document: &Document, item: &Element, ns: &str, base: &str) -> Option<String> {
+    item.child(ns, "guid")
+        .and_then(Element::trimmed_text)
+        .or_else(|| item.attribute_in(RDF, "about").map(str::trim))
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .or_else(|| link(document, item, ns, base))
 }
 
 fn entry(document: &Document, item: &Element, ns: &str, base: &str) -> Entry {
@@ -73,29 +120,20 @@ fn entry(document: &Document, item: &Element, ns: &str, base: &str) -> Entry {
         item.child(namespace, name)
             .and_then(|element| text_of(document, element))
     };
-    let guid = item.child(ns, "guid");
-    let guid_text = guid.and_then(Element::trimmed_text).map(str::to_owned);
-    let link = field(ns, "link").map(|link| resolve(base, &link));
     // A guid is a permalink unless it says otherwise: then it doubles as the link.
-    let permalink = guid
+    let permalink = item
+        .child(ns, "guid")
         .filter(|guid| {
             guid.attribute("isPermaLink")
                 .is_none_or(|v| v.trim() != "false")
         })
-        .and(guid_text.as_deref())
+        .and_then(Element::trimmed_text)
         .filter(|text| text.starts_with("http://") || text.starts_with("https://"))
         .map(str::to_owned);
-    let id = guid_text
-        .or_else(|| {
-            item.attribute_in(RDF, "about")
-                .map(|about| about.trim().to_owned())
-        })
-        .filter(|id| !id.is_empty())
-        .or_else(|| link.clone());
     Entry {
-        id,
+        id: id(document, item, ns, base),
         title: field(ns, "title"),
-        link: link.or(permalink),
+        link: link(document, item, ns, base).or(permalink),
         published: field(ns, "pubDate")
             .or_else(|| field(DC, "date"))
             .map(|text| date(&text)),

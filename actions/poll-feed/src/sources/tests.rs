@@ -177,7 +177,7 @@ fn a_large_feed_reads_whole() {
 fn auto_goes_by_the_content_type_then_by_the_body() {
     let items_path = JsonPath::default();
     let id_path = JsonPath::parse("id").expect("path");
-    let auto = source(Format::Auto, &items_path, &id_path);
+    let auto = AnySource::new(Format::Auto, &items_path, &id_path);
     let json = br#"[{"id": "j1", "x": 1}]"#;
     for content_type in [
         Some("application/json; charset=utf-8"),
@@ -221,14 +221,6 @@ fn auto_goes_by_the_content_type_then_by_the_body() {
         error.message,
         "the body (Content-Type text/plain) is neither JSON nor an RSS or Atom feed: OK"
     );
-    assert_eq!(
-        auto.id_of(&serde_json::json!({"id": 5})).as_deref(),
-        Some("5")
-    );
-    assert_eq!(
-        Rss.id_of(&serde_json::json!({"id": "g"})).as_deref(),
-        Some("g")
-    );
 }
 
 #[test]
@@ -255,7 +247,7 @@ fn mangled_feeds_are_read_or_refused_never_a_panic() {
     use fakes::feed_files::{BLOG_ATOM_NEXT, PODCAST_RSS, RELEASES_ATOM};
     let items_path = JsonPath::default();
     let id_path = JsonPath::parse("id").expect("path");
-    let auto = source(Format::Auto, &items_path, &id_path);
+    let auto = AnySource::new(Format::Auto, &items_path, &id_path);
     // A small deterministic generator (xorshift): the same cases every run.
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
     let mut next = move |bound: usize| {
@@ -307,4 +299,43 @@ fn mangled_feeds_are_read_or_refused_never_a_panic() {
             }
         }
     }
+}
+
+#[test]
+fn ids_alone_are_the_ids_the_items_fire_with() {
+    use fakes::feed_files::{BLOG_ATOM_NEXT, BLOG_RSS_NEXT, PODCAST_RSS, RELEASES_ATOM};
+    let items_path = JsonPath::default();
+    let id_path = JsonPath::parse("id").expect("path");
+    for format in [Format::Rss, Format::Atom, Format::Auto] {
+        let source = AnySource::new(format, &items_path, &id_path);
+        for file in [
+            BLOG_RSS,
+            BLOG_RSS_NEXT,
+            NEWS_LATIN1_RSS,
+            RDF_RSS,
+            PODCAST_RSS,
+            BLOG_ATOM,
+            BLOG_ATOM_NEXT,
+            RELEASES_ATOM,
+        ] {
+            let answer = answer(file, None);
+            match (source.ids(&answer), source.read(&answer)) {
+                (Ok(ids), Ok(items)) => {
+                    let read: Vec<&str> = items.items.iter().map(|i| i.id.as_str()).collect();
+                    let listed: Vec<&str> = ids.ids.iter().flatten().map(String::as_str).collect();
+                    assert_eq!(listed, read);
+                    assert_eq!(ids.ids.len() - listed.len(), items.without_id);
+                    assert_eq!(ids.notes, items.notes);
+                }
+                (Err(ids), Err(read)) => assert_eq!(ids, read),
+                (ids, read) => panic!("{format}: {ids:?} but {read:?}"),
+            }
+        }
+    }
+    let json = AnySource::new(Format::Json, &items_path, &id_path);
+    let body = br#"[{"id": "a"}, {"x": 1}, {"id": 2}]"#;
+    assert_eq!(
+        json.ids(&answer(body, None)).expect("ids").ids,
+        [Some("a".to_owned()), None, Some("2".to_owned())]
+    );
 }

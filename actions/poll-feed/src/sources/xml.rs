@@ -428,7 +428,8 @@ fn attributes(
     at: usize,
 ) -> Result<Vec<Attribute>, XmlError> {
     let mut attributes = Vec::new();
-    for attribute in start.attributes() {
+    // A repeated attribute is not worth refusing a feed for: the first one counts.
+    for attribute in start.attributes().with_checks(false) {
         let attribute = attribute.map_err(|error| {
             XmlError(format!(
                 "the document has a malformed attribute at {}: {error}",
