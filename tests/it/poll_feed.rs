@@ -928,3 +928,5 @@ fn credentials_are_not_sent_across_a_redirect_to_another_origin() {
     }
     world.assert_quiet();
 }
+
+mod feeds;

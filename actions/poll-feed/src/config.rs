@@ -14,6 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::path::JsonPath;
+use crate::sources::{AnySource, Format};
 use crate::stored::Fields;
 
 /// The alarms feed for `minutes`.
@@ -25,8 +26,10 @@ pub const CRON_FEED: &str = "/whisk.system/alarms/alarm";
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct PollParams {
-    /// The http(s) URL of the JSON to poll.
+    /// The http(s) URL of the JSON or the RSS/Atom feed to poll.
     pub url: Param<SourceUrl>,
+    /// `json`, `rss`, `atom` or `auto` (by the answer's Content-Type, else its body).
+    pub format: Param<Format>,
     /// Minutes between polls (or `cron`).
     pub minutes: Param<Bounded<1, { u64::MAX }>>,
     /// A cron pattern for the polls (or `minutes`).
@@ -267,6 +270,8 @@ pub struct PollConfig {
     /// The rule from the helper trigger to the poller.
     pub rule: String,
     pub url: String,
+    /// How answers are read.
+    pub format: Format,
     pub schedule: Schedule,
     /// `alarmFeed` when the user chose one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -349,6 +354,8 @@ pub struct Changes {
     pub source: bool,
     /// `itemsPath` or `idPath`: item ids may read differently.
     pub ids: bool,
+    /// `format`: answers are read another way (ids may read differently too).
+    pub format: bool,
 }
 
 /// The parameters one CREATE or UPDATE gave, each validated on its own. For credentials,
@@ -356,6 +363,7 @@ pub struct Changes {
 #[derive(Debug, Clone, Default)]
 pub struct ConfigPatch {
     pub url: Option<String>,
+    pub format: Option<Format>,
     pub minutes: Option<u64>,
     pub cron: Option<String>,
     pub timezone: Option<String>,
@@ -382,6 +390,7 @@ impl ConfigPatch {
         };
         Self {
             url: params.url.get().map(|url| url.0.clone()),
+            format: params.format.get().copied(),
             minutes: params.minutes.get().map(|minutes| minutes.0),
             cron: params.cron.get().map(|cron| cron.0.clone()),
             timezone: text(&params.timezone),
@@ -407,6 +416,7 @@ impl ConfigPatch {
     /// Whether any setting was given (`startFrom` alone counts: UPDATE re-baselines with it).
     pub fn is_empty(&self) -> bool {
         self.url.is_none()
+            && self.format.is_none()
             && self.minutes.is_none()
             && self.cron.is_none()
             && self.timezone.is_none()
@@ -459,6 +469,12 @@ impl PollConfig {
             poll_trigger: fields.str("pollTrigger")?,
             rule: fields.str("rule")?,
             url: fields.str("url")?,
+            // Feeds made before `format` existed polled JSON.
+            format: match fields.opt_str("format")? {
+                Some(format) => Format::parse(&format)
+                    .ok_or_else(|| format!("pollConfig.format {format:?} is unknown"))?,
+                None => Format::Json,
+            },
             schedule,
             alarm_feed: fields.opt_str("alarmFeed")?,
             items_path: path("itemsPath")?,
@@ -474,10 +490,9 @@ impl PollConfig {
 
     /// The configuration CREATE stores.
     pub fn create(owners: Owners, patch: ConfigPatch) -> Result<(Self, Secrets), ParamError> {
-        let url = patch
-            .url
-            .clone()
-            .ok_or_else(|| ParamError::missing("url", "the http(s) URL of the JSON to poll"))?;
+        let url = patch.url.clone().ok_or_else(|| {
+            ParamError::missing("url", "the http(s) URL of the JSON or the feed to poll")
+        })?;
         let schedule = new_schedule(&patch, None)?.ok_or_else(|| {
             ParamError::missing(
                 "minutes",
@@ -489,6 +504,7 @@ impl PollConfig {
             poll_trigger: owners.poll_trigger,
             rule: owners.rule,
             url,
+            format: patch.format.unwrap_or(Format::Auto),
             schedule,
             alarm_feed: patch.alarm_feed.clone(),
             items_path: patch.items_path.clone().unwrap_or_default(),
@@ -508,6 +524,7 @@ impl PollConfig {
         };
         let mut secrets = Secrets::default();
         apply_credentials(&mut config, &mut secrets, &patch)?;
+        check_paths(&config, &patch)?;
         Ok((config, secrets))
     }
 
@@ -521,6 +538,9 @@ impl PollConfig {
         let mut new_secrets = secrets.clone();
         if let Some(url) = &patch.url {
             config.url = url.clone();
+        }
+        if let Some(format) = patch.format {
+            config.format = format;
         }
         if let Some(schedule) = new_schedule(patch, Some(&self.schedule))? {
             config.schedule = schedule;
@@ -547,19 +567,31 @@ impl PollConfig {
             config.start_from = start_from;
         }
         apply_credentials(&mut config, &mut new_secrets, patch)?;
+        check_paths(&config, patch)?;
         let changes = Changes {
             schedule: config.schedule != self.schedule || config.alarm_feed() != self.alarm_feed(),
             source: config.url != self.url
                 || config.username != self.username
                 || new_secrets != *secrets,
             ids: config.items_path != self.items_path || config.id_path != self.id_path,
+            format: config.format != self.format,
         };
-        if changes.source || changes.ids {
+        if changes.source || changes.ids || changes.format {
             config.generation += 1;
         }
         *self = config;
         *secrets = new_secrets;
         Ok(changes)
+    }
+
+    /// How the source's answers are read.
+    pub fn source(&self) -> AnySource<'_> {
+        AnySource::new(self.format, &self.items_path, &self.id_path)
+    }
+
+    /// Whether answers may be JSON (`itemsPath` and `idPath` apply).
+    pub fn reads_json(&self) -> bool {
+        matches!(self.format, Format::Json | Format::Auto)
     }
 
     /// The alarms feed in use.
@@ -573,10 +605,13 @@ impl PollConfig {
     pub fn redacted_json(&self, secrets: &Secrets) -> Value {
         let mut config = Map::new();
         config.insert("url".into(), json!(redact_userinfo(&self.url)));
+        config.insert("format".into(), json!(self.format));
         config.extend(self.schedule.alarm_params());
         config.insert("alarmFeed".into(), json!(self.alarm_feed()));
-        config.insert("itemsPath".into(), json!(self.items_path));
-        config.insert("idPath".into(), json!(self.id_path));
+        if self.reads_json() {
+            config.insert("itemsPath".into(), json!(self.items_path));
+            config.insert("idPath".into(), json!(self.id_path));
+        }
         if let Some(username) = &self.username {
             config.insert("username".into(), json!(username));
         }
@@ -691,6 +726,27 @@ fn apply_credentials(
             "headers.Authorization",
             "conflicts with `username`/`password` or `bearerToken`; give one of them",
         ));
+    }
+    Ok(())
+}
+
+/// `itemsPath` and `idPath` say where a JSON answer's items are: given for a feed, they are a
+/// mistake worth naming (a feed item is known by its guid or id, else its link).
+fn check_paths(config: &PollConfig, patch: &ConfigPatch) -> Result<(), ParamError> {
+    if config.reads_json() {
+        return Ok(());
+    }
+    for (name, given) in [("itemsPath", &patch.items_path), ("idPath", &patch.id_path)] {
+        if given.is_some() {
+            return Err(ParamError::invalid(
+                name,
+                format!(
+                    "applies to JSON answers (format json or auto), and format is {}: an RSS or \
+                     Atom item is known by its guid or id, else its link",
+                    config.format
+                ),
+            ));
+        }
     }
     Ok(())
 }

@@ -50,10 +50,10 @@ pub use names::{
 pub use path::JsonPath;
 pub use poll::{Backoff, Poll, baseline, rekey};
 pub use source::{
-    Fetched, Item, Listing, PollFailure, Polled, SourceError, SourceRequest, fetch, list_items,
+    Fetched, Item, Listing, PollFailure, Polled, SourceError, SourceRequest, fetch, keys_of,
     read_source,
 };
-pub use sources::{Answer, Format, Items, ReadError, Source, SourceItem};
+pub use sources::{Answer, AnySource, Format, Ids, Items, ReadError, Source, SourceItem};
 pub use state::{
     LastPoll, MAX_ITEMS_PER_POLL, Outcome, PollRecord, PollState, SEEN_HISTORY, Validators, id_key,
 };

@@ -9,44 +9,51 @@ use feedkit::http::Http;
 use feedkit::{Client, ClientError, FireOutcome, QualifiedName};
 use serde_json::{Value, json};
 
-use crate::config::{Batch, PollConfig, Secrets};
-use crate::source::{Item, PollFailure, Polled, id_text, read_source, time_left};
+use crate::config::{Batch, PollConfig, Secrets, StartFrom};
+use crate::source::{Item, Listing, PollFailure, Polled, keys_of, read_source, time_left};
+use crate::sources::{Answer, AnySource, Ids, Source};
 use crate::state::{KeySet, Outcome, PollRecord, PollState, Validators, id_key};
 use feedkit::now_ms;
 
 /// A list fire stays below this many bytes (OpenWhisk refuses payloads over 1 MB).
 const MAX_FIRE_BYTES: usize = 512 * 1024;
 
-/// Takes every current item as seen without firing (`startFrom=now`).
+/// Takes every current item as seen without firing (`startFrom=now`). Only the ids are read.
 pub fn baseline(
     http: &Http,
     config: &PollConfig,
     secrets: &Secrets,
 ) -> Result<PollRecord, PollFailure> {
     let at = now_ms();
-    match read_source(http, config, secrets, None)? {
+    let read = |source: &AnySource<'_>, answer: &Answer<'_>| {
+        let ids = source.ids(answer)?;
+        Ok((keys_of(&ids)?, ids))
+    };
+    match read_source(http, config, secrets, None, read)? {
         // Nothing was sent conditionally, so a 304 is the source's own oddity: nothing to learn.
         Polled::NotModified => Ok(record(at, Outcome::Baseline, Some(304))),
-        Polled::Items {
+        Polled::Answered {
             status,
-            listing,
+            read: (keys, ids),
             etag,
             last_modified,
         } => Ok(PollRecord {
-            known: Some(listing.items.iter().map(|item| item.key.clone()).collect()),
+            known: Some(keys),
             validators: Validators::Set {
                 etag,
                 last_modified,
             },
-            detail: skipped_note(listing.without_id),
+            detail: ids_note(&ids),
             ..record(at, Outcome::Baseline, Some(status))
         }),
     }
 }
 
-/// Carries the position over to new `itemsPath`/`idPath` settings (`config`; `old` are the
-/// settings `state` was kept with): the current items whose old id was seen count as seen under
-/// their new id, the others stay new. Nothing is fired.
+/// Carries the position over to new settings that read ids differently (`itemsPath`, `idPath`,
+/// `format`; `old` are the settings `state` was kept with): the source is read once both ways,
+/// and each current item whose old id was seen counts as seen under its new id, the others
+/// stay new. Nothing is fired. When the old settings cannot read the answer at all, nothing can
+/// be carried over and the feed starts over as its `startFrom` says.
 pub fn rekey(
     http: &Http,
     config: &PollConfig,
@@ -55,28 +62,44 @@ pub fn rekey(
     state: &PollState,
 ) -> Result<PollRecord, PollFailure> {
     let at = now_ms();
-    let Polled::Items {
+    // The old way of telling ids, over the list the new settings find.
+    let before = AnySource::new(old.format, &config.items_path, &old.id_path);
+    let read = |source: &AnySource<'_>, answer: &Answer<'_>| {
+        let ids = source.ids(answer)?;
+        Ok((keys_of(&ids)?, before.ids(answer).ok(), ids))
+    };
+    let Polled::Answered {
         status,
-        listing,
+        read: (keys, old_ids, ids),
         etag,
         last_modified,
-    } = read_source(http, config, secrets, None)?
+    } = read_source(http, config, secrets, None, read)?
     else {
         return Ok(record(at, Outcome::Baseline, Some(304)));
     };
-    let seen = state.seen_set();
-    let known: Vec<String> = listing
-        .items
-        .iter()
-        .filter(|item| {
-            old.id_path
-                .lookup(&item.value)
-                .and_then(id_text)
-                .is_some_and(|id| seen.contains(id_key(&id).as_str()))
-        })
-        .map(|item| item.key.clone())
-        .collect();
-    let validators = if known.len() == listing.items.len() {
+    let known: Vec<String> = match old_ids {
+        Some(old_ids) => {
+            let seen = state.seen_set();
+            let carried: Vec<String> = ids
+                .ids
+                .iter()
+                .zip(&old_ids.ids)
+                .filter_map(|(new, old)| Some((new.as_deref()?, old.as_deref()?)))
+                .filter(|(_, old)| seen.contains(id_key(old).as_str()))
+                .map(|(new, _)| id_key(new))
+                .collect();
+            let carried = KeySet::of(carried.iter().map(String::as_str));
+            keys.iter()
+                .filter(|key| carried.contains(key))
+                .cloned()
+                .collect()
+        }
+        None => match config.start_from {
+            StartFrom::Now => keys.clone(),
+            StartFrom::Backlog => Vec::new(),
+        },
+    };
+    let validators = if known.len() == keys.len() {
         Validators::Set {
             etag,
             last_modified,
@@ -88,9 +111,19 @@ pub fn rekey(
     Ok(PollRecord {
         known: Some(known),
         validators,
-        detail: skipped_note(listing.without_id),
+        detail: ids_note(&ids),
         ..record(at, Outcome::Baseline, Some(status))
     })
+}
+
+/// What a baseline's report says about the answer: items without ids, repairs.
+fn ids_note(ids: &Ids) -> Option<String> {
+    Listing {
+        without_id: ids.ids.iter().filter(|id| id.is_none()).count(),
+        notes: ids.notes.clone(),
+        ..Listing::default()
+    }
+    .note()
 }
 
 fn record(at: u64, outcome: Outcome, status: Option<u16>) -> PollRecord {
@@ -108,10 +141,6 @@ fn record(at: u64, outcome: Outcome, status: Option<u16>) -> PollRecord {
         events: 0,
         stop: None,
     }
-}
-
-fn skipped_note(without_id: usize) -> Option<String> {
-    (without_id > 0).then(|| format!("{without_id} items without an id were skipped"))
 }
 
 /// How long to wait between fire attempts that OpenWhisk refused for now (429, 408, 5xx).
@@ -163,7 +192,8 @@ impl Poll<'_> {
         fire: impl FnMut(&Value) -> Result<FireOutcome, ClientError>,
     ) -> PollRecord {
         let at = now_ms();
-        let polled = match read_source(http, self.config, self.secrets, Some(self.state)) {
+        let read = |source: &AnySource<'_>, answer: &Answer<'_>| Listing::of(source.read(answer)?);
+        let polled = match read_source(http, self.config, self.secrets, Some(self.state), read) {
             Ok(polled) => polled,
             Err(failure) => {
                 return PollRecord {
@@ -175,9 +205,9 @@ impl Poll<'_> {
                 };
             }
         };
-        let Polled::Items {
+        let Polled::Answered {
             status,
-            listing,
+            read: listing,
             etag,
             last_modified,
         } = polled
@@ -208,14 +238,11 @@ impl Poll<'_> {
         } else {
             Outcome::Fired
         };
-        let detail = [
-            report.stop.clone().or(report.failure),
-            skipped_note(listing.without_id),
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join("; ");
+        let detail = [report.stop.clone().or(report.failure), listing.note()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("; ");
         PollRecord {
             at,
             outcome,

@@ -1,6 +1,7 @@
 //! Reading the polled source, all in one place: one conditional GET (`If-None-Match` /
 //! `If-Modified-Since` from the last complete poll, so an unchanged source costs one 304), and
-//! the items found in the answer by `itemsPath` and `idPath` ([`read_source`]).
+//! the answer read by the configured [`crate::sources::Source`] ([`read_source`]): the same for
+//! JSON, RSS and Atom.
 
 use std::fmt;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use feedkit::http::{Http, HttpErrorKind, Request};
 use serde_json::Value;
 
 use crate::config::{PollConfig, Secrets};
+use crate::sources::{Answer, AnySource, Ids, Items, ReadError, Source};
 use crate::state::{KeySet, MAX_ITEMS_PER_POLL, PollState, id_key};
 
 /// Bound on a response body: a feed page, not a data dump.
@@ -166,19 +168,56 @@ fn quote(text: &str) -> String {
 /// One item of the source, with its id.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
-    /// The id as text (a string id as is, any other JSON compact).
+    /// The id as text (a JSON id that is not a string, compact).
     pub id: String,
     /// [`id_key`] of the id: what the seen set holds.
     pub key: String,
+    /// The event it fires as.
     pub value: Value,
 }
 
-/// The items of one response, each id once, in the source's order.
+/// The items of one answer, each id once, in the source's order.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Listing {
     pub items: Vec<Item>,
-    /// Items without an id at `idPath`: they cannot be told apart, so they are skipped.
+    /// Items without an id: they cannot be told apart, so they are skipped.
     pub without_id: usize,
+    /// What reading the answer had to repair.
+    pub notes: Vec<String>,
+}
+
+impl Listing {
+    /// The items a source read, each id once (at its first place).
+    pub fn of(read: Items) -> Result<Self, ReadError> {
+        at_most(read.items.len() + read.without_id)?;
+        let mut keys = KeySet::default();
+        let items = read
+            .items
+            .into_iter()
+            .map(|item| Item {
+                key: id_key(&item.id),
+                id: item.id,
+                value: item.event,
+            })
+            .collect::<Vec<_>>();
+        let firsts: Vec<bool> = items.iter().map(|item| keys.insert(&item.key)).collect();
+        let mut firsts = firsts.into_iter();
+        let mut items = items;
+        items.retain(|_| firsts.next().unwrap_or(false));
+        Ok(Self {
+            items,
+            without_id: read.without_id,
+            notes: read.notes,
+        })
+    }
+
+    /// What the poll's report says about the answer: items skipped, repairs.
+    pub fn note(&self) -> Option<String> {
+        let skipped = (self.without_id > 0)
+            .then(|| format!("{} items without an id were skipped", self.without_id));
+        let notes: Vec<String> = skipped.into_iter().chain(self.notes.clone()).collect();
+        (!notes.is_empty()).then(|| notes.join("; "))
+    }
 }
 
 /// Why a poll could not get a listing; `parameter` is the setting to look at.
@@ -199,104 +238,56 @@ impl fmt::Display for PollFailure {
 
 impl std::error::Error for PollFailure {}
 
-/// Finds the items (`itemsPath`) and their ids (`idPath`) in a response body.
-pub fn list_items(body: &Value, config: &PollConfig) -> Result<Listing, PollFailure> {
-    let failure = |parameter, message: String| PollFailure {
-        parameter: Some(parameter),
-        status: None,
-        message,
-    };
-    let found = config.items_path.lookup(body).ok_or_else(|| {
-        failure(
-            "itemsPath",
-            format!(
-                "the response has nothing at itemsPath {:?}",
-                config.items_path.as_str()
-            ),
-        )
-    })?;
-    let Value::Array(values) = found else {
-        let at = if config.items_path.is_root() {
-            "the response body".to_owned()
-        } else {
-            format!("itemsPath {:?}", config.items_path.as_str())
-        };
-        return Err(failure(
-            "itemsPath",
-            format!("{at} is {}, not a list of items", feedkit::json_kind(found)),
-        ));
-    };
-    if values.len() > MAX_ITEMS_PER_POLL {
-        return Err(failure(
-            "url",
-            format!(
-                "the response holds {} items; at most {MAX_ITEMS_PER_POLL} are supported per poll (ask the source for a shorter page)",
-                values.len()
-            ),
-        ));
-    }
-    let mut listing = Listing::default();
-    for value in values {
-        let Some(id) = config.id_path.lookup(value).and_then(id_text) else {
-            listing.without_id += 1;
-            continue;
-        };
-        listing.items.push(Item {
-            key: id_key(&id),
-            id,
-            value: value.clone(),
-        });
-    }
-    // Each id once, at its first place.
-    let mut keys = KeySet::default();
-    let firsts: Vec<bool> = listing
-        .items
+/// The keys of an answer's ids, each once, in the answer's order.
+pub fn keys_of(ids: &Ids) -> Result<Vec<String>, ReadError> {
+    at_most(ids.ids.len())?;
+    let keys: Vec<String> = ids.ids.iter().flatten().map(|id| id_key(id)).collect();
+    let mut seen = KeySet::default();
+    let firsts: Vec<bool> = keys.iter().map(|key| seen.insert(key)).collect();
+    Ok(keys
         .iter()
-        .map(|item| keys.insert(item.key.as_str()))
-        .collect();
-    let mut firsts = firsts.into_iter();
-    listing.items.retain(|_| firsts.next().unwrap_or(false));
-    if listing.items.is_empty() && listing.without_id > 0 {
-        return Err(failure(
-            "idPath",
-            format!(
-                "none of the {} items has an id at idPath {:?}",
-                listing.without_id,
-                config.id_path.as_str()
-            ),
-        ));
-    }
-    Ok(listing)
+        .zip(firsts)
+        .filter(|(_, first)| *first)
+        .map(|(key, _)| key.clone())
+        .collect())
 }
 
-pub(crate) fn id_text(value: &Value) -> Option<String> {
-    match value {
-        Value::Null => None,
-        Value::String(text) if text.is_empty() => None,
-        Value::String(text) => Some(text.clone()),
-        other => Some(other.to_string()),
+/// An answer holds at most [`MAX_ITEMS_PER_POLL`] items (which bounds the seen set).
+fn at_most(count: usize) -> Result<(), ReadError> {
+    if count <= MAX_ITEMS_PER_POLL {
+        return Ok(());
     }
+    Err(ReadError {
+        parameter: "url",
+        message: format!(
+            "the response holds {count} items; at most {MAX_ITEMS_PER_POLL} are supported per \
+             poll (ask the source for a shorter page)"
+        ),
+    })
 }
 
-/// A source answer turned into items.
+/// A source answer, read.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Polled {
+pub enum Polled<L> {
     NotModified,
-    Items {
+    Answered {
         status: u16,
-        listing: Listing,
+        /// What the answer was read into.
+        read: L,
         etag: Option<String>,
         last_modified: Option<String>,
     },
 }
 
-/// Reads the source once and lists its items.
-pub fn read_source(
+/// Reads the source once (conditionally on `state`'s validators) and reads the answer with
+/// `read` (the configured [`crate::sources::Source`]'s ids, or its items).
+pub fn read_source<L>(
     http: &Http,
     config: &PollConfig,
     secrets: &Secrets,
     state: Option<&PollState>,
-) -> Result<Polled, PollFailure> {
+    read: impl FnOnce(&AnySource<'_>, &Answer<'_>) -> Result<L, ReadError>,
+) -> Result<Polled<L>, PollFailure> {
     let (etag, last_modified) = state
         .map(|state| state.validators_for(config.generation))
         .unwrap_or((None, None));
@@ -310,12 +301,13 @@ pub fn read_source(
     }
     let wanted = Duration::from_secs(config.timeout_seconds);
     let timeout = wanted.min(left);
+    let source = config.source();
     let fetched = fetch(
         http,
         SourceRequest {
             config,
             secrets,
-            accept: "application/json",
+            accept: source.accept(),
             etag,
             last_modified,
             timeout,
@@ -350,25 +342,23 @@ pub fn read_source(
         Fetched::Document {
             status,
             body,
+            content_type,
             etag,
             last_modified,
-            ..
         } => {
-            let document: Value = serde_json::from_slice(&body).map_err(|error| PollFailure {
-                parameter: Some("url"),
+            let answer = Answer {
+                url: &config.url,
+                content_type: content_type.as_deref(),
+                body: &body,
+            };
+            let read = read(&source, &answer).map_err(|error| PollFailure {
+                parameter: Some(error.parameter),
                 status: Some(status),
-                message: format!(
-                    "HTTP {status}, but the body is not JSON ({error}){}",
-                    quote(&String::from_utf8_lossy(&body))
-                ),
+                message: error.message,
             })?;
-            let listing = list_items(&document, config).map_err(|failure| PollFailure {
-                status: Some(status),
-                ..failure
-            })?;
-            Ok(Polled::Items {
+            Ok(Polled::Answered {
                 status,
-                listing,
+                read,
                 etag,
                 last_modified,
             })

@@ -14,7 +14,8 @@ fn blog_rss_third() -> Vec<u8> {
                 <link>https://blog.example.org/2024/05/mulch/</link>\
                 <guid isPermaLink=\"false\">https://blog.example.org/?p=421</guid>\
                 <pubDate>Fri, 17 May 2024 08:00:00 +0000</pubDate></item>\n\t";
-    next.replacen("<item>", &format!("{item}<item>"), 1).into_bytes()
+    next.replacen("<item>", &format!("{item}<item>"), 1)
+        .into_bytes()
 }
 
 /// Every item id the feed's requests were answered for, in order, with the validators sent.

@@ -1,10 +1,10 @@
 //! UPDATE: change what is polled, how, or when, without losing the position.
 //!
 //! - URL or credentials: the seen set stays (the same items keep their ids), the validators go.
-//! - `itemsPath` or `idPath`: ids read differently, so the feed reads the source once and
-//!   carries the position over: each current item whose id under the old settings was seen
-//!   counts as seen under its new id (nothing repeated); the others stay new (nothing lost).
-//!   Nothing is fired, so this works while paused too.
+//! - `itemsPath`, `idPath` or `format`: ids may read differently, so the feed reads the source
+//!   once both ways and carries the position over: each current item whose id under the old
+//!   settings was seen counts as seen under its new id (nothing repeated); the others stay new
+//!   (nothing lost). Nothing is fired, so this works while paused too.
 //! - `startFrom`: `now` takes the current items as seen, `backlog` forgets the seen set.
 //! - The schedule: the alarms feed's UPDATE changes the alarm in place; only a change of alarms
 //!   feed (interval to cron) replaces it (DELETE, then CREATE; if the new one is refused, the old
@@ -40,7 +40,7 @@ pub fn update(session: &mut Session<'_>) -> Result<Value, ActionError> {
             new_baseline = Some(baseline(http, &config, &secrets).map_err(|f| probe_error(&f))?);
         }
         Some(StartFrom::Backlog) => {}
-        None if changes.ids => {
+        None if changes.ids || changes.format => {
             new_baseline = Some(
                 rekey(http, &config, &secrets, &current.config, &current.state)
                     .map_err(|f| probe_error(&f))?,
@@ -78,6 +78,7 @@ pub fn update(session: &mut Session<'_>) -> Result<Value, ActionError> {
         (changes.schedule, "schedule"),
         (changes.source, "source"),
         (changes.ids, "ids"),
+        (changes.format, "format"),
     ] {
         if flag {
             changed.push(name);
@@ -88,7 +89,7 @@ pub fn update(session: &mut Session<'_>) -> Result<Value, ActionError> {
     helper.secrets = secrets;
     helper.feed = new_feed;
     let mut state_changed = false;
-    if changes.source || changes.ids {
+    if changes.source || changes.ids || changes.format {
         helper.state.clear_validators();
         state_changed = true;
     }

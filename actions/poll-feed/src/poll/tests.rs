@@ -1,6 +1,6 @@
 use super::*;
 use crate::config::{ConfigPatch, Owners, PollParams};
-use crate::source::list_items;
+use crate::sources::ReadError;
 use crate::state::MAX_ITEMS_PER_POLL;
 use fakes::{Fault, JsonSource, Shape};
 use feedkit::ClientErrorKind;
@@ -16,6 +16,17 @@ fn make(params: Value) -> (PollConfig, Secrets) {
         feedkit::params::parse(params.as_object().expect("object"), "poll-feed").expect("params");
     let patch = ConfigPatch::from_params(&params);
     PollConfig::create(owners, patch).expect("config")
+}
+
+/// The listing the configured source makes of a JSON answer.
+fn list_items(body: &Value, config: &PollConfig) -> Result<Listing, ReadError> {
+    let body = body.to_string();
+    let answer = Answer {
+        url: &config.url,
+        content_type: Some("application/json"),
+        body: body.as_bytes(),
+    };
+    Listing::of(config.source().read(&answer)?)
 }
 
 fn status_error(status: u16) -> ClientError {
@@ -95,7 +106,7 @@ fn lists_items_by_paths_once_each() {
     ] {
         assert_eq!(
             list_items(&body, &config).expect_err("bad").parameter,
-            Some(parameter)
+            parameter
         );
     }
     let (plain, _) = make(json!({"url": "http://h/", "minutes": 1, "idPath": ""}));
@@ -106,7 +117,7 @@ fn lists_items_by_paths_once_each() {
         list_items(&too_many, &plain)
             .expect_err("too many")
             .parameter,
-        Some("url")
+        "url"
     );
 }
 

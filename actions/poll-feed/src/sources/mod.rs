@@ -22,6 +22,8 @@ mod xml;
 
 use std::fmt;
 
+use feedkit::params::Text;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::path::JsonPath;
@@ -148,7 +150,8 @@ impl Source for AnySource<'_> {
 }
 
 /// The `format` parameter: how an answer is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", try_from = "Text")]
 pub enum Format {
     Json,
     Rss,
@@ -177,6 +180,14 @@ impl Format {
             Self::Atom => "atom",
             Self::Auto => "auto",
         }
+    }
+}
+
+impl TryFrom<Text> for Format {
+    type Error = String;
+    fn try_from(text: Text) -> Result<Self, String> {
+        Self::parse(text.as_str())
+            .ok_or_else(|| format!("{text:?} is not one of {}", Self::CHOICES))
     }
 }
 

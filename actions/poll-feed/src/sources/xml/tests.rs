@@ -141,11 +141,14 @@ fn malformed_documents_name_the_problem_and_where() {
         bad_reference.contains("invalid character reference"),
         "{bad_reference}"
     );
-    let bad_attribute = error(b"<a b=\"1\" b=\"2\"/>");
+    let bad_attribute = error(b"<a b=1/>");
     assert!(
         bad_attribute.contains("malformed attribute"),
         "{bad_attribute}"
     );
+    // A repeated attribute is forgiven: the first one counts.
+    let repeated = Document::parse(b"<a b=\"1\" b=\"2\"/>").expect("read");
+    assert_eq!(repeated.root.attribute("b"), Some("1"));
 }
 
 #[test]
