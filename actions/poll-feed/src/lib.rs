@@ -1,5 +1,5 @@
-//! The Polling pattern: a feed that polls a JSON endpoint on an alarm and fires the user's
-//! trigger with the items it has not fired before.
+//! The Polling pattern: a feed that polls a JSON endpoint or an RSS/Atom feed on an alarm and
+//! fires the user's trigger with the items it has not fired before.
 //!
 //! Two actions share this crate: the feed action `poll-feed` ([`PollFeed`], the lifecycle) and
 //! the poller `pollMyService` ([`Poller`], run by a rule on every alarm tick). Nothing lives in
@@ -9,15 +9,15 @@
 //!
 //! - `config`: the parameters, validated ([`PollConfig`]); credentials kept apart ([`Secrets`])
 //!   and redacted.
-//! - `source`: reading the source, all in one place: a conditional GET ([`fetch`]) and the items
-//!   found by JSON paths ([`JsonPath`], [`read_source`]);
+//! - `source`: reading the source, all in one place: a conditional GET ([`fetch`]) and the
+//!   answer read by the configured [`Source`] ([`read_source`]);
 //! - `poll`: one poll ([`Poll`]): what is new fired with backoff; `state`: the bounded seen set
 //!   and status ([`PollState`]).
 //! - `names`: helper entity names derived from the trigger ([`Entities`]), and where the
 //!   poller is ([`Kit`]).
 //! - `alarm`: the alarm, driven through the alarms feed's own lifecycle ([`Alarm`]).
-//! - `sources`: what an answer holds, by format ([`Source`]): RSS and Atom feeds read into
-//!   items with stable ids and one documented event shape.
+//! - `sources`: what an answer holds, by format ([`Source`]): JSON by paths ([`JsonPath`]),
+//!   RSS and Atom feeds read into items with stable ids and one documented event shape.
 
 mod alarm;
 mod config;
