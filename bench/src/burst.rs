@@ -1,12 +1,13 @@
 //! One poll with thousands of new items: `pollMyService` from `dist/`, run as the runtime runs
 //! it, fires them in batches (the default `batch: list`, `maxItemsPerFire` 100) at the sandbox.
-//! Figures: time from the spawn until the sandbox took the last fire, the whole activation,
-//! peak memory, fires sent.
+//! Once from a JSON source, once from an RSS feed of as many items (read through the XML
+//! reader). Figures: time from the spawn until the sandbox took the last fire, the whole
+//! activation, peak memory, fires sent.
 
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
-use fakes::JsonSource;
+use fakes::{FeedSource, JsonSource, RSS_CONTENT_TYPE};
 use feedkit::Client;
 use sandbox::{GUEST_AUTH_KEY, Sandbox};
 use serde_json::{Value, json};
@@ -30,6 +31,7 @@ struct Burst<'k> {
     sandbox: Sandbox,
     guest: Client,
     source: JsonSource,
+    feed: FeedSource,
     scratch: Scratch,
     runs: usize,
 }
@@ -52,27 +54,65 @@ fn item(number: usize) -> Value {
     })
 }
 
+/// What is polled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Json,
+    Rss,
+}
+
+/// An RSS 2.0 feed of `items` items shaped like a blog's (newest first).
+fn rss(items: usize) -> Vec<u8> {
+    let mut feed = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" \
+         xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel><title>Burst</title>\
+         <link>https://example.invalid/</link><description>bench</description>\n",
+    );
+    for number in (0..items).rev() {
+        feed.push_str(&format!(
+            "<item><title>Burst item {number}</title>\
+             <link>https://example.invalid/burst/{number}</link>\
+             <guid isPermaLink=\"false\">burst-{number}</guid>\
+             <pubDate>Wed, 01 Jan 2025 00:00:00 +0000</pubDate>\
+             <dc:creator><![CDATA[Bench]]></dc:creator><category>bench</category>\
+             <description><![CDATA[<p>Item {number} of the burst, with a paragraph of text \
+             about as long as a teaser is.</p>]]></description></item>\n"
+        ));
+    }
+    feed.push_str("</channel></rss>\n");
+    feed.into_bytes()
+}
+
 impl Burst<'_> {
+    /// Publishes `items` items at the source of `kind`; its URL.
+    fn publish(&self, kind: Kind, items: usize) -> String {
+        match kind {
+            Kind::Json => {
+                self.source.set_items((0..items).map(item).collect());
+                self.source.items_url()
+            }
+            Kind::Rss => {
+                self.feed.publish(&rss(items));
+                self.feed.feed_url()
+            }
+        }
+    }
+
     /// A fresh poll feed on an empty source, then `items` new items, then one poll.
-    fn poll(&self, trigger: &str, items: usize, traced: bool) -> anyhow::Result<Poll> {
-        self.source.set_items(Vec::new());
+    fn poll(&self, kind: Kind, trigger: &str, items: usize, traced: bool) -> anyhow::Result<Poll> {
+        let url = self.publish(kind, 0);
         put_trigger(&self.guest, trigger, POLL_FEED)?;
         let create = Activation {
             program: self.kit.exec("poll-feed").to_path_buf(),
             args: Vec::new(),
-            params: feed_params(
-                "CREATE",
-                trigger,
-                json!({"url": self.source.items_url(), "cron": YEARLY}),
-            )
-            .to_string(),
+            params: feed_params("CREATE", trigger, json!({"url": url, "cron": YEARLY})).to_string(),
             env: ow_env(&self.sandbox.url(), POLL_FEED, None),
         };
         let created = create.timed(&self.scratch)?.result();
         if created.get("error").is_some() || !created.is_object() {
             anyhow::bail!("poll-feed CREATE failed: {created}");
         }
-        self.source.set_items((0..items).map(item).collect());
+        self.publish(kind, items);
         let poller = Activation {
             program: self.kit.exec("pollMyService").to_path_buf(),
             args: Vec::new(),
@@ -110,8 +150,14 @@ impl Burst<'_> {
         Ok(poll)
     }
 
-    fn measure(&self, items: usize, table: &mut Table) {
-        let figure = format!("pollMyService, one poll of {items} new items");
+    fn measure(&self, kind: Kind, items: usize, table: &mut Table) {
+        let figure = match kind {
+            Kind::Json => format!("pollMyService, one poll of {items} new items"),
+            Kind::Rss => format!(
+                "pollMyService, one poll of an RSS feed of {items} new items ({:.1} MB)",
+                rss(items).len() as f64 / 1_000_000.0
+            ),
+        };
         let target = format!("all fired < {TARGET_MS} ms, peak < {TARGET_MB} MB");
         let mut to_last_fire = Samples::default();
         let mut walls = Samples::default();
@@ -120,7 +166,8 @@ impl Burst<'_> {
         for run in 0..=self.runs {
             // The last run is traced, for memory.
             let traced = run == self.runs;
-            let poll = match self.poll(&format!("burst-{items}-{run}"), items, traced) {
+            let trigger = format!("burst-{kind:?}-{items}-{run}").to_lowercase();
+            let poll = match self.poll(kind, &trigger, items, traced) {
                 Ok(poll) => poll,
                 Err(error) => {
                     return table.failed(SECTION, &figure, &target, &format!("{error:#}"));
@@ -181,16 +228,19 @@ pub fn run(kit: &Kit, runs: usize, table: &mut Table) -> anyhow::Result<()> {
         sandbox,
         guest,
         source: JsonSource::start().context("starting the JSON source")?,
+        feed: FeedSource::start(&rss(0), RSS_CONTENT_TYPE).context("starting the feed")?,
         scratch: Scratch::new(dir.path()),
         runs,
     };
-    burst.measure(ITEMS, table);
     let limit = poll_feed::MAX_ITEMS_PER_POLL;
-    if limit < ITEMS {
-        table.note(format!(
-            "pollMyService accepts at most {limit} items per response (poll_feed::MAX_ITEMS_PER_POLL, which bounds the seen set kept on the helper trigger); the next row is the largest poll it takes"
-        ));
-        burst.measure(limit, table);
+    for kind in [Kind::Json, Kind::Rss] {
+        burst.measure(kind, ITEMS, table);
+        if limit < ITEMS {
+            table.note(format!(
+                "pollMyService accepts at most {limit} items per response (poll_feed::MAX_ITEMS_PER_POLL, which bounds the seen set kept on the helper trigger); the next row is the largest poll it takes"
+            ));
+            burst.measure(kind, limit, table);
+        }
     }
     Ok(())
 }

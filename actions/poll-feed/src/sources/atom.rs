@@ -15,7 +15,7 @@ const ATOM_03: &str = "http://purl.org/atom/ns#";
 
 /// Whether a root element is an Atom feed's.
 pub fn is_atom(root: &Element) -> bool {
-    root.name == "feed" && matches!(root.namespace.as_str(), ATOM | "" | ATOM_03)
+    root.name == "feed" && matches!(&*root.namespace, ATOM | "" | ATOM_03)
 }
 
 /// The entries of an Atom document and their base URLs.
@@ -24,7 +24,7 @@ fn feed<'d>(document: &'d Document, url: &str) -> Result<Vec<(&'d Element, Strin
     if !is_atom(root) {
         return Err(FeedError::NotThisFormat);
     }
-    if root.namespace == ATOM_03 {
+    if &*root.namespace == ATOM_03 {
         return Err(FeedError::Unreadable(format!(
             "the feed is Atom 0.3 (namespace {ATOM_03}), the draft Atom 1.0 replaced in 2005; \
              ask the publisher for Atom 1.0 or RSS"
@@ -40,7 +40,7 @@ fn feed<'d>(document: &'d Document, url: &str) -> Result<Vec<(&'d Element, Strin
 
 /// Each entry's id, in the feed's order.
 pub fn ids(document: &Document, url: &str) -> Result<Vec<Option<String>>, FeedError> {
-    let ns = document.root.namespace.as_str();
+    let ns = &*document.root.namespace;
     Ok(feed(document, url)?
         .iter()
         .map(|(entry, base)| id(entry, ns, &links(entry, ns, base)))
@@ -50,7 +50,7 @@ pub fn ids(document: &Document, url: &str) -> Result<Vec<Option<String>>, FeedEr
 /// The entries of an Atom document fetched from `url`, in the feed's order.
 pub fn entries(document: &Document, url: &str) -> Result<Vec<Entry>, FeedError> {
     let root = &document.root;
-    let ns = root.namespace.as_str();
+    let ns = &*root.namespace;
     let feed_author = author(root, ns);
     Ok(feed(document, url)?
         .iter()

@@ -40,7 +40,7 @@ fn channel<'d>(document: &'d Document, url: &str) -> Result<Channel<'d>, FeedErr
     }
     // RSS 2.0: the items are the channel's children. RSS 1.0: the root's, next to the channel.
     // A missing namespace is forgiven (sloppy RSS 1.0), the wrong one is not.
-    let namespace = match root.namespace.as_str() {
+    let namespace = match &*root.namespace {
         RDF => [RSS_10, RSS_090]
             .into_iter()
             .find(|ns| root.child(ns, "channel").is_some() || root.child(ns, "item").is_some())

@@ -17,6 +17,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
+use std::rc::Rc;
 
 use quick_xml::NsReader;
 use quick_xml::events::{BytesStart, Event};
@@ -165,7 +166,7 @@ fn windows_1252(byte: u8) -> char {
 /// An attribute, by namespace (empty: none) and local name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attribute {
-    pub namespace: String,
+    pub namespace: Rc<str>,
     pub name: String,
     pub value: String,
 }
@@ -173,8 +174,8 @@ pub struct Attribute {
 /// An element of the tree.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Element {
-    /// The namespace URI, empty when the element is in no namespace.
-    pub namespace: String,
+    /// The namespace URI, empty when the element is in no namespace (shared: a feed has a few).
+    pub namespace: Rc<str>,
     pub name: String,
     pub attributes: Vec<Attribute>,
     /// The kept child elements, in document order.
@@ -190,7 +191,7 @@ pub struct Element {
 impl Element {
     /// Whether this is `name` in `namespace` (empty: no namespace).
     pub fn is(&self, namespace: &str, name: &str) -> bool {
-        self.name == name && self.namespace == namespace
+        self.name == name && &*self.namespace == namespace
     }
 
     /// The first child `name` in `namespace`.
@@ -218,7 +219,7 @@ impl Element {
     pub fn attribute_in(&self, namespace: &str, name: &str) -> Option<&str> {
         self.attributes
             .iter()
-            .find(|a| a.name == name && a.namespace == namespace)
+            .find(|a| a.name == name && &*a.namespace == namespace)
             .map(|a| a.value.as_str())
     }
 
@@ -268,6 +269,7 @@ fn read_tree(text: &str) -> Result<Element, XmlError> {
     config.expand_empty_elements = true;
     config.check_end_names = true;
     let mut open: Vec<Open> = Vec::new();
+    let mut namespaces = Namespaces::default();
     let mut root: Option<Element> = None;
     let mut kept = 0usize;
     loop {
@@ -314,12 +316,12 @@ fn read_tree(text: &str) -> Result<Element, XmlError> {
                 }
                 let element = if keep {
                     let (resolved, _) = reader.resolver().resolve_element(start.name());
-                    let namespace = namespace_of(&resolved);
+                    let namespace = namespaces.of(&resolved);
                     let start_at = reader.buffer_position() as usize;
                     Element {
                         namespace,
                         name: start.local_name().as_ref().to_owned(),
-                        attributes: attributes(&reader, &start, text, before)?,
+                        attributes: attributes(&reader, &mut namespaces, &start, text, before)?,
                         content: start_at..start_at,
                         ..Element::default()
                     }
@@ -413,16 +415,29 @@ fn push_text(open: &mut [Open], content: &str, text: &str, at: usize) -> Result<
     }
 }
 
-fn namespace_of(resolved: &ResolveResult<'_>) -> String {
-    match resolved {
-        ResolveResult::Bound(namespace) => namespace.as_ref().to_owned(),
-        // An undeclared prefix: no namespace a reader could recognise.
-        ResolveResult::Unbound | ResolveResult::Unknown(_) => String::new(),
+/// The namespace URIs seen, each kept once.
+#[derive(Default)]
+struct Namespaces(Vec<Rc<str>>);
+
+impl Namespaces {
+    fn of(&mut self, resolved: &ResolveResult<'_>) -> Rc<str> {
+        let uri = match resolved {
+            ResolveResult::Bound(namespace) => namespace.as_ref(),
+            // An undeclared prefix: no namespace a reader could recognise.
+            ResolveResult::Unbound | ResolveResult::Unknown(_) => "",
+        };
+        if let Some(known) = self.0.iter().find(|known| &***known == uri) {
+            return Rc::clone(known);
+        }
+        let new: Rc<str> = Rc::from(uri);
+        self.0.push(Rc::clone(&new));
+        new
     }
 }
 
 fn attributes(
     reader: &NsReader<&[u8]>,
+    namespaces: &mut Namespaces,
     start: &BytesStart<'_>,
     text: &str,
     at: usize,
@@ -446,7 +461,7 @@ fn attributes(
             // Entities only a DTD could define stay as written.
             .unwrap_or_else(|_| attribute.value.clone().into_owned());
         attributes.push(Attribute {
-            namespace: namespace_of(&resolved),
+            namespace: namespaces.of(&resolved),
             name: local.as_ref().to_owned(),
             value,
         });
