@@ -1,7 +1,9 @@
 //! RSS and Atom feeds through the same real binaries and sandbox: real feed files served by
 //! `fakes::FeedSource` (ETag / Last-Modified, 304s), ticked through the sandbox's alarms.
 
-use fakes::feed_files::{BLOG_ATOM, BLOG_ATOM_NEXT, BLOG_RSS, BLOG_RSS_NEXT};
+use fakes::feed_files::{
+    BLOG_ATOM, BLOG_ATOM_NEXT, BLOG_RSS, BLOG_RSS_NEXT, PODCAST_RSS, RELEASES_ATOM,
+};
 use fakes::{ATOM_CONTENT_TYPE, FeedSource, RSS_CONTENT_TYPE, Validators};
 use serde_json::json;
 
@@ -18,7 +20,8 @@ fn blog_rss_third() -> Vec<u8> {
         .into_bytes()
 }
 
-/// Every item id the feed's requests were answered for, in order, with the validators sent.
+/// Each request the feed answered, in order: its status, and whether it carried `If-None-Match`
+/// and `If-Modified-Since`.
 fn conditional(feed: &FeedSource) -> Vec<(u16, bool, bool)> {
     feed.requests()
         .iter()
@@ -190,4 +193,73 @@ fn a_feed_of_another_format_is_refused_before_anything_is_made() {
     assert!(error.contains("`itemsPath`"), "{error}");
     assert_eq!(world.leftovers(), Vec::<String>::new());
     assert_eq!(world.names(EntityKind::Trigger), Vec::<String>::new());
+}
+
+#[test]
+fn feeds_are_asked_with_their_own_validators_and_a_bad_version_keeps_the_last_good_ones() {
+    let world = World::start();
+    // A podcast host that sends only an ETag: the poll asks with If-None-Match alone.
+    let podcast = FeedSource::start(PODCAST_RSS, RSS_CONTENT_TYPE).expect("feed");
+    podcast.set_validators(Validators::ETagOnly);
+    world
+        .create(
+            "podcast",
+            json!({"url": podcast.feed_url(), "format": "rss", "cron": YEARLY}),
+        )
+        .expect("CREATE");
+    podcast.clear_requests();
+    assert_eq!(world.tick_ok("podcast")["outcome"], "unchanged");
+    assert_eq!(conditional(&podcast), [(304, true, false)]);
+    let good_etag = podcast.requests()[0]
+        .header("If-None-Match")
+        .map(str::to_owned);
+
+    // A release page that sends no validators: every poll is a whole GET, and the same entries
+    // are nothing new.
+    let releases = FeedSource::start(RELEASES_ATOM, ATOM_CONTENT_TYPE).expect("feed");
+    releases.set_validators(Validators::None);
+    world
+        .create(
+            "releases",
+            json!({"url": releases.feed_url(), "format": "atom", "cron": YEARLY}),
+        )
+        .expect("CREATE");
+    releases.clear_requests();
+    assert_eq!(world.tick_ok("releases")["outcome"], "nothing-new");
+    assert_eq!(conditional(&releases), [(200, false, false)]);
+    assert!(
+        releases.requests()[0]
+            .header("Accept")
+            .is_some_and(|accept| accept.starts_with("application/atom+xml")),
+        "{:?}",
+        releases.requests()
+    );
+    assert!(world.events("releases").is_empty());
+
+    // A broken version of the podcast feed: it is fetched again on every tick (the validators
+    // of a version that could not be read are not kept) and reported each time...
+    podcast.publish(b"<rss version=\"2.0\"><channel><item><guid>x</guid>");
+    podcast.clear_requests();
+    for _ in 0..2 {
+        let activation = world.tick("podcast").expect("the poller ran");
+        assert!(!activation.success, "{}", activation.result);
+    }
+    assert_eq!(
+        conditional(&podcast),
+        [(200, true, false), (200, true, false)]
+    );
+    for request in podcast.requests() {
+        assert_eq!(request.header("If-None-Match"), good_etag.as_deref());
+    }
+    // ...and once the good version is back, the last good ETag matches it again: a 304.
+    podcast.publish(PODCAST_RSS);
+    podcast.clear_requests();
+    assert_eq!(world.tick_ok("podcast")["outcome"], "unchanged");
+    assert_eq!(conditional(&podcast), [(304, true, false)]);
+    assert!(world.events("podcast").is_empty());
+
+    for trigger in ["podcast", "releases"] {
+        world.delete_with(FEED, trigger).expect("DELETE");
+    }
+    assert_eq!(world.leftovers(), Vec::<String>::new());
 }
