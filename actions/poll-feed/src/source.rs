@@ -11,13 +11,11 @@ use feedkit::http::{Http, HttpErrorKind, Request};
 use serde_json::Value;
 
 use crate::config::{PollConfig, Secrets};
-use crate::sources::{Answer, AnySource, Ids, Items, ReadError, Source};
+use crate::sources::{Answer, AnySource, Ids, Items, ReadError, Source, quote};
 use crate::state::{KeySet, MAX_ITEMS_PER_POLL, PollState, id_key};
 
 /// Bound on a response body: a feed page, not a data dump.
 const MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
-/// How much of an error body a message quotes.
-const QUOTED_CHARS: usize = 200;
 /// Time kept back from the deadline to fire what was found and store the position.
 pub const RESERVE: Duration = Duration::from_secs(3);
 
@@ -136,7 +134,7 @@ pub fn fetch(http: &Http, request: SourceRequest<'_>) -> Result<Fetched, SourceE
             .unwrap_or_default();
         return Err(SourceError {
             status: Some(status),
-            message: format!("HTTP {status}{redirected}{}", quote(&text)),
+            message: format!("HTTP {status}{redirected}{}", quote(text.as_bytes())),
             timed_out: false,
         });
     }
@@ -148,21 +146,6 @@ pub fn fetch(http: &Http, request: SourceRequest<'_>) -> Result<Fetched, SourceE
         last_modified: header("last-modified"),
         body: response.into_body(),
     })
-}
-
-/// `: <start of the body>` on one line, or nothing for an empty body.
-fn quote(text: &str) -> String {
-    let line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(QUOTED_CHARS)
-        .collect();
-    let line = line.trim();
-    if line.is_empty() {
-        String::new()
-    } else {
-        format!(": {line}")
-    }
 }
 
 /// One item of the source, with its id.
@@ -379,16 +362,4 @@ pub fn time_left(http: &Http) -> Duration {
     http.time_left()
         .unwrap_or(Duration::ZERO)
         .saturating_sub(RESERVE)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quotes_one_short_line() {
-        assert_eq!(quote(""), "");
-        assert_eq!(quote("a\nb"), ": a b");
-        assert_eq!(quote(&"x".repeat(500)).len(), 2 + QUOTED_CHARS);
-    }
 }

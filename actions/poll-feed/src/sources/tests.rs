@@ -339,3 +339,11 @@ fn ids_alone_are_the_ids_the_items_fire_with() {
         [Some("a".to_owned()), None, Some("2".to_owned())]
     );
 }
+
+#[test]
+fn quotes_one_short_line() {
+    assert_eq!(quote(b""), "");
+    assert_eq!(quote(b"a\nb"), ": a b");
+    assert_eq!(quote("x".repeat(500).as_bytes()).len(), 2 + QUOTED_CHARS);
+    assert_eq!(quote(b"\xFFok"), ": \u{FFFD}ok");
+}
