@@ -30,7 +30,7 @@ pub use action::{Action, Activation, dispatch_action, run_action};
 pub use client::{
     ApiHost, Client, ClientError, ClientErrorKind, ClientOptions, DEFAULT_NAMESPACE, FireOutcome,
     KeyValue, QualifiedName, entity_annotation, key_value_get, key_values_from_map, percent_encode,
-    redact_userinfo,
+    redact_userinfo, without_userinfo,
 };
 pub use context::Context;
 pub use error::ActionError;

@@ -15,7 +15,7 @@
 use std::fmt;
 
 use feedkit::params::Text;
-use feedkit::{ActionError, ApiHost, AuthKey, ParamError, QualifiedName, Secret};
+use feedkit::{ActionError, ApiHost, AuthKey, ParamError, QualifiedName, Secret, without_userinfo};
 use hook_relay::wire;
 use serde::{Deserialize, Serialize};
 
@@ -258,18 +258,6 @@ pub fn delivers_to(hook_url: &str, targets: &[&str]) -> bool {
         .iter()
         .filter_map(|target| comparable(target))
         .any(|target| target == hook)
-}
-
-/// `url` with any userinfo removed, for showing.
-pub fn without_userinfo(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
-        None => url.to_owned(),
-    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@ use serde_json::{Map, Value, json};
 
 pub use error::{ClientError, ClientErrorKind};
 
-pub use names::{ApiHost, DEFAULT_NAMESPACE, QualifiedName, percent_encode, redact_userinfo};
+pub use names::{
+    ApiHost, DEFAULT_NAMESPACE, QualifiedName, percent_encode, redact_userinfo, without_userinfo,
+};
 
 use crate::http::{Http, Method, Request};
 use crate::secret::{AuthKey, Secret};

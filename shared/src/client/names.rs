@@ -163,12 +163,21 @@ impl fmt::Display for ApiHost {
 
 /// Replaces `user:pass@` in a URL with `***@`, for messages.
 pub fn redact_userinfo(url: &str) -> String {
+    replace_userinfo(url, "***@")
+}
+
+/// `url` with any `user:pass@` removed, for showing where something points.
+pub fn without_userinfo(url: &str) -> String {
+    replace_userinfo(url, "")
+}
+
+fn replace_userinfo(url: &str, with: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
     let authority_end = rest.find('/').unwrap_or(rest.len());
     match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        Some(at) => format!("{scheme}://{with}{}", &rest[at + 1..]),
         None => url.to_owned(),
     }
 }
