@@ -369,13 +369,22 @@ impl<'k> World<'k> {
     }
 }
 
-pub fn run(kit: &Kit, rounds: Rounds, table: &mut Table) -> anyhow::Result<()> {
+pub fn run(
+    kit: &Kit,
+    before: Option<&Kit>,
+    rounds: Rounds,
+    table: &mut Table,
+) -> anyhow::Result<()> {
     let mut world = World::start(kit)?;
+    // An earlier build's zips, in a world of their own (their records on the triggers may
+    // differ), run in the same rounds right after each scenario.
+    let mut earlier = before.map(World::start).transpose()?;
     let scenarios: Vec<Scenario> = Scenario::ALL
         .into_iter()
         .filter(|s| *s != Scenario::NodeHookCreate || world.node.is_some())
         .collect();
     let mut figures: Vec<Figures> = scenarios.iter().map(|_| Figures::default()).collect();
+    let mut earlier_figures: Vec<Figures> = scenarios.iter().map(|_| Figures::default()).collect();
     let mut round_trips = Samples::default();
     let total = rounds.timed + rounds.traced;
     for round in 0..total {
@@ -383,34 +392,12 @@ pub fn run(kit: &Kit, rounds: Rounds, table: &mut Table) -> anyhow::Result<()> {
         if !traced {
             round_trips.push_duration(world.sandbox_round_trip()?);
         }
-        for (scenario, figure) in scenarios.iter().zip(figures.iter_mut()) {
-            if figure.error.is_some() {
-                continue;
-            }
-            world.prepare(*scenario);
-            let activation = world.activation(*scenario, "polled");
-            let ran = if traced {
-                activation.traced(&world.scratch)
-            } else {
-                activation.timed(&world.scratch)
-            };
-            let outcome = ran
-                .map_err(anyhow::Error::from)
-                .and_then(|ran| world.check(*scenario, &ran).map(|()| ran));
-            match outcome {
-                Ok(ran) if traced => {
-                    figure
-                        .peaks
-                        .push(ran.peak_rss_kib.unwrap_or_default() as f64);
-                }
-                Ok(ran) => {
-                    figure.walls.push_duration(ran.wall);
-                    figure.cpus.push_duration(ran.cpu.unwrap_or_default());
-                    figure
-                        .faults
-                        .push(ran.page_faults.unwrap_or_default() as f64);
-                }
-                Err(error) => figure.error = Some(format!("{error:#}")),
+        for (index, scenario) in scenarios.iter().enumerate() {
+            measure(&mut world, *scenario, traced, &mut figures[index]);
+            if let Some(earlier) = earlier.as_mut()
+                && !matches!(scenario, Scenario::Floor | Scenario::NodeHookCreate)
+            {
+                measure(earlier, *scenario, traced, &mut earlier_figures[index]);
             }
         }
         if (round + 1) % 25 == 0 || round + 1 == total {
@@ -418,6 +405,9 @@ pub fn run(kit: &Kit, rounds: Rounds, table: &mut Table) -> anyhow::Result<()> {
         }
     }
     report(&world, &scenarios, &figures, table);
+    if earlier.is_some() {
+        compare(&scenarios, &earlier_figures, &figures, table);
+    }
     table.add(
         "activation",
         "context: one GET of a trigger over a new connection",
@@ -431,6 +421,67 @@ pub fn run(kit: &Kit, rounds: Rounds, table: &mut Table) -> anyhow::Result<()> {
         Verdict::Info,
     );
     Ok(())
+}
+
+/// One run of `scenario` in `world`, checked, its figures kept.
+fn measure(world: &mut World<'_>, scenario: Scenario, traced: bool, figure: &mut Figures) {
+    if figure.error.is_some() {
+        return;
+    }
+    world.prepare(scenario);
+    let activation = world.activation(scenario, "polled");
+    let ran = if traced {
+        activation.traced(&world.scratch)
+    } else {
+        activation.timed(&world.scratch)
+    };
+    let outcome = ran
+        .map_err(anyhow::Error::from)
+        .and_then(|ran| world.check(scenario, &ran).map(|()| ran));
+    match outcome {
+        Ok(ran) if traced => {
+            figure
+                .peaks
+                .push(ran.peak_rss_kib.unwrap_or_default() as f64);
+        }
+        Ok(ran) => {
+            figure.walls.push_duration(ran.wall);
+            figure.cpus.push_duration(ran.cpu.unwrap_or_default());
+            figure
+                .faults
+                .push(ran.page_faults.unwrap_or_default() as f64);
+        }
+        Err(error) => figure.error = Some(format!("{error:#}")),
+    }
+}
+
+/// Before -> after, from the same rounds: "within the current figures or better".
+fn compare(scenarios: &[Scenario], before: &[Figures], after: &[Figures], table: &mut Table) {
+    for ((scenario, before), after) in scenarios.iter().zip(before).zip(after) {
+        if matches!(scenario, Scenario::Floor | Scenario::NodeHookCreate) {
+            continue;
+        }
+        let label = format!("{}: wall, before → after", scenario.label());
+        if let Some(error) = before.error.as_ref().or(after.error.as_ref()) {
+            table.failed("activation", &label, "", error);
+            continue;
+        }
+        let ratio = after.walls.median() / before.walls.median();
+        table.add(
+            "activation",
+            label,
+            format!(
+                "{} → {} median (CPU {} → {})",
+                ms(before.walls.median()),
+                ms(after.walls.median()),
+                ms(before.cpus.median()),
+                ms(after.cpus.median())
+            ),
+            "after ≤ before",
+            format!("{ratio:.2}× the earlier build's median"),
+            Verdict::of(ratio <= 1.0),
+        );
+    }
 }
 
 fn report(world: &World<'_>, scenarios: &[Scenario], figures: &[Figures], table: &mut Table) {

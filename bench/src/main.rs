@@ -47,7 +47,7 @@ use crate::report::{Table, Verdict};
 
 const USAGE: &str = "\
 usage: bench [--quick] [--only SECTION,...] [--markdown FILE]
-             [--dist DIR] [--feeds N] [--provider FILE] [--lease-ms N]
+             [--dist DIR] [--before DIR] [--feeds N] [--provider FILE] [--lease-ms N]
 
 Runs the benchmark suite and prints one table. Build first: ./bench.sh does (it runs build.sh,
 builds the floor and the provider, then this).
@@ -57,6 +57,8 @@ builds the floor and the provider, then this).
   --only LIST       sections to run: dist, activation, burst, provider, fleet, sandbox
   --markdown FILE   also write the machine and the table as Markdown to FILE
   --dist DIR        the action zips to measure [default: dist/ of the workspace]
+  --before DIR      also run every activation with these zips (an earlier build's dist/), in the
+                    same rounds, and report before -> after medians and their ratios
   --feeds N         open provider feeds, also over the fleet [default: 10,000; --quick 1,000]
   --provider FILE   the changes provider binary [default: target/release/changes-provider]
   --lease-ms N      the fleet's lease [default: 5000]; 10 kills (--quick: 3) each wait about
@@ -78,6 +80,7 @@ struct Options {
     sections: Vec<String>,
     markdown: Option<std::path::PathBuf>,
     dist: Option<std::path::PathBuf>,
+    before: Option<std::path::PathBuf>,
     feeds: Option<usize>,
     provider: Option<std::path::PathBuf>,
     lease_ms: u64,
@@ -90,6 +93,7 @@ impl Options {
             sections: SECTIONS.map(str::to_owned).to_vec(),
             markdown: None,
             dist: None,
+            before: None,
             feeds: None,
             provider: None,
             lease_ms: 5000,
@@ -128,6 +132,10 @@ impl Options {
                 }
                 "--dist" => {
                     options.dist = Some(args.next().context("--dist needs a directory")?.into());
+                }
+                "--before" => {
+                    options.before =
+                        Some(args.next().context("--before needs a directory")?.into());
                 }
                 "-h" | "--help" => {
                     println!("{USAGE}");
@@ -220,7 +228,12 @@ fn run_section(name: &str, options: &Options, kit: &Kit, table: &mut Table) -> a
                     traced: 20,
                 }
             };
-            actions::run(kit, rounds, table)
+            let before = options
+                .before
+                .as_deref()
+                .map(|dist| Kit::locate(Some(dist), options.provider.as_deref()))
+                .transpose()?;
+            actions::run(kit, before.as_ref(), rounds, table)
         }
         "burst" => burst::run(kit, if quick { 1 } else { 3 }, table),
         "provider" => {
