@@ -12,12 +12,22 @@ use hyper::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use crate::classify::{FireVerdict, classify_fire, classify_transport};
 use crate::http::{self, HttpClient, encode_component};
 use crate::model::FeedRecord;
+use serde_json::Value;
 
 /// Where and as whom a feed fires.
 #[derive(Clone)]
 pub struct FireTarget {
     pub url: String,
     authorization: String,
+}
+
+/// Why deleting a trigger did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeleteFailure {
+    /// Worth trying again (no answer, 408, 429, 5xx).
+    Transient(String),
+    /// OpenWhisk refused (the key was revoked, ...): trying again cannot help.
+    Refused(String),
 }
 
 impl std::fmt::Debug for FireTarget {
@@ -42,6 +52,64 @@ impl FireTarget {
             authorization: record.auth_key.basic_authorization(),
         })
     }
+}
+
+/// Deletes the feed's trigger with the owner's key (`with_rules`: each of the trigger's rules
+/// first, as OpenWhisk's own alarms do for `deleteAfterFire: rules`). What is gone already
+/// counts as deleted, so a retry after a crash finishes the job.
+pub async fn delete_trigger(
+    client: &HttpClient,
+    record: &FeedRecord,
+    with_rules: bool,
+    timeout: Duration,
+) -> Result<(), DeleteFailure> {
+    let target = FireTarget::new(record).map_err(DeleteFailure::Refused)?;
+    let headers = [(AUTHORIZATION.as_str(), target.authorization.as_str())];
+    let call = |method: hyper::Method, url: String| async move {
+        let what = format!("{method} {url}");
+        match http::json_request(client, method, &url, &headers, None, timeout).await {
+            Ok((status, body)) if (200..300).contains(&status) || status == 404 => Ok(body),
+            Ok((status, body)) => {
+                let said = body
+                    .get("error")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let reason = format!("{what}: HTTP {status} {said}");
+                Err(if matches!(status, 408 | 429 | 500..=599) {
+                    DeleteFailure::Transient(reason)
+                } else {
+                    DeleteFailure::Refused(reason)
+                })
+            }
+            Err(error) => Err(DeleteFailure::Transient(format!("{what}: {error}"))),
+        }
+    };
+    if with_rules {
+        let trigger = call(hyper::Method::GET, target.url.clone()).await?;
+        let rules = trigger
+            .get("rules")
+            .and_then(Value::as_object)
+            .map(|rules| rules.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default();
+        let host = ApiHost::parse(&record.api_host).map_err(DeleteFailure::Refused)?;
+        let own = QualifiedName::parse(&record.id).map_err(DeleteFailure::Refused)?;
+        for rule in rules {
+            // OpenWhisk names them `namespace/rule`.
+            let (namespace, name) = match rule.trim_start_matches('/').rsplit_once('/') {
+                Some((namespace, name)) => (namespace.to_owned(), name.to_owned()),
+                None => (own.namespace().to_owned(), rule.clone()),
+            };
+            let path = format!(
+                "/namespaces/{}/rules/{}",
+                encode_component(&namespace),
+                encode_component(&name)
+            );
+            call(hyper::Method::DELETE, host.api_url(&path)).await?;
+        }
+    }
+    call(hyper::Method::DELETE, target.url.clone()).await?;
+    Ok(())
 }
 
 /// One fire of `body`.

@@ -18,9 +18,9 @@ use crate::http::HttpClient;
 use crate::lease::LeaseGuard;
 use crate::metrics::{Gauges, Metrics};
 use crate::model::{FeedId, FeedRecord, FeedState, Saved, now_millis};
-use crate::pipeline::{self, Ended, FeedFires};
+use crate::pipeline::{self, Ended, FeedFires, FireCommon};
 use crate::positions::PositionBook;
-use crate::source::{Emitter, Source, SourceHandle};
+use crate::source::{Lane, Source, SourceHandle};
 use crate::status::SharedStatus;
 use crate::store::{Lease, Store, StoreError, bucket_of};
 use crate::tuning::Tuning;
@@ -35,18 +35,15 @@ const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A feed running here.
 struct Running {
-    /// The record it was started from, without its revision: a new revision with the same
-    /// content (a re-seal, the echo of our own write) does not restart it.
-    record: FeedRecord,
     guard: Arc<LeaseGuard>,
     /// Dropped to stop reading (a clean stop lets the fires in flight finish first).
     source: Option<SourceHandle>,
-    pipeline: tokio::task::AbortHandle,
+    lane: Arc<Lane>,
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.pipeline.abort();
+        self.lane.stop();
     }
 }
 
@@ -89,6 +86,8 @@ pub struct Node {
     pub store: Arc<dyn Store>,
     pub metrics: Arc<Metrics>,
     pub(crate) positions: Arc<PositionBook>,
+    /// What every running feed's fires share.
+    fires: Arc<FireCommon>,
     sources: HashMap<&'static str, Arc<dyn Source>>,
     state: Mutex<State>,
     /// Bucket writes (renewals, claims, releases) one at a time, so that each uses the revision
@@ -99,12 +98,17 @@ pub struct Node {
     me: Weak<Node>,
 }
 
-fn without_rev(record: &FeedRecord) -> FeedRecord {
-    FeedRecord {
-        rev: None,
-        sealed_with: None,
-        ..record.clone()
-    }
+/// Whether two records of a feed say the same (a new revision with the same content, such as
+/// a re-seal or the echo of our own write, does not restart the feed).
+fn same_content(a: &FeedRecord, b: &FeedRecord) -> bool {
+    a.id == b.id
+        && a.kind == b.kind
+        && a.api_host == b.api_host
+        && a.auth_key == b.auth_key
+        && a.config == b.config
+        && a.state == b.state
+        && a.date_changed == b.date_changed
+        && a.start == b.start
 }
 
 impl Node {
@@ -117,6 +121,15 @@ impl Node {
         metrics: Arc<Metrics>,
         sources: Vec<Arc<dyn Source>>,
     ) -> Arc<Self> {
+        let positions = Arc::new(PositionBook::default());
+        let fires = Arc::new(FireCommon {
+            http: http.clone(),
+            fire_timeout: tuning.fire_timeout,
+            retry_min: tuning.retry_min,
+            retry_max: tuning.retry_max,
+            positions: positions.clone(),
+            metrics: metrics.clone(),
+        });
         Arc::new_cyclic(|me| Self {
             id,
             url,
@@ -124,7 +137,8 @@ impl Node {
             http,
             store,
             metrics,
-            positions: Arc::new(PositionBook::default()),
+            positions,
+            fires,
             sources: sources
                 .into_iter()
                 .map(|source| (source.kind(), source))
@@ -249,6 +263,10 @@ impl Node {
                 if entry.record.rev_number() != number {
                     entry.halted = false;
                 }
+                if !same_content(&entry.record, &record) {
+                    // Stopped here, started again below with the new content.
+                    entry.running = None;
+                }
                 entry.record = record;
             }
             None => {
@@ -298,7 +316,6 @@ impl Node {
         let wanted = guard.filter(|_| entry.record.state == FeedState::Active);
         if let (Some(running), Some(guard)) = (&entry.running, &wanted)
             && Arc::ptr_eq(&running.guard, guard)
-            && running.record == without_rev(&entry.record)
         {
             return;
         }
@@ -334,36 +351,38 @@ impl Node {
         };
         let saved = self.positions.get(&id);
         let position = record.resume_at(saved.as_ref());
-        let (emitter, intake) = Emitter::new(self.tuning.fire_window, status.clone());
+        let window = source.fire_window().unwrap_or(self.tuning.fire_window);
         let fires = Arc::new(FeedFires {
             id: id.clone(),
             bucket,
             reset: record.start.reset,
             target,
-            http: self.http.clone(),
-            fire_timeout: self.tuning.fire_timeout,
-            retry_min: self.tuning.retry_min,
-            retry_max: self.tuning.retry_max,
             guard: guard.clone(),
-            positions: self.positions.clone(),
             status: status.clone(),
-            metrics: self.metrics.clone(),
+            common: self.fires.clone(),
+        });
+        let me = self.me.clone();
+        let (lane, emitter) = Lane::new(window, status.clone(), move |lane| {
+            let fires = fires.clone();
+            let me = me.clone();
+            tokio::spawn(async move {
+                let id = fires.id.clone();
+                if let Some(ended) = pipeline::run(fires, lane).await
+                    && let Some(node) = me.upgrade()
+                {
+                    // In a task of its own: handling the end stops this feed, which aborts
+                    // this task.
+                    node.spawn_ended(id, rev, ended);
+                }
+            })
+            .abort_handle()
         });
         tracing::info!(feed = %id, position = %position, "starting");
         let source = source.start(record, position, emitter);
-        let me = self.me.clone();
-        let task = tokio::spawn(async move {
-            let ended = pipeline::run(fires, intake).await;
-            // In a task of its own: handling the end stops this feed, which aborts this task.
-            if let Some(node) = me.upgrade() {
-                node.spawn_ended(id, rev, ended);
-            }
-        });
         Some(Running {
-            record: without_rev(record),
             guard,
             source: Some(source),
-            pipeline: task.abort_handle(),
+            lane,
         })
     }
 
@@ -377,7 +396,7 @@ impl Node {
     }
 
     /// A feed's run ended by itself: disabled (stored, so every instance sees it), its lease
-    /// lost, or its source ended.
+    /// lost, its source ended, or done (its trigger deleted, then the feed).
     async fn ended(&self, id: FeedId, rev: u64, ended: Ended) {
         {
             let mut state = self.state();
@@ -390,6 +409,10 @@ impl Node {
         }
         let reason = match ended {
             Ended::Disabled(reason) => reason,
+            Ended::DeleteTrigger { with_rules } => match self.finish(&id, rev, with_rules).await {
+                Some(reason) => reason,
+                None => return,
+            },
             Ended::LeaseLost => return,
             Ended::SourceEnded if self.stopping.load(std::sync::atomic::Ordering::SeqCst) => {
                 return;
@@ -400,6 +423,9 @@ impl Node {
             }
         };
         tracing::warn!(feed = %id, "disabled: {reason}");
+        // What was fired up to here is saved first: a feed disabled after its last fire (an
+        // alarm's maxTriggers) must not fire that again when it is enabled.
+        self.save_positions().await;
         if let Some(entry) = self.state().feeds.get(&id) {
             entry.status.error(format!("disabled: {reason}"));
             entry.status.lock().retrying = None;
@@ -432,6 +458,45 @@ impl Node {
                 }
             }
         }
+    }
+
+    /// A feed is done after its last fire: deletes its trigger (and the trigger's rules) from
+    /// OpenWhisk with the owner's key, then the feed. `Some(reason)` when OpenWhisk refused:
+    /// the feed is then disabled with that reason (a restart tries again).
+    async fn finish(&self, id: &str, rev: u64, with_rules: bool) -> Option<String> {
+        let record = self.known(id).filter(|record| record.rev_number() == rev)?;
+        let mut backoff =
+            crate::classify::Backoff::new(self.tuning.retry_min, self.tuning.retry_max);
+        let failure = loop {
+            match crate::fire::delete_trigger(
+                &self.http,
+                &record,
+                with_rules,
+                self.tuning.fire_timeout,
+            )
+            .await
+            {
+                Ok(()) => break None,
+                Err(crate::fire::DeleteFailure::Transient(reason)) if backoff.attempt() < 8 => {
+                    tracing::warn!(feed = %id, "deleting the trigger failed, retrying: {reason}");
+                    tokio::time::sleep(backoff.next(None)).await;
+                }
+                Err(
+                    crate::fire::DeleteFailure::Transient(reason)
+                    | crate::fire::DeleteFailure::Refused(reason),
+                ) => break Some(reason),
+            }
+        };
+        if let Some(reason) = failure {
+            return Some(format!(
+                "the feed is done, but its trigger could not be deleted ({reason})"
+            ));
+        }
+        tracing::info!(feed = %id, with_rules, "done: its trigger was deleted");
+        if let Err(error) = self.delete(id, None).await {
+            tracing::warn!(feed = %id, "the trigger is deleted, but the feed could not be: {error}");
+        }
+        None
     }
 
     /// Starts again the active feeds of valid buckets that are not running though nothing
@@ -641,7 +706,7 @@ impl Node {
         let buckets: Vec<u32> = self.state().held.keys().copied().collect();
         // Stop reading, and let the fires in flight finish (for a while): what OpenWhisk took
         // is then saved, and the next holder fires nothing twice.
-        let pipelines: Vec<tokio::task::AbortHandle> = {
+        let lanes: Vec<Arc<Lane>> = {
             let mut state = self.state();
             state
                 .feeds
@@ -649,14 +714,12 @@ impl Node {
                 .filter_map(|entry| entry.running.as_mut())
                 .map(|running| {
                     running.source = None;
-                    running.pipeline.clone()
+                    running.lane.clone()
                 })
                 .collect()
         };
         let deadline = std::time::Instant::now() + self.tuning.fire_timeout.min(DRAIN_LIMIT);
-        while pipelines.iter().any(|pipeline| !pipeline.is_finished())
-            && std::time::Instant::now() < deadline
-        {
+        while lanes.iter().any(|lane| lane.is_busy()) && std::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         {

@@ -11,12 +11,14 @@
 //! Delivery is at least once: the core saves a feed's position only up to the last event below
 //! which every fire was taken, and a feed (re)starts from its saved position.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use provider_api::Since;
 use serde_json::Value;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::task::AbortHandle;
 
 use crate::model::{FeedRecord, Position};
 use crate::status::SharedStatus;
@@ -106,6 +108,13 @@ pub trait Source: Send + Sync + 'static {
     /// Starts following `feed` from `position`, handing events to `emitter` until the handle
     /// is dropped.
     fn start(&self, feed: &FeedRecord, position: Position, emitter: Emitter) -> SourceHandle;
+
+    /// How many fires of one feed may be in flight (and unsaved) at once; `None`: the core's
+    /// `--fire-window`. A timer source wants 1: a tick that finds the previous one still
+    /// retrying is folded into the next fire instead of queueing behind it.
+    fn fire_window(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// One event to fire: the trigger's payload, and the position the feed reaches once it (and
@@ -119,92 +128,252 @@ pub struct Event {
     pub items: usize,
     /// When the source read it (the feed's lag is the age of the oldest one not yet fired).
     pub read_at: std::time::Instant,
+    /// What the core does once this event was taken and the position moved past it (a feed
+    /// that is done after its last fire: an alarm's `maxTriggers` reached, a once alarm fired).
+    pub after: Option<Control>,
 }
 
 /// What the source tells the core besides events.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Control {
     /// Stop the feed and keep it disabled with this reason.
     Disable(String),
+    /// The feed is done: delete its trigger from OpenWhisk (with the trigger's rules first when
+    /// `with_rules`), then the feed itself.
+    DeleteTrigger { with_rules: bool },
+}
+
+/// One run of one feed between its source and its fires: the events and controls handed over
+/// and not yet taken by the fires, and the window of fires in flight. A few hundred bytes: the
+/// task that fires (see [`crate::pipeline`]) runs only while there is something to fire, so an
+/// idle feed (an alarm between its ticks) costs no task and no buffers.
+pub struct Lane {
+    window: Arc<Semaphore>,
+    inbox: Mutex<Inbox>,
+    wake: Notify,
+    status: SharedStatus,
+    /// Starts the task that fires this lane's events (the core's pipeline).
+    launch: Box<dyn Fn(Arc<Lane>) -> AbortHandle + Send + Sync>,
+}
+
+#[derive(Default)]
+struct Inbox {
+    events: VecDeque<(Event, OwnedSemaphorePermit)>,
+    control: Option<Control>,
+    /// Emitters and slots alive: none left (and nothing pending) means the source ended.
+    senders: usize,
+    /// The firing task, while one runs.
+    task: Option<AbortHandle>,
+    stopped: bool,
+}
+
+/// What the firing task takes from its lane at once.
+pub struct Taken {
+    pub events: Vec<(Event, OwnedSemaphorePermit)>,
+    pub control: Option<Control>,
+    /// The source is gone (no emitter or slot left) and everything it sent is taken.
+    pub source_ended: bool,
+}
+
+impl Lane {
+    /// A lane with `window` fires in flight at most, and the source's first emitter; `launch`
+    /// starts the firing task when there is work and none runs.
+    pub fn new(
+        window: usize,
+        status: SharedStatus,
+        launch: impl Fn(Arc<Lane>) -> AbortHandle + Send + Sync + 'static,
+    ) -> (Arc<Self>, Emitter) {
+        let lane = Arc::new(Self {
+            window: Arc::new(Semaphore::new(window.max(1))),
+            inbox: Mutex::new(Inbox {
+                senders: 1,
+                ..Inbox::default()
+            }),
+            wake: Notify::new(),
+            status,
+            launch: Box::new(launch),
+        });
+        let emitter = Emitter { lane: lane.clone() };
+        (lane, emitter)
+    }
+
+    fn inbox(&self) -> MutexGuard<'_, Inbox> {
+        self.inbox
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Makes sure a firing task runs and looks at the inbox (called with it locked).
+    fn kick(self: &Arc<Self>, inbox: &mut Inbox) {
+        if inbox.stopped {
+            return;
+        }
+        if inbox.task.is_none() {
+            inbox.task = Some((self.launch)(self.clone()));
+        }
+        self.wake.notify_one();
+    }
+
+    fn push(self: &Arc<Self>, event: Event, permit: OwnedSemaphorePermit) {
+        let mut inbox = self.inbox();
+        if inbox.stopped {
+            // The core stopped the feed meanwhile: the event is not lost, it is fired again from
+            // the saved position when the feed runs next.
+            return;
+        }
+        inbox.events.push_back((event, permit));
+        self.kick(&mut inbox);
+    }
+
+    fn control(self: &Arc<Self>, control: Control) {
+        let mut inbox = self.inbox();
+        inbox.control = Some(control);
+        self.kick(&mut inbox);
+    }
+
+    fn sender_gone(self: &Arc<Self>) {
+        let mut inbox = self.inbox();
+        inbox.senders = inbox.senders.saturating_sub(1);
+        if inbox.senders == 0 {
+            self.kick(&mut inbox);
+        }
+    }
+
+    /// The firing task takes what was handed over.
+    pub fn take(&self) -> Taken {
+        let mut inbox = self.inbox();
+        let events: Vec<_> = inbox.events.drain(..).collect();
+        Taken {
+            events,
+            control: inbox.control.take(),
+            source_ended: inbox.senders == 0,
+        }
+    }
+
+    /// The firing task ends, with nothing in flight: it goes unless something came meanwhile.
+    /// Answers whether it may go.
+    pub fn idle(&self) -> bool {
+        let mut inbox = self.inbox();
+        if inbox.events.is_empty() && inbox.control.is_none() && inbox.senders > 0 {
+            inbox.task = None;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The firing task ended the run for good (disabled, lease lost, source ended).
+    pub fn finished(&self) {
+        self.inbox().task = None;
+        self.window.close();
+    }
+
+    /// Waits until something was handed over (or the lane is looked at again).
+    pub async fn notified(&self) {
+        self.wake.notified().await;
+    }
+
+    /// Whether a firing task runs (fires in flight or events waiting for one).
+    pub fn is_busy(&self) -> bool {
+        self.inbox().task.is_some()
+    }
+
+    /// Stops the run: the firing task is aborted (its fires were not saved, so they fire again
+    /// when the feed runs next), nothing more is taken, and a source waiting for a slot is told.
+    pub fn stop(&self) {
+        let task = {
+            let mut inbox = self.inbox();
+            inbox.stopped = true;
+            inbox.events.clear();
+            inbox.control = None;
+            inbox.task.take()
+        };
+        if let Some(task) = task {
+            task.abort();
+        }
+        self.window.close();
+    }
+
+    /// The feed's live status.
+    pub fn status(&self) -> &SharedStatus {
+        &self.status
+    }
 }
 
 /// A slot in the window of fires in flight: holding one, the source may fire one event.
 pub struct Slot {
-    permit: OwnedSemaphorePermit,
-    events: mpsc::UnboundedSender<(Event, OwnedSemaphorePermit)>,
+    permit: Option<OwnedSemaphorePermit>,
+    lane: Arc<Lane>,
 }
 
 impl Slot {
-    pub fn fire(self, event: Event) {
-        // The core stopped the feed meanwhile: the event is not lost, it is fired again from
-        // the saved position when the feed runs next.
-        let _ = self.events.send((event, self.permit));
+    fn new(lane: &Arc<Lane>, permit: OwnedSemaphorePermit) -> Self {
+        lane.inbox().senders += 1;
+        Self {
+            permit: Some(permit),
+            lane: lane.clone(),
+        }
+    }
+
+    pub fn fire(mut self, event: Event) {
+        if let Some(permit) = self.permit.take() {
+            self.lane.push(event, permit);
+        }
     }
 }
 
-/// A running feed's way to the core.
-#[derive(Clone)]
-pub struct Emitter {
-    window: Arc<Semaphore>,
-    events: mpsc::UnboundedSender<(Event, OwnedSemaphorePermit)>,
-    control: mpsc::UnboundedSender<Control>,
-    status: SharedStatus,
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.lane.sender_gone();
+    }
 }
 
-/// The core's end of an [`Emitter`].
-pub struct Intake {
-    pub window: Arc<Semaphore>,
-    pub events: mpsc::UnboundedReceiver<(Event, OwnedSemaphorePermit)>,
-    pub control: mpsc::UnboundedReceiver<Control>,
+/// A running feed's way to the core. Dropping the last emitter (and slot) ends the source.
+pub struct Emitter {
+    lane: Arc<Lane>,
+}
+
+impl Clone for Emitter {
+    fn clone(&self) -> Self {
+        self.lane.inbox().senders += 1;
+        Self {
+            lane: self.lane.clone(),
+        }
+    }
+}
+
+impl Drop for Emitter {
+    fn drop(&mut self) {
+        self.lane.sender_gone();
+    }
 }
 
 impl Emitter {
-    /// A pair for one run of one feed, with `window` fires in flight at most.
-    pub fn new(window: usize, status: SharedStatus) -> (Self, Intake) {
-        let window = Arc::new(Semaphore::new(window.max(1)));
-        let (events, event_receiver) = mpsc::unbounded_channel();
-        let (control, control_receiver) = mpsc::unbounded_channel();
-        (
-            Self {
-                window: window.clone(),
-                events,
-                control,
-                status,
-            },
-            Intake {
-                window,
-                events: event_receiver,
-                control: control_receiver,
-            },
-        )
-    }
-
     /// Waits for room in the window; `None` once the feed is stopping.
     pub async fn slot(&self) -> Option<Slot> {
-        let permit = self.window.clone().acquire_owned().await.ok()?;
-        Some(Slot {
-            permit,
-            events: self.events.clone(),
-        })
+        let permit = self.lane.window.clone().acquire_owned().await.ok()?;
+        Some(Slot::new(&self.lane, permit))
     }
 
     /// A slot if the window has room now (a source serving many feeds from one task, such as a
     /// timer wheel, must not wait on one of them); `None` when it is full or the feed stops.
     pub fn try_slot(&self) -> Option<Slot> {
-        let permit = self.window.clone().try_acquire_owned().ok()?;
-        Some(Slot {
-            permit,
-            events: self.events.clone(),
-        })
+        let permit = self.lane.window.clone().try_acquire_owned().ok()?;
+        Some(Slot::new(&self.lane, permit))
     }
 
     /// The feed's live status, for the source's part of it (connected, last change, errors).
     pub fn status(&self) -> &SharedStatus {
-        &self.status
+        &self.lane.status
     }
 
     /// Stops the feed for good, disabled with `reason` (shown in READ).
     pub fn disable(&self, reason: String) {
-        let _ = self.control.send(Control::Disable(reason));
+        self.lane.control(Control::Disable(reason));
+    }
+
+    /// Hands the core a control now (not after an event).
+    pub fn control(&self, control: Control) {
+        self.lane.control(control);
     }
 }

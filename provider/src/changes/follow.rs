@@ -292,6 +292,7 @@ impl Follower {
                 payload: Bytes::from(payload(&self.config, &batch).to_string()),
                 items: batch.len(),
                 read_at,
+                after: None,
             });
             if let Some(reason) = ended {
                 self.checked = false;
