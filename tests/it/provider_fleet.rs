@@ -135,10 +135,30 @@ impl Fleet {
     }
 
     /// Waits until every one of `feeds` runs on a live instance and every bucket is held.
+    /// Every feed runs and every bucket is held by its rightful owner among the live instances
+    /// (a sum of 16 alone can also be seen in the middle of a handover).
     fn wait_settled(&self, feeds: usize) {
+        let ids: Vec<String> = (0..self.instances.len())
+            .filter(|index| self.instances[*index].is_some())
+            .map(|index| format!("p{index}"))
+            .collect();
+        let members: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let share = |id: &str| {
+            (0..16)
+                .filter(|bucket| changes_provider::rightful_owner(*bucket, &members) == Some(id))
+                .count() as f64
+        };
         wait_until(
-            "every feed to run and every bucket to be held",
-            || self.running() == feeds && self.buckets_held() == 16,
+            "every feed to run and every bucket to be held by its rightful owner",
+            || {
+                self.running() == feeds
+                    && self.buckets_held() == 16
+                    && (0..self.instances.len()).all(|index| {
+                        self.instances[index].as_ref().is_none_or(|instance| {
+                            instance.metric("provider_buckets_held") == share(&format!("p{index}"))
+                        })
+                    })
+            },
             || self.logs(),
         );
     }
