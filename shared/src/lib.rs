@@ -18,6 +18,7 @@ mod feed;
 pub mod http;
 mod outbound;
 pub mod params;
+pub mod provider;
 pub mod record;
 mod redact;
 mod runtime;

@@ -8,7 +8,6 @@
 
 mod database;
 mod lifecycle;
-mod provider;
 mod settings;
 
 pub use lifecycle::ChangesFeed;

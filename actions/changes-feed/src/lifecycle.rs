@@ -1,19 +1,33 @@
-//! The six lifecycle events. Each checks first that the key can read the trigger (so nobody acts
-//! on another user's feed), then asks the provider, which keys feeds by the trigger's fully
-//! qualified name: READ, DELETE, PAUSE and UNPAUSE need nothing but that name.
+//! The six lifecycle events, each one call to the changes provider ([`ProviderFeed`]), which
+//! keys feeds by the trigger's fully qualified name: READ, DELETE, PAUSE and UNPAUSE need
+//! nothing but that name.
 
-use feedkit::{ActionError, AuthKey, Feed, FeedSession};
-use provider_api::{CHANGES_KIND, Confidential, FeedView, Refresh, Registration, Update};
-use serde_json::{Value, json};
+use feedkit::provider::{self, ProviderFeed, ProviderTarget, Service};
+use feedkit::{ActionError, Feed, FeedSession};
+use provider_api::{CHANGES_KIND, FeedView};
+use serde_json::Value;
 
 use crate::database;
-use crate::provider::{Provider, ProviderError};
-use crate::settings::{self, ChangesParams, ProviderTarget};
+use crate::settings::{self, ChangesParams};
 
 /// The changes feed: `main` hands it to [`feedkit::run_feed`].
 pub struct ChangesFeed;
 
 type Session<'c> = FeedSession<'c, ChangesParams>;
+
+/// The changes provider, as messages name it.
+pub const SERVICE: Service = Service {
+    kind: CHANGES_KIND,
+    provider: "the changes provider",
+    feed: "changes feed",
+    unusable,
+};
+
+fn provider(params: &ChangesParams) -> Result<ProviderFeed<'static>, ActionError> {
+    let target =
+        ProviderTarget::from_params(&SERVICE, &params.provider_url, &params.provider_secret)?;
+    Ok(ProviderFeed::new(&SERVICE, target))
+}
 
 impl Feed for ChangesFeed {
     type Params = ChangesParams;
@@ -22,149 +36,77 @@ impl Feed for ChangesFeed {
     fn create(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
         // Every setting is checked before anything goes over the network.
         let settings = settings::feed_settings(&session.params)?;
-        let target = settings::provider(&session.params)?;
-        let api_host = api_host(session)?;
+        let feed = provider(&session.params)?;
+        let api_host = provider::api_host(session)?;
         session.check_trigger()?;
         // The provider checks the database itself; a filter it would only find missing when
         // it connects, so that is checked here.
         if let Some(filter) = &settings.filter {
             database::check_filter(session.http(), &settings.database, filter)?;
         }
-        let body = json!(Registration {
+        let view = feed.register(
+            session,
             api_host,
-            auth_key: confidential(session.auth_key()),
-            kind: CHANGES_KIND.to_owned(),
-            config: settings.to_provider(),
-            since: Some(settings.since),
-        });
-        let view = Provider::new(&target, session.http())
-            .register(session.trigger(), &body)
-            .map_err(|error| failed(session, &target, error))?;
+            settings.to_provider(),
+            Some(settings.since.clone()),
+        )?;
         shown(view)
     }
 
     fn read(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
-        let target = settings::provider(&session.params)?;
-        // A feed disabled because its trigger was deleted must still show why; without the
-        // trigger, the provider answers only the key the feed fires with.
-        let owner_key = owner_proof(session)?;
-        let view = Provider::new(&target, session.http())
-            .read(session.trigger(), owner_key.as_ref())
-            .map_err(|error| failed(session, &target, error))?;
+        let view = provider(&session.params)?.read(session)?;
         shown(view)
     }
 
     fn update(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
         let update = settings::update(&session.params)?;
-        let target = settings::provider(&session.params)?;
-        let api_host = api_host(session)?;
+        let feed = provider(&session.params)?;
+        let api_host = provider::api_host(session)?;
         session.check_trigger()?;
         if let (Some(database), Some(filter)) = (&update.database, &update.filter) {
             database::check_filter(session.http(), database, filter)?;
         }
-        // The caller's current key and host replace the stored ones: a rotated key is picked up.
-        let patch = json!(Update {
-            api_host: Some(api_host),
-            auth_key: Some(confidential(session.auth_key())),
-            config: (!update.patch.is_empty()).then_some(update.patch),
-            since: update.since,
-        });
-        let view = Provider::new(&target, session.http())
-            .update(session.trigger(), &patch)
-            .map_err(|error| failed(session, &target, error))?;
+        let config = (!update.patch.is_empty()).then_some(update.patch);
+        let view = feed.update(session, api_host, config, update.since)?;
         shown(view)
     }
 
     fn delete(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
-        let target = settings::provider(&session.params)?;
-        // A trigger that is gone already (half-created, or deleted first) cannot prove the key's
-        // right; then the provider deletes only if the key is the one the feed fires with.
-        let owner_key = owner_proof(session)?;
-        match Provider::new(&target, session.http()).delete(session.trigger(), owner_key.as_ref()) {
-            Ok(_) => Ok(json!(provider_api::Deleted {
-                trigger: session.trigger().to_string(),
-                deleted: true
-            })),
-            // Nothing to delete is a success: DELETE follows a failed CREATE too.
-            Err(error) if error.status() == Some(404) => Ok(json!({
-                "trigger": session.trigger().to_string(),
-                "deleted": false,
-                "message": "no changes feed was registered for this trigger",
-            })),
-            Err(error) => Err(failed(session, &target, error)),
-        }
+        provider(&session.params)?.delete(session)
     }
 
     fn pause(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
-        let target = settings::provider(&session.params)?;
-        session.check_trigger()?;
-        let view = Provider::new(&target, session.http())
-            .set_active(session.trigger(), false, &json!(Refresh::default()))
-            .map_err(|error| failed(session, &target, error))?;
+        let view = provider(&session.params)?.set_active(session, false)?;
         shown(view)
     }
 
     fn unpause(&self, session: &mut Session<'_>) -> Result<Value, ActionError> {
-        let target = settings::provider(&session.params)?;
-        let api_host = api_host(session)?;
-        session.check_trigger()?;
-        let refresh = json!(Refresh {
-            api_host: Some(api_host),
-            auth_key: Some(confidential(session.auth_key())),
-        });
-        let view = Provider::new(&target, session.http())
-            .set_active(session.trigger(), true, &refresh)
-            .map_err(|error| failed(session, &target, error))?;
+        let view = provider(&session.params)?.set_active(session, true)?;
         shown(view)
-    }
-}
-
-/// Reads the trigger when it exists (`None`: that read is the proof); when it does not, the
-/// key itself is the proof the provider checks against the feed, and the trigger is named after
-/// the activation's namespace.
-fn owner_proof(session: &mut Session<'_>) -> Result<Option<AuthKey>, ActionError> {
-    if session.find_trigger()?.is_some() {
-        return Ok(None);
-    }
-    session.resolve_namespace()?;
-    Ok(Some(session.auth_key().clone()))
-}
-
-/// Where the provider fires the trigger.
-fn api_host(session: &Session<'_>) -> Result<String, ActionError> {
-    session.context().api_host.clone().ok_or_else(|| {
-        ActionError::new(
-            "__OW_API_HOST is not set: the provider needs to know where to fire the trigger",
-        )
-    })
-}
-
-/// The caller's key, as the provider's API takes it.
-fn confidential(key: &AuthKey) -> Confidential {
-    Confidential::new(key.expose())
-}
-
-fn failed(session: &Session<'_>, target: &ProviderTarget, error: ProviderError) -> ActionError {
-    match error.status() {
-        Some(404) => ActionError::new(format!(
-            "no changes feed is registered for trigger {}",
-            session.trigger()
-        )),
-        Some(403) => ActionError::new(format!(
-            "trigger {} does not exist and the authKey is not the one its feed was created with",
-            session.trigger()
-        )),
-        _ => error.into_action_error(target),
     }
 }
 
 /// The provider's view as READ shows it: `trigger`, `config` (redacted) and `status`.
 fn shown(view: Value) -> Result<Value, ActionError> {
-    serde_json::from_value::<FeedView>(view)
-        .and_then(serde_json::to_value)
-        .map_err(|error| {
-            ActionError::new(format!(
-                "the changes provider's answer was not a feed's view ({error}); is providerUrl the changes provider?"
-            ))
-        })
+    provider::shown::<FeedView>(&SERVICE, view)
+}
+
+/// The provider's 422 (the database cannot be used as given; it checks it when a feed is
+/// registered or moved), naming the parameter to fix. The provider's messages say what it
+/// found (`provider/src/changes/couch.rs`, `CouchError`).
+fn unusable(message: String) -> String {
+    let parameter = if message.contains("refused the credentials") {
+        if message.contains("HTTP 403") {
+            "`username`"
+        } else {
+            "`username`/`password`"
+        }
+    } else if message.contains("there is no database") {
+        "`dbName`"
+    } else if message.contains("is not reachable") {
+        "`dbUrl`"
+    } else {
+        return message;
+    };
+    format!("invalid parameter {parameter}: {message}")
 }

@@ -2,6 +2,7 @@
 //! API takes.
 
 use feedkit::params::{Bounded, Flag, Param, Text};
+use feedkit::provider::ProviderUrl;
 use feedkit::{ParamError, Secret};
 use provider_api::{
     ChangesConfig, ChangesPatch, Confidential, DatabasePatch, IfRecreated, MAX_CHANGES_PER_FIRE,
@@ -73,13 +74,6 @@ pub struct FeedSettings {
     pub since: Since,
 }
 
-/// Where the provider is: package-bound parameters the user never sees.
-#[derive(Debug, Clone)]
-pub struct ProviderTarget {
-    pub url: String,
-    pub secret: Secret,
-}
-
 /// `dbUrl`: the URL without credentials, and the credentials it carried (percent-decoded). It
 /// is never echoed with them; its password is masked like any secret.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -93,23 +87,6 @@ impl TryFrom<Text> for DbUrl {
     type Error = String;
     fn try_from(text: Text) -> Result<Self, String> {
         split_db_url(text.as_str())
-    }
-}
-
-/// `providerUrl`: http(s), without a trailing slash. Userinfo in it is never sent nor shown.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(try_from = "Text")]
-pub struct ProviderUrl(pub String);
-
-impl TryFrom<Text> for ProviderUrl {
-    type Error = String;
-    fn try_from(text: Text) -> Result<Self, String> {
-        let url = text.as_str().trim_end_matches('/');
-        if url.starts_with("http://") || url.starts_with("https://") {
-            Ok(Self(url.to_owned()))
-        } else {
-            Err(format!("{:?} is not an http(s) URL", hide_userinfo(url)))
-        }
     }
 }
 
@@ -199,21 +176,6 @@ impl TryFrom<Text> for IfRecreatedParam {
             ),
         }
     }
-}
-
-pub fn provider(params: &ChangesParams) -> Result<ProviderTarget, ParamError> {
-    let url = params.provider_url.require(
-        "providerUrl",
-        "the changes provider's URL, bound to the feed's package",
-    )?;
-    let secret = params.provider_secret.require(
-        "providerSecret",
-        "the changes provider's secret, bound to the feed's package",
-    )?;
-    Ok(ProviderTarget {
-        url: url.0.clone(),
-        secret: secret.clone(),
-    })
 }
 
 /// Splits `http(s)://user:pass@host/prefix` into the URL without credentials and the
@@ -582,14 +544,20 @@ mod tests {
         let error = read(json!({"dbname": "x"})).expect_err("typo");
         assert!(error.to_string().contains("`dbname`"), "{error}");
         assert!(read(json!({"dbName": "x", "providerUrl": "http://p"})).is_ok());
-        let error = provider(&params(json!({}))).expect_err("missing");
+        let provider = |given: Value| {
+            let params = params(given);
+            feedkit::provider::ProviderTarget::from_params(
+                &crate::lifecycle::SERVICE,
+                &params.provider_url,
+                &params.provider_secret,
+            )
+        };
+        let error = provider(json!({})).expect_err("missing");
         assert!(error.to_string().contains("providerUrl"), "{error}");
-        let error = provider(&params(json!({"providerUrl": "http://p"}))).expect_err("missing");
+        let error = provider(json!({"providerUrl": "http://p"})).expect_err("missing");
         assert!(error.to_string().contains("providerSecret"), "{error}");
-        let target = provider(&params(
-            json!({"providerUrl": "http://p/", "providerSecret": "s3"}),
-        ))
-        .expect("valid");
+        let target =
+            provider(json!({"providerUrl": "http://p/", "providerSecret": "s3"})).expect("valid");
         assert_eq!(target.url, "http://p");
         assert!(!format!("{target:?}").contains("s3"));
     }
