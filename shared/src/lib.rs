@@ -42,5 +42,5 @@ pub use redact::Redactor;
 pub use runtime::{handle_once, run, serve_actionloop};
 pub use secret::{AuthKey, Secret};
 pub use session::FeedSession;
-pub use time::{iso_utc, now_ms};
+pub use time::{iso_utc, now_ms, parse_iso_utc};
 pub use web::{WebAction, WebError, WebRequest, run_web_action};
