@@ -266,3 +266,23 @@ fn stored_configs_read_back_as_written() {
     let error = PollConfig::from_stored(&json!({"url": "u"})).expect_err("incomplete");
     assert!(error.contains("pollConfig."), "{error}");
 }
+
+#[test]
+fn a_config_stored_before_format_existed_reads_json() {
+    let (config, _) =
+        create(json!({"url": "http://h/feed", "minutes": 5, "format": "rss"})).expect("valid");
+    let mut stored = serde_json::to_value(&config).expect("json");
+    assert_eq!(stored["format"], "rss");
+    assert_eq!(
+        PollConfig::from_stored(&stored).map(|c| c.format),
+        Ok(Format::Rss)
+    );
+    stored.as_object_mut().expect("object").remove("format");
+    assert_eq!(
+        PollConfig::from_stored(&stored).map(|c| c.format),
+        Ok(Format::Json)
+    );
+    stored["format"] = json!("xml");
+    let error = PollConfig::from_stored(&stored).expect_err("unknown format");
+    assert!(error.contains("pollConfig.format \"xml\""), "{error}");
+}
