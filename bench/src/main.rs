@@ -14,12 +14,15 @@
 //!   throughput, one feed with a 40 ms fire round trip ([`load`]);
 //! - `fleet`: three provider instances on a CouchDB registry: feeds spread over them, failover
 //!   time and duplicates over repeated kill -9 ([`fleet`]);
+//! - `alarms`: the provider's alarms: memory for 100,000 alarms, fire jitter of 1,000 due in
+//!   the same second ([`alarms`]);
 //! - `sandbox`: trigger fire to the rule's action ([`ruled`]); the `sandbox serve` program under
 //!   100 clients, and its memory after a million fires ([`sandbox_load`]).
 //!
 //! Everything it starts (servers, the provider, activations) is stopped before it exits.
 
 mod actions;
+mod alarms;
 mod burst;
 mod child;
 mod couch;
@@ -52,9 +55,10 @@ usage: bench [--quick] [--only SECTION,...] [--markdown FILE]
 Runs the benchmark suite and prints one table. Build first: ./bench.sh does (it runs build.sh,
 builds the floor and the provider, then this).
 
-  --quick           fewer runs, 1,000 instead of 10,000 provider feeds, 5 s instead of 20 s of
+  --quick           fewer runs, 1,000 instead of 10,000 provider feeds, 10,000 instead of
+                    100,000 alarms, 5 s instead of 20 s of
                     sandbox load and 100,000 instead of 1,000,000 fires (a few minutes)
-  --only LIST       sections to run: dist, activation, burst, provider, fleet, sandbox
+  --only LIST       sections to run: dist, activation, burst, provider, fleet, alarms, sandbox
   --markdown FILE   also write the machine and the table as Markdown to FILE
   --dist DIR        the action zips to measure [default: dist/ of the workspace]
   --before DIR      also run every activation with these zips (an earlier build's dist/), in the
@@ -64,12 +68,13 @@ builds the floor and the provider, then this).
   --lease-ms N      the fleet's lease [default: 5000]; 10 kills (--quick: 3) each wait about
                     one lease";
 
-const SECTIONS: [&str; 6] = [
+const SECTIONS: [&str; 7] = [
     "dist",
     "activation",
     "burst",
     "provider",
     "fleet",
+    "alarms",
     "sandbox",
 ];
 const ZIP_TARGET_BYTES: u64 = 1_500_000;
@@ -265,6 +270,14 @@ fn run_section(name: &str, options: &Options, kit: &Kit, table: &mut Table) -> a
             };
             fleet::run(kit, plan, table)
         }
+        "alarms" => alarms::run(
+            kit,
+            alarms::AlarmPlan {
+                alarms: if quick { 10_000 } else { 100_000 },
+                due_together: 1000,
+            },
+            table,
+        ),
         "sandbox" => {
             ruled::run(if quick { 50 } else { 300 }, table)?;
             let plan = if quick {

@@ -17,6 +17,8 @@ use crate::net::{Conn, listen};
 pub struct Timeline {
     published: Mutex<Vec<Option<Instant>>>,
     fired: Mutex<Vec<Option<Instant>>>,
+    /// Every fire's sequence and arrival, replays included (alarms fire one sequence per tick).
+    every: Mutex<Vec<(u64, Instant)>>,
 }
 
 fn slot(list: &mut Vec<Option<Instant>>, seq: u64) -> &mut Option<Instant> {
@@ -44,6 +46,21 @@ impl Timeline {
         let entry = slot(&mut list, seq);
         // The first fire counts; a replay does not.
         entry.get_or_insert(at);
+        drop(list);
+        self.every
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((seq, at));
+    }
+
+    /// Every fire that arrived in `from..until`: its sequence and arrival.
+    pub fn arrivals(&self, from: Instant, until: Instant) -> Vec<(u64, Instant)> {
+        let every = self.every.lock().unwrap_or_else(|e| e.into_inner());
+        every
+            .iter()
+            .filter(|(_, at)| (from..until).contains(at))
+            .copied()
+            .collect()
     }
 
     /// Publish-to-fire latency of each change in `first..end` that was fired.

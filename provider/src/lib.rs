@@ -7,7 +7,8 @@
 //!   `/metrics`.
 //! - [`Node`]: one instance: the feeds it knows, the buckets it holds, the feeds it runs
 //!   ([`registry`] for what the API does to feeds).
-//! - [`Source`]: what a kind of feed provides ([`changes`] for CouchDB `_changes`); the core
+//! - [`Source`]: what a kind of feed provides ([`changes`] for CouchDB `_changes`, [`alarms`]
+//!   for triggers fired on a schedule); the core
 //!   fires its events ([`pipeline`]: a bounded window in flight, positions saved only past what
 //!   OpenWhisk took) and classifies the answers ([`classify_fire`]).
 //! - [`Store`]: registrations, positions and leases ([`SqliteStore`] embedded), with secrets
@@ -17,6 +18,7 @@
 //! up to it, so a restart, a crash or a takeover resumes at the first change not known to be
 //! fired.
 
+pub mod alarms;
 pub mod api;
 pub mod changes;
 mod classify;

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use changes_provider::alarms::{AlarmsSource, Clock};
 use changes_provider::api::{self, App};
 use changes_provider::changes::ChangesSource;
 use changes_provider::{
@@ -101,11 +102,15 @@ async fn serve(options: Options) -> anyhow::Result<()> {
     let tuning = options.tuning.clone();
     let http = changes_provider::client(tuning.connects).context("setting up TLS")?;
     let metrics = Arc::new(Metrics::default());
-    let sources: Vec<Arc<dyn Source>> = vec![Arc::new(ChangesSource::new(
-        http.clone(),
-        tuning.clone(),
-        metrics.clone(),
-    ))];
+    let clock = options.args.test_clock.unwrap_or_else(Clock::system);
+    let sources: Vec<Arc<dyn Source>> = vec![
+        Arc::new(ChangesSource::new(
+            http.clone(),
+            tuning.clone(),
+            metrics.clone(),
+        )),
+        Arc::new(AlarmsSource::new(clock)),
+    ];
     let secret_fields: HashMap<String, &'static [&'static str]> = sources
         .iter()
         .map(|source| (source.kind().to_owned(), source.secret_fields()))

@@ -342,32 +342,52 @@ impl Node {
             ));
             return None;
         };
-        let target = match FireTarget::new(record) {
-            Ok(target) => target,
-            Err(problem) => {
-                self.spawn_ended(id, rev, Ended::Disabled(problem));
-                return None;
-            }
-        };
+        if let Err(problem) = FireTarget::new(record) {
+            self.spawn_ended(id, rev, Ended::Disabled(problem));
+            return None;
+        }
         let saved = self.positions.get(&id);
         let position = record.resume_at(saved.as_ref());
         let window = source.fire_window().unwrap_or(self.tuning.fire_window);
-        let fires = Arc::new(FeedFires {
-            id: id.clone(),
-            bucket,
-            reset: record.start.reset,
-            target,
-            guard: guard.clone(),
-            status: status.clone(),
-            common: self.fires.clone(),
-        });
+        // What the fires need is put together when there is something to fire (an idle feed,
+        // such as an alarm between its ticks, keeps only this closure).
+        let reset = record.start.reset;
         let me = self.me.clone();
+        let run_guard = guard.clone();
+        let run_id = id.clone();
         let (lane, emitter) = Lane::new(window, status.clone(), move |lane| {
-            let fires = fires.clone();
             let me = me.clone();
+            let guard = run_guard.clone();
+            let id = run_id.clone();
             tokio::spawn(async move {
-                let id = fires.id.clone();
-                if let Some(ended) = pipeline::run(fires, lane).await
+                let Some(node) = me.upgrade() else {
+                    return;
+                };
+                // The record as it is now (a new revision with the same content keeps this
+                // run, so the revision is not compared).
+                let target = node.known(&id).map(|record| FireTarget::new(&record));
+                let ended = match target {
+                    // Deleted meanwhile: this run is being stopped.
+                    None => {
+                        lane.finished();
+                        return;
+                    }
+                    Some(Err(problem)) => Some(Ended::Disabled(problem)),
+                    Some(Ok(target)) => {
+                        let fires = Arc::new(FeedFires {
+                            id: id.clone(),
+                            bucket,
+                            reset,
+                            target,
+                            guard,
+                            status: lane.status().clone(),
+                            common: node.fires.clone(),
+                        });
+                        drop(node);
+                        pipeline::run(fires, lane).await
+                    }
+                };
+                if let Some(ended) = ended
                     && let Some(node) = me.upgrade()
                 {
                     // In a task of its own: handling the end stops this feed, which aborts

@@ -128,6 +128,15 @@ pub struct Args {
     /// `changes_provider=debug`); RUST_LOG when not given.
     #[arg(long, value_name = "FILTER")]
     pub log: Option<String>,
+
+    /// Tests and benchmarks only: alarms are scheduled on a clock that read VIRTUAL_MS at the
+    /// real time REAL_MS and runs RATE times as fast (`VIRTUAL_MS@REAL_MS[*RATE]`).
+    #[arg(long, value_name = "CLOCK", hide = true, value_parser = test_clock)]
+    pub test_clock: Option<crate::alarms::Clock>,
+}
+
+fn test_clock(text: &str) -> Result<crate::alarms::Clock, String> {
+    crate::alarms::Clock::parse(text)
 }
 
 fn positive(text: &str) -> Result<u64, String> {

@@ -276,8 +276,12 @@ impl Node {
 
     /// The settings as READ shows them: secrets as `********`, the key's uuid half only.
     fn config_view(&self, record: &FeedRecord) -> Value {
-        let mut config = record.config.clone();
-        if let Some(source) = self.source(&record.kind) {
+        let source = self.source(&record.kind);
+        let mut config = match &source {
+            Some(source) => source.view_config(&record.config),
+            None => record.config.clone(),
+        };
+        if let Some(source) = source {
             for pointer in source.secret_fields() {
                 if config.pointer(pointer).is_some() {
                     pointer_put(&mut config, pointer, Value::from("********"));
@@ -320,6 +324,9 @@ impl Node {
         status.reason = record.state.reason().map(str::to_owned);
         status.date_changed = record.date_changed;
         status.position = record.resume_at(saved.as_ref());
+        if let Some(source) = self.source(&record.kind) {
+            source.describe(record, &status.position.clone(), &mut status);
+        }
         status.owner = if here {
             Some(self.id.clone())
         } else {

@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use provider_api::Since;
+use provider_api::{FeedStatus, Since};
 use serde_json::Value;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::AbortHandle;
@@ -34,6 +34,20 @@ pub enum SourceError {
     /// that does not answer, refuses the credentials or does not exist.
     #[error("{0}")]
     Unusable(String),
+}
+
+/// Reads a source's own JSON, naming the path of what is wrong (`config.database.passwd:
+/// unknown field ...`).
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, SourceError> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        SourceError::Invalid(if path == "." {
+            format!("config: {inner}")
+        } else {
+            format!("config.{path}: {inner}")
+        })
+    })
 }
 
 /// A registration's or update's settings, checked.
@@ -114,6 +128,17 @@ pub trait Source: Send + Sync + 'static {
     /// retrying is folded into the next fire instead of queueing behind it.
     fn fire_window(&self) -> Option<usize> {
         None
+    }
+
+    /// Adds the source's own part to a feed's status as READ shows it (`position` is where the
+    /// feed resumes; `status` holds the live part when this instance runs it): an alarm's next
+    /// fire and count of fires.
+    fn describe(&self, _record: &FeedRecord, _position: &Position, _status: &mut FeedStatus) {}
+
+    /// The stored settings as READ shows them (before secrets are redacted): a source may keep
+    /// them in a compact form of its own.
+    fn view_config(&self, stored: &Value) -> Value {
+        stored.clone()
     }
 }
 

@@ -67,6 +67,7 @@ pub(crate) fn http(
         (_, body) => {
             let request = match method {
                 "PUT" => agent.put(url),
+                "PATCH" => agent.patch(url),
                 _ => agent.post(url),
             };
             headers

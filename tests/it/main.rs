@@ -15,6 +15,7 @@ mod hostile;
 mod in_process;
 mod manifest;
 mod poll_feed;
+mod provider_alarms;
 mod provider_answers;
 mod provider_fleet;
 mod provider_input;

@@ -1,4 +1,4 @@
-//! The changes provider's REST API as both of its sides see it: the provider serves these types
+//! The provider's REST API as both of its sides see it: the provider serves these types
 //! and the feed actions (`changes-feed`) send and read them. One definition, so the two cannot
 //! drift apart; serde only, so an action that links it stays small.
 //!
@@ -13,6 +13,7 @@
 //! Failures answer [`ErrorBody`]. Every object refuses fields it does not know, so a misspelt
 //! setting is an error instead of a silently ignored one.
 
+mod alarms;
 mod changes;
 mod names;
 mod view;
@@ -22,6 +23,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+pub use alarms::{ALARMS_KIND, AlarmConfig, AlarmPatch, DeleteAfterFire, IfMissed};
 pub use changes::{
     ChangesConfig, ChangesPatch, Database, DatabasePatch, IfRecreated, MAX_CHANGES_PER_FIRE,
 };

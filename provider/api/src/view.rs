@@ -97,4 +97,12 @@ pub struct FeedStatus {
     pub changes_fired: u64,
     pub fires: u64,
     pub failed_fires: u64,
+    /// When the feed fires next (a timer source: an alarm's next tick; `None` when it has none
+    /// left, or is not running).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_fire: Option<u64>,
+    /// How many times the feed fired in all, counted durably (alarms: what `maxTriggers`
+    /// counts); `None` for sources that do not count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub times_fired: Option<u64>,
 }

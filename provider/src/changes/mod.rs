@@ -7,13 +7,12 @@ mod follow;
 use std::sync::Arc;
 
 use provider_api::{ChangesConfig, ChangesPatch, Since};
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::http::HttpClient;
 use crate::metrics::Metrics;
 use crate::model::{FeedRecord, Position};
-use crate::source::{Emitter, Prepared, Source, SourceError, SourceHandle};
+use crate::source::{Emitter, Prepared, Source, SourceError, SourceHandle, parse};
 use crate::store::BoxFuture;
 use crate::tuning::Tuning;
 
@@ -36,20 +35,6 @@ impl ChangesSource {
             metrics,
         }
     }
-}
-
-/// Reads the source's own JSON, naming the path of what is wrong (`config.database.passwd:
-/// unknown field ...`).
-fn parse<T: DeserializeOwned>(value: Value) -> Result<T, SourceError> {
-    serde_path_to_error::deserialize(value).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        SourceError::Invalid(if path == "." {
-            format!("config: {inner}")
-        } else {
-            format!("config.{path}: {inner}")
-        })
-    })
 }
 
 fn stored(config: &ChangesConfig) -> Value {
