@@ -1,0 +1,5 @@
+//! `alarm-feed`: the kit's alarms feed action (see the library).
+
+fn main() {
+    feedkit::run_feed(alarm_feed::AlarmFeed);
+}
