@@ -397,6 +397,19 @@ pub(crate) fn feed(
     trigger: &str,
     extra: Value,
 ) -> ActionRun {
+    provider_feed("changes-feed", sb, provider_url, event, trigger, extra)
+}
+
+/// Runs the provider feed action `action` (changes-feed, alarm-feed) once for `trigger`, as
+/// OpenWhisk would with the package-bound provider parameters.
+pub(crate) fn provider_feed(
+    action: &str,
+    sb: &Sandbox,
+    provider_url: &str,
+    event: &str,
+    trigger: &str,
+    extra: Value,
+) -> ActionRun {
     let mut params = json!({
         "lifecycleEvent": event,
         "triggerName": format!("/_/{trigger}"),
@@ -410,7 +423,7 @@ pub(crate) fn feed(
     let deadline = (now_millis() + 60_000).to_string();
     let api_host = sb.url();
     run_action(
-        &workspace_bin("changes-feed"),
+        &workspace_bin(action),
         &params,
         &[
             ("__OW_API_HOST", api_host.as_str()),

@@ -2,6 +2,7 @@
 //! native runtime and OpenWhisk drive them.
 
 mod aio;
+mod alarm_feed;
 mod changes_feed;
 mod client;
 mod connections;
