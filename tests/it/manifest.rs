@@ -206,6 +206,11 @@ fn each_feed_s_parameters_are_declared_once_and_documented_as_declared() {
             "### Connections:",
             names::<changes_feed::ChangesParams>(),
         ),
+        (
+            "alarm-feed",
+            "### Alarms: `alarm-feed`",
+            names::<alarm_feed::AlarmParams>(),
+        ),
     ];
     for (feed, heading, declared) in feeds {
         assert!(!declared.is_empty(), "{feed}: no parameters declared");
