@@ -33,9 +33,10 @@ pub struct Service {
     pub provider: &'static str,
     /// What the provider keeps for one trigger: "changes feed", "alarm".
     pub feed: &'static str,
-    /// The user's error for the provider's 422 (the source cannot use a setting), naming the
-    /// parameter to fix.
-    pub unusable: fn(String) -> String,
+    /// The user's error for the provider's refusal of the feed's settings (`status` 400: wrong
+    /// as given, 422: what they point at cannot be used), naming the parameter to fix; `None`
+    /// leaves the provider's answer as it is.
+    pub refused: fn(status: u16, message: &str) -> Option<String>,
 }
 
 /// `providerUrl`: http(s), without a trailing slash. Userinfo in it is never sent nor shown.
@@ -165,12 +166,13 @@ impl ProviderError {
                 "invalid parameter `providerSecret`: {provider} refused it (the package's \
                  binding is out of date)"
             )),
-            Self::Status {
-                status: 422,
-                message,
-            } => ActionError::new((service.unusable)(message)),
             Self::Status { status, message } => {
-                ActionError::new(format!("{provider} answered HTTP {status}: {message}"))
+                let said = matches!(status, 400 | 422)
+                    .then(|| (service.refused)(status, &message))
+                    .flatten();
+                ActionError::new(
+                    said.unwrap_or_else(|| format!("{provider} answered HTTP {status}: {message}")),
+                )
             }
         }
     }

@@ -20,7 +20,7 @@ pub const SERVICE: Service = Service {
     kind: CHANGES_KIND,
     provider: "the changes provider",
     feed: "changes feed",
-    unusable,
+    refused,
 };
 
 fn provider(params: &ChangesParams) -> Result<ProviderFeed<'static>, ActionError> {
@@ -93,8 +93,13 @@ fn shown(view: Value) -> Result<Value, ActionError> {
 
 /// The provider's 422 (the database cannot be used as given; it checks it when a feed is
 /// registered or moved), naming the parameter to fix. The provider's messages say what it
-/// found (`provider/src/changes/couch.rs`, `CouchError`).
-fn unusable(message: String) -> String {
+/// found (`provider/src/changes/couch.rs`, `CouchError`). A 400 is the action's own mistake (it
+/// checks every setting first): said as it is.
+fn refused(status: u16, message: &str) -> Option<String> {
+    (status == 422).then(|| unusable(message))
+}
+
+fn unusable(message: &str) -> String {
     let parameter = if message.contains("refused the credentials") {
         if message.contains("HTTP 403") {
             "`username`"
@@ -106,7 +111,7 @@ fn unusable(message: String) -> String {
     } else if message.contains("is not reachable") {
         "`dbUrl`"
     } else {
-        return message;
+        return message.to_owned();
     };
     format!("invalid parameter {parameter}: {message}")
 }
