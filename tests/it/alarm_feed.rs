@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::connections::{
     PROVIDER_SECRET, ProviderProcess, create_trigger, now_millis, ok, provider_feed, sandbox,
+    wait_until,
 };
 use crate::support::{ActionRun, TempDir, run_action, workspace_bin};
 
@@ -227,4 +228,243 @@ fn a_provider_that_is_not_there_refuses_the_secret_or_knows_no_alarm_is_said_so(
     ));
     assert_eq!(deleted["deleted"], false, "{deleted}");
     assert_eq!(deleted["trigger"], "/guest/ticks");
+}
+
+// --- end to end: the alarm-feed binary, the provider's alarms source, the sandbox ---
+
+/// Every second: the tests see fires without waiting minutes.
+const EVERY_SECOND: &str = "* * * * * *";
+
+/// The provider, a sandbox with trigger `name`, and the feed run against them.
+struct Alarms {
+    sb: sandbox::Sandbox,
+    provider: ProviderProcess,
+    _data: TempDir,
+}
+
+impl Alarms {
+    fn start(triggers: &[&str]) -> Self {
+        let sb = sandbox();
+        for trigger in triggers {
+            create_trigger(&sb, trigger);
+        }
+        let data = TempDir::new("alarm-feed-e2e");
+        let provider = ProviderProcess::start(&data.0.join("store"), 0);
+        Self {
+            sb,
+            provider,
+            _data: data,
+        }
+    }
+
+    fn feed(&self, event: &str, trigger: &str, params: Value) -> ActionRun {
+        let run = provider_feed(ACTION, &self.sb, &self.provider.url, event, trigger, params);
+        let logs = run.logs();
+        for secret in [self.sb.auth_key("guest").as_str(), PROVIDER_SECRET] {
+            assert!(!logs.contains(secret), "a secret leaked: {logs}");
+        }
+        run
+    }
+
+    fn ok(&self, event: &str, trigger: &str, params: Value) -> Value {
+        let run = self.feed(event, trigger, params);
+        assert_eq!(
+            run.error(),
+            "",
+            "{event} failed: {}\nprovider:\n{}",
+            run.logs(),
+            self.provider.logs()
+        );
+        run.result
+    }
+
+    /// The payloads OpenWhisk took for `trigger`.
+    fn fired(&self, trigger: &str) -> Vec<Value> {
+        self.sb
+            .fires("guest", trigger)
+            .into_iter()
+            .filter(|fire| matches!(fire.status, 202 | 204))
+            .map(|fire| fire.payload)
+            .collect()
+    }
+
+    fn wait_for_fires(&self, trigger: &str, count: usize) {
+        wait_until(
+            &format!("{count} fires of {trigger}"),
+            || self.fired(trigger).len() >= count,
+            || self.provider.logs(),
+        );
+    }
+}
+
+#[test]
+fn a_cron_alarm_fires_each_tick_with_its_payload_until_max_triggers() {
+    let alarms = Alarms::start(&["ticks"]);
+    let created = alarms.ok(
+        "CREATE",
+        "ticks",
+        json!({"cron": EVERY_SECOND, "trigger_payload": {"name": "Odin"}, "maxTriggers": 3}),
+    );
+    assert_eq!(created["trigger"], "/guest/ticks");
+    assert_eq!(created["config"]["cron"], EVERY_SECOND);
+    assert_eq!(created["config"]["maxTriggers"], 3);
+    assert_eq!(created["status"]["state"], "active", "{created}");
+
+    alarms.wait_for_fires("ticks", 3);
+    for payload in alarms.fired("ticks") {
+        assert_eq!(payload, json!({"name": "Odin"}));
+    }
+    // The fourth tick never fires: the count is reached, and READ says so.
+    let read = std::cell::RefCell::new(Value::Null);
+    wait_until(
+        "READ to show the alarm done",
+        || {
+            let now = alarms.ok("READ", "ticks", json!({}));
+            let done = now["status"]["state"] == "disabled";
+            *read.borrow_mut() = now;
+            done
+        },
+        || format!("{}\n{}", read.borrow(), alarms.provider.logs()),
+    );
+    let read = read.into_inner();
+    let status = &read["status"];
+    assert_eq!(status["timesFired"], 3, "{read}");
+    assert!(
+        status["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("maxTriggers")),
+        "{read}"
+    );
+    assert!(status["lastFire"]["scheduled"].is_u64(), "{read}");
+    assert!(status["lastFire"]["at"].is_u64(), "{read}");
+    assert!(status.get("nextFireISO").is_none(), "{read}");
+    assert_eq!(alarms.fired("ticks").len(), 3);
+}
+
+#[test]
+fn pause_unpause_update_and_delete_act_on_the_running_alarm() {
+    let alarms = Alarms::start(&["beat"]);
+    let created = alarms.ok(
+        "CREATE",
+        "beat",
+        json!({"cron": EVERY_SECOND, "ifMissed": "skip"}),
+    );
+    let next = created["status"]["nextFire"].as_u64().expect("nextFire");
+    assert!(next <= now_millis() as u64 + 2_000, "{created}");
+    assert!(created["status"]["nextFireISO"].is_string(), "{created}");
+    alarms.wait_for_fires("beat", 1);
+
+    let paused = alarms.ok("PAUSE", "beat", json!({}));
+    assert_eq!(paused["status"]["state"], "paused", "{paused}");
+    // A fire already sent may still land; after that, nothing while paused.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let while_paused = alarms.fired("beat").len();
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
+    assert_eq!(
+        alarms.fired("beat").len(),
+        while_paused,
+        "fired while paused"
+    );
+
+    let unpaused = alarms.ok("UNPAUSE", "beat", json!({}));
+    assert_eq!(unpaused["status"]["state"], "active", "{unpaused}");
+    alarms.wait_for_fires("beat", while_paused + 1);
+    // `skip`: the ticks missed while paused are not caught up.
+    assert!(
+        alarms
+            .fired("beat")
+            .iter()
+            .all(|payload| payload.get("missedTicks").is_none()),
+        "{:?}",
+        alarms.fired("beat")
+    );
+
+    // UPDATE switches the schedule in place: an hourly interval, the next fire an hour away.
+    let before = now_millis() as u64;
+    let updated = alarms.ok("UPDATE", "beat", json!({"minutes": 60}));
+    assert_eq!(updated["config"]["minutes"], 60, "{updated}");
+    assert!(updated["config"].get("cron").is_none(), "{updated}");
+    let next = updated["status"]["nextFire"].as_u64().expect("nextFire");
+    assert!(
+        next >= before + 59 * 60_000 && next <= now_millis() as u64 + 61 * 60_000,
+        "{updated}"
+    );
+
+    let deleted = alarms.ok("DELETE", "beat", json!({}));
+    assert_eq!(deleted["deleted"], true, "{deleted}");
+    let run = alarms.feed("READ", "beat", json!({}));
+    assert!(
+        run.error()
+            .contains("no alarm is registered for trigger /guest/beat"),
+        "{}",
+        run.error()
+    );
+}
+
+#[test]
+fn a_once_alarm_fires_at_its_date_then_deletes_its_trigger_and_rules() {
+    let alarms = Alarms::start(&["new-year"]);
+    alarms
+        .sb
+        .put_builtin_action(
+            "guest",
+            "celebrate",
+            |_: &sandbox::ActionContext, params: Value| sandbox::ActionOutput::result(params),
+            json!({}),
+            json!({}),
+        )
+        .expect("action");
+    let name = |text: &str| feedkit::QualifiedName::parse(text).expect("name");
+    crate::connections::client(&alarms.sb)
+        .put_rule(
+            &name("/guest/celebrate-new-year"),
+            &name("/guest/new-year"),
+            &name("/guest/celebrate"),
+            false,
+        )
+        .expect("rule");
+    let date = feedkit::iso_utc(now_millis() as u64 + 2_000);
+    let created = alarms.ok(
+        "CREATE",
+        "new-year",
+        json!({"date": date, "deleteAfterFire": "rules", "trigger_payload": "midnight"}),
+    );
+    assert_eq!(created["config"]["date"], date.as_str(), "{created}");
+    assert_eq!(created["config"]["deleteAfterFire"], "rules", "{created}");
+
+    alarms.wait_for_fires("new-year", 1);
+    assert_eq!(alarms.fired("new-year"), [json!({"payload": "midnight"})]);
+    wait_until(
+        "the trigger and its rule to be deleted after the fire",
+        || {
+            alarms.sb.trigger("guest", "new-year").is_none()
+                && alarms.sb.rule("guest", "celebrate-new-year").is_none()
+        },
+        || alarms.provider.logs(),
+    );
+}
+
+#[test]
+fn the_provider_names_a_cron_pattern_or_zone_it_cannot_use() {
+    let alarms = Alarms::start(&["bad"]);
+    for (params, expected) in [
+        (
+            json!({"cron": "61 * * * *"}),
+            "invalid parameter `cron`: cron pattern '61 * * * *'",
+        ),
+        (
+            json!({"cron": "0 9 * * *", "timezone": "Mars/Olympus"}),
+            "invalid parameter `timezone`: timezone 'Mars/Olympus'",
+        ),
+    ] {
+        let run = alarms.feed("CREATE", "bad", params.clone());
+        assert!(run.error().contains(expected), "{params}: {}", run.error());
+    }
+    // Nothing was registered.
+    let run = alarms.feed("READ", "bad", json!({}));
+    assert!(
+        run.error().contains("no alarm is registered"),
+        "{}",
+        run.error()
+    );
 }
