@@ -468,3 +468,103 @@ fn the_provider_names_a_cron_pattern_or_zone_it_cannot_use() {
         run.error()
     );
 }
+
+/// The Polling pattern on the kit's own alarms: poll-feed with `alarmFeed` set to alarm-feed
+/// (deployed with the provider bound, as the manifest binds it) sets up its helper trigger's
+/// alarm at the provider; each tick runs pollMyService, which fires the new items; DELETE
+/// removes the alarm at the provider too.
+#[test]
+fn poll_feed_ticks_on_the_kit_s_alarms() {
+    use crate::poll_feed::kit_zip;
+    let alarms = Alarms::start(&[]);
+    let sb = &alarms.sb;
+    sb.put_package("guest", "feedkit", json!({}), json!({}), false)
+        .expect("package");
+    let provider = json!({"providerUrl": alarms.provider.url, "providerSecret": PROVIDER_SECRET});
+    for (action, parameters, annotations) in [
+        ("alarm-feed", provider.clone(), json!({"feed": true})),
+        ("poll-feed", json!({}), json!({"feed": true})),
+        ("pollMyService", json!({}), json!({"provide-api-key": true})),
+    ] {
+        sb.put_native_action(
+            "guest",
+            &format!("feedkit/{action}"),
+            kit_zip(action),
+            parameters,
+            annotations,
+        )
+        .expect("deploy");
+    }
+    let source = fakes::JsonSource::start().expect("source");
+    source.push(json!({"id": "old"}));
+    let guest = crate::connections::client(sb);
+    let name = |text: &str| feedkit::QualifiedName::parse(text).expect("name");
+    guest
+        .put_trigger(
+            &name("/guest/news"),
+            &json!({"annotations": [{"key": "feed", "value": "/guest/feedkit/poll-feed"}]}),
+            false,
+        )
+        .expect("trigger");
+    let invoke = |event: &str, extra: Value| {
+        let mut params = json!({
+            "lifecycleEvent": event, "triggerName": "/_/news", "authKey": sb.auth_key("guest"),
+        });
+        if let (Some(params), Value::Object(extra)) = (params.as_object_mut(), extra) {
+            params.extend(extra);
+        }
+        guest.invoke_action(&name("/guest/feedkit/poll-feed"), &params)
+    };
+    let created = invoke(
+        "CREATE",
+        json!({"url": source.items_url(), "cron": EVERY_SECOND,
+               "alarmFeed": "/guest/feedkit/alarm-feed"}),
+    )
+    .unwrap_or_else(|error| panic!("CREATE: {error}\n{}", alarms.provider.logs()));
+    assert_eq!(created["status"], "created", "{created}");
+
+    // The helper trigger's alarm lives at the provider.
+    let read = alarms.ok("READ", "news-poll-alarm", json!({}));
+    assert_eq!(read["config"]["cron"], EVERY_SECOND, "{read}");
+    assert_eq!(read["status"]["state"], "active", "{read}");
+
+    source.push(json!({"id": "fresh"}));
+    wait_until(
+        "the new item to be fired through the kit's alarm",
+        || {
+            alarms.fired("news").iter().any(|event| {
+                event["items"]
+                    .as_array()
+                    .is_some_and(|items| items.iter().any(|item| item["id"] == "fresh"))
+            })
+        },
+        || alarms.provider.logs(),
+    );
+    let fired: Vec<Value> = alarms.fired("news");
+    assert!(
+        !format!("{fired:?}").contains("\"old\""),
+        "the item seen at CREATE fired: {fired:?}"
+    );
+
+    // A catch-up fire (the provider was down or the alarm paused: `ifMissed` fireOnce) carries
+    // `missedTicks`: the poller takes it like any tick.
+    let caught_up = guest
+        .invoke_action(
+            &name("/guest/feedkit/pollMyService"),
+            &json!({"pollTrigger": "/guest/news-poll-alarm", "missedTicks": 3}),
+        )
+        .expect("a catch-up tick");
+    assert!(caught_up.get("error").is_none(), "{caught_up}");
+
+    invoke("DELETE", json!({})).expect("DELETE");
+    let run = alarms.feed("READ", "news-poll-alarm", json!({}));
+    assert!(
+        run.error().contains("no alarm is registered"),
+        "the alarm outlived the poll feed: {}",
+        run.error()
+    );
+    for activation in sb.activations("guest") {
+        let shown = format!("{:?} {:?}", activation.result, activation.logs);
+        assert!(!shown.contains(PROVIDER_SECRET), "{shown}");
+    }
+}

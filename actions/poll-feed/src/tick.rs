@@ -28,6 +28,9 @@ pub struct TickParams {
     pub poll_trigger: Param<Text>,
     /// The position as the fire carried it; the tick reads it afresh from the helper.
     pub poll_state: Param<IgnoredAny>,
+    /// How many ticks a catch-up fire of the kit's alarms stands for (`alarm-feed`'s `ifMissed`
+    /// fireOnce): one poll fetches whatever appeared meanwhile, so the count changes nothing.
+    pub missed_ticks: Param<IgnoredAny>,
 }
 
 impl Action for Poller {
