@@ -1,35 +1,23 @@
 //! The Connections pattern in the demo: a CouchDB-compatible database (pouchdb-server, in
-//! memory), the changes provider service, and changes-feed telling the provider what to watch.
+//! memory), the kit's provider service, and changes-feed telling the provider what to watch.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Context as _, Result, bail};
 use serde_json::{Value, json};
 
+use crate::provider::{Provider, Running};
 use crate::world::{World, say, step};
 
-const SECRET: &str = "demo-provider-secret-0123456789";
 const DATABASE: &str = "demo-orders";
 /// The npm packages folder of the CouchDB-compatible server, and the server in it.
 const PACKAGES: &str = "provider/testdb";
 const POUCHDB: &str = "node_modules/pouchdb-server/bin/pouchdb-server";
 
-/// A child process killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 pub struct Connections {
     _database: Running,
-    _provider: Running,
     database_url: String,
     provider_url: String,
     dir: PathBuf,
@@ -42,8 +30,12 @@ impl Drop for Connections {
 }
 
 impl Connections {
-    /// Starts the database and the provider; `Ok(Err(why))` when this machine cannot run them.
-    pub fn start(root: &Path) -> Result<std::result::Result<Connections, String>> {
+    /// Starts the database for `provider` to watch; `Ok(Err(why))` when this machine cannot
+    /// run it.
+    pub fn start(
+        root: &Path,
+        provider: &Provider,
+    ) -> Result<std::result::Result<Connections, String>> {
         // pouchdb-server, from npm: installed in provider/testdb on first use.
         let packages = root.join(PACKAGES);
         if !npm_packages::is_installed(&packages) {
@@ -59,10 +51,6 @@ impl Connections {
             Err(error) => return Ok(Err(error.to_string())),
         }
         let pouchdb = packages.join(POUCHDB);
-        let provider_bin = std::env::current_exe()?.with_file_name("changes-provider");
-        if !provider_bin.is_file() {
-            return Ok(Err(format!("{} is not built", provider_bin.display())));
-        }
         let dir = std::env::temp_dir().join(format!("feedkit-demo-{}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
 
@@ -92,51 +80,12 @@ impl Connections {
             ureq::get(&database_url).call().is_ok()
         })?;
 
-        let mut provider = Command::new(&provider_bin)
-            .arg("--data-dir")
-            .arg(dir.join("provider"))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--heartbeat-ms",
-                "1000",
-                "--log",
-                "warn",
-            ])
-            .env("CHANGES_PROVIDER_SECRET", SECRET)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("starting the changes provider")?;
-        let mut line = String::new();
-        let stdout = provider
-            .stdout
-            .take()
-            .ok_or_else(|| anyhow!("provider stdout"))?;
-        BufReader::new(stdout).read_line(&mut line)?;
-        let provider = Running(provider);
-        let provider_url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .ok_or_else(|| anyhow!("the provider said {line:?} instead of where it listens"))?
-            .to_owned();
         Ok(Ok(Connections {
             _database: database,
-            _provider: provider,
             database_url,
-            provider_url,
+            provider_url: provider.url.clone(),
             dir,
         }))
-    }
-
-    /// The manifest's `${CHANGES_PROVIDER_URL}` and `${CHANGES_PROVIDER_SECRET}`.
-    pub fn var(&self, name: &str) -> Option<String> {
-        match name {
-            "CHANGES_PROVIDER_URL" => Some(self.provider_url.clone()),
-            "CHANGES_PROVIDER_SECRET" => Some(SECRET.to_owned()),
-            _ => None,
-        }
     }
 
     pub fn run(&self, world: &World, shown: &mut Vec<String>) -> Result<()> {
@@ -197,13 +146,13 @@ fn short(text: &str) -> String {
     text.chars().take(12).collect()
 }
 
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
 }
 
-fn wait_until(what: &str, mut ready: impl FnMut() -> bool) -> Result<()> {
+pub(crate) fn wait_until(what: &str, mut ready: impl FnMut() -> bool) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !ready() {
         if Instant::now() > deadline {

@@ -4,10 +4,13 @@
 //!
 //! Everything is real: the feed actions are the static zips `build.sh` made, run as the native
 //! runtime runs them; the event sources are HTTP servers on 127.0.0.1; the sandbox serves the
-//! OpenWhisk REST API the feeds call back into. Only time is compressed: alarm ticks are brought
-//! forward instead of waiting a minute each.
+//! OpenWhisk REST API the feeds call back into. Only time is compressed: the sandbox's alarm
+//! ticks are brought forward instead of waiting a minute each, and the kit's own alarm (kept by
+//! the provider) ticks every two seconds.
 
+mod alarms;
 mod connections;
+mod provider;
 mod world;
 
 use std::time::Duration;
@@ -34,13 +37,28 @@ fn main() -> Result<()> {
         _ => bail!("usage: demo [--manifest PATH]"),
     };
     let mut shown = Shown::default();
-    // The provider starts first: the manifest binds its address into changes-feed.
-    let connections = connections::Connections::start(&root)?;
-    let vars = |name: &str| connections.as_ref().ok().and_then(|c| c.var(name));
+    // The provider starts first: the manifest binds its address into changes-feed and
+    // alarm-feed.
+    let provider = provider::Provider::start()?;
+    let connections = match &provider {
+        Ok(provider) => connections::Connections::start(&root, provider)?,
+        Err(why) => Err(why.clone()),
+    };
+    let vars = |name: &str| provider.as_ref().ok().and_then(|p| p.var(name));
     let world = World::start(&manifest, &vars)?;
 
     hooks(&world, &mut shown)?;
     polling(&world, &mut shown)?;
+    match &provider {
+        Ok(_) => alarms::run(&world, &mut shown.lines)?,
+        Err(why) => {
+            step("Polling on the kit's own alarms");
+            say(&format!("skipped: {why}"));
+            shown
+                .lines
+                .push(format!("Polling on the kit's alarms: skipped ({why})"));
+        }
+    }
     match &connections {
         Ok(connections) => connections.run(&world, &mut shown.lines)?,
         Err(why) => {
@@ -274,7 +292,7 @@ fn describe_github_payload(event: &Value) -> String {
     compact(event, 200)
 }
 
-fn describe_items(event: &Value) -> String {
+pub(crate) fn describe_items(event: &Value) -> String {
     let items = event["items"].as_array().cloned().unwrap_or_default();
     format!(
         "{} item(s): {}",

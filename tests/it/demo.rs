@@ -35,6 +35,10 @@ fn the_demo_shows_every_pattern_end_to_end() {
         summary.contains("Polling: poll-feed set up an alarm and a rule"),
         "{summary}"
     );
+    assert!(
+        summary.contains("Polling on the kit's alarms: poll-feed ticked on alarm-feed's alarm, kept and fired by the provider"),
+        "{summary}"
+    );
     let node = Command::new("node").arg("--version").output().is_ok();
     if node {
         assert!(
