@@ -29,12 +29,16 @@ pub fn run(world: &World, shown: &mut Vec<String>) -> Result<()> {
         ),
     )?;
     world.create_rule("show-releases", "releases")?;
-    let alarm = world.feed(
-        "feedkit/alarm-feed",
-        "READ",
-        "releases-poll-alarm",
-        json!({}),
-    )?;
+    // `wsk trigger get` of the helper trigger: alarm-feed's READ.
+    let read_alarm = || {
+        world.feed(
+            "feedkit/alarm-feed",
+            "READ",
+            "releases-poll-alarm",
+            json!({}),
+        )
+    };
+    let alarm = read_alarm()?;
     say(&format!(
         "the helper trigger's alarm is kept by the provider: cron {} state={} next fire {}",
         alarm["config"]["cron"], alarm["status"]["state"], alarm["status"]["nextFireISO"]
@@ -52,24 +56,14 @@ pub fn run(world: &World, shown: &mut Vec<String>) -> Result<()> {
         "show-event ran with: {}",
         crate::describe_items(&events[0])
     ));
-    let alarm = world.feed(
-        "feedkit/alarm-feed",
-        "READ",
-        "releases-poll-alarm",
-        json!({}),
-    )?;
+    let alarm = read_alarm()?;
     say(&format!(
         "wsk trigger get releases-poll-alarm (alarm-feed READ): fired {} times, last for tick {}",
         alarm["status"]["timesFired"], alarm["status"]["lastFire"]["scheduled"]
     ));
     world.delete_trigger("releases", "feedkit/poll-feed")?;
     world.delete_rule("show-releases")?;
-    match world.feed(
-        "feedkit/alarm-feed",
-        "READ",
-        "releases-poll-alarm",
-        json!({}),
-    ) {
+    match read_alarm() {
         Err(error) if error.to_string().contains("no alarm is registered") => {}
         other => anyhow::bail!("the alarm outlived its poll feed: {other:?}"),
     }

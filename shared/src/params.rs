@@ -444,6 +444,30 @@ impl<'de, const MIN: u64, const MAX: u64> Deserialize<'de> for Bounded<MIN, MAX>
     }
 }
 
+/// A cron pattern: 5 fields (minute hour day-of-month month day-of-week) or 6 (seconds first),
+/// its fields joined by single spaces. Only the count is checked here: whoever runs the
+/// schedule (an alarms feed, the provider) reads the fields and names what it cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Text")]
+pub struct Cron(pub String);
+
+impl TryFrom<Text> for Cron {
+    type Error = String;
+    fn try_from(text: Text) -> Result<Self, String> {
+        let fields: Vec<&str> = text.as_str().split_whitespace().collect();
+        if fields.len() == 5 || fields.len() == 6 {
+            Ok(Self(fields.join(" ")))
+        } else {
+            Err(format!(
+                "{:?} has {} fields; a cron pattern has 5 (minute hour day-of-month month \
+                 day-of-week, e.g. \"*/5 * * * *\") or 6 (seconds first)",
+                text.as_str(),
+                fields.len()
+            ))
+        }
+    }
+}
+
 /// A list of strings from a JSON array, its JSON text or a comma-separated string; items are
 /// trimmed and empty ones dropped (`"push, delete"` is `["push", "delete"]`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -8,7 +8,7 @@
 //! silently ignores a parameter (a time zone on an interval, `maxTriggers` on a once alarm), it
 //! is refused here: it would not do what the user meant.
 
-use feedkit::params::{Bounded, Param, Text};
+use feedkit::params::{Bounded, Cron, Param, Text};
 use feedkit::provider::ProviderUrl;
 use feedkit::{ParamError, Secret, iso_utc, parse_iso_utc};
 use provider_api::{AlarmConfig, AlarmPatch, DeleteAfterFire, IfMissed};
@@ -47,33 +47,6 @@ pub struct AlarmParams {
     pub provider_url: Param<ProviderUrl>,
     /// The provider's secret (package-bound).
     pub provider_secret: Param<Secret>,
-}
-
-/// `cron`: 5 fields (minute, hour, day of month, month, day of week) or 6 (seconds first). The
-/// provider reads the pattern itself and names it when it cannot.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "Text")]
-pub struct Cron(pub String);
-
-impl TryFrom<Text> for Cron {
-    type Error = String;
-    fn try_from(text: Text) -> Result<Self, String> {
-        let fields = text.as_str().split_whitespace().count();
-        if fields == 5 || fields == 6 {
-            Ok(Self(
-                text.as_str()
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            ))
-        } else {
-            Err(format!(
-                "{:?} has {fields} fields; a cron pattern has 5 (minute hour day-of-month month \
-                 day-of-week, e.g. \"*/5 * * * *\") or 6 (seconds first)",
-                text.as_str()
-            ))
-        }
-    }
 }
 
 /// A date parameter: ISO 8601 text (`2030-01-31T23:59:00Z`; a date alone is UTC midnight) or

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use feedkit::params::{Bounded, Param, Text, invalid_at};
+use feedkit::params::{Bounded, Cron, Param, Text, invalid_at};
 use feedkit::{ParamError, QualifiedName, Secret, redact_userinfo};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
@@ -167,25 +167,6 @@ impl TryFrom<Text> for SourceUrl {
     type Error = String;
     fn try_from(text: Text) -> Result<Self, String> {
         check_url(text.as_str()).map(Self)
-    }
-}
-
-/// `cron`: 5 fields (or 6, seconds first); the alarms feed checks the rest.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "Text")]
-pub struct Cron(pub String);
-
-impl TryFrom<Text> for Cron {
-    type Error = String;
-    fn try_from(text: Text) -> Result<Self, String> {
-        let fields = text.as_str().split_whitespace().count();
-        if fields == 5 || fields == 6 {
-            Ok(Self(text.into_string()))
-        } else {
-            Err(format!(
-                "{text:?} has {fields} fields; a cron pattern has 5 (or 6, with seconds first)"
-            ))
-        }
     }
 }
 
