@@ -356,15 +356,12 @@ fn pause_unpause_update_and_delete_act_on_the_running_alarm() {
 
     let paused = alarms.ok("PAUSE", "beat", json!({}));
     assert_eq!(paused["status"]["state"], "paused", "{paused}");
-    // A fire already sent may still land; after that, nothing while paused.
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // The one fire an alarm may have in flight can still land; no tick fires while paused (an
+    // unpaused alarm would fire twice or more in this time).
+    let at_pause = alarms.fired("beat").len();
+    std::thread::sleep(std::time::Duration::from_millis(3_000));
     let while_paused = alarms.fired("beat").len();
-    std::thread::sleep(std::time::Duration::from_millis(2_500));
-    assert_eq!(
-        alarms.fired("beat").len(),
-        while_paused,
-        "fired while paused"
-    );
+    assert!(while_paused <= at_pause + 1, "fired while paused");
 
     let unpaused = alarms.ok("UNPAUSE", "beat", json!({}));
     assert_eq!(unpaused["status"]["state"], "active", "{unpaused}");
@@ -423,7 +420,8 @@ fn a_once_alarm_fires_at_its_date_then_deletes_its_trigger_and_rules() {
             false,
         )
         .expect("rule");
-    let date = feedkit::iso_utc(now_millis() as u64 + 2_000);
+    // Far enough ahead that the provider still finds it in the future on a loaded machine.
+    let date = feedkit::iso_utc(now_millis() as u64 + 5_000);
     let created = alarms.ok(
         "CREATE",
         "new-year",
