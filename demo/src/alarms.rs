@@ -57,9 +57,12 @@ pub fn run(world: &World, shown: &mut Vec<String>) -> Result<()> {
         crate::describe_items(&events[0])
     ));
     let alarm = read_alarm()?;
+    let tick = alarm["status"]["lastFire"]["scheduled"]
+        .as_u64()
+        .map_or_else(|| "?".to_owned(), feedkit::iso_utc);
     say(&format!(
-        "wsk trigger get releases-poll-alarm (alarm-feed READ): fired {} times, last for tick {}",
-        alarm["status"]["timesFired"], alarm["status"]["lastFire"]["scheduled"]
+        "wsk trigger get releases-poll-alarm (alarm-feed READ): fired {} time(s), last for the tick of {tick}",
+        alarm["status"]["timesFired"]
     ));
     world.delete_trigger("releases", "feedkit/poll-feed")?;
     world.delete_rule("show-releases")?;
