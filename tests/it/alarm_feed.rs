@@ -244,12 +244,17 @@ struct Alarms {
 
 impl Alarms {
     fn start(triggers: &[&str]) -> Self {
+        Self::with_provider_args(triggers, &[])
+    }
+
+    /// The provider started with `args` besides the usual ones.
+    fn with_provider_args(triggers: &[&str], args: &[&str]) -> Self {
         let sb = sandbox();
         for trigger in triggers {
             create_trigger(&sb, trigger);
         }
         let data = TempDir::new("alarm-feed-e2e");
-        let provider = ProviderProcess::start(&data.0.join("store"), 0);
+        let provider = ProviderProcess::embedded(&data.0.join("store"), 0, args);
         Self {
             sb,
             provider,
@@ -339,6 +344,32 @@ fn a_cron_alarm_fires_each_tick_with_its_payload_until_max_triggers() {
     assert!(status["lastFire"]["at"].is_u64(), "{read}");
     assert!(status.get("nextFireISO").is_none(), "{read}");
     assert_eq!(alarms.fired("ticks").len(), 3);
+}
+
+#[test]
+fn an_interval_alarm_fires_every_n_minutes() {
+    // The provider's clock runs a minute a second (its hidden test option), so `minutes: 1`
+    // ticks every real second; the action checks nothing against it.
+    let now = now_millis();
+    let clock = format!("{now}@{now}*60");
+    let alarms = Alarms::with_provider_args(&["every-minute"], &["--test-clock", &clock]);
+    let created = alarms.ok(
+        "CREATE",
+        "every-minute",
+        json!({"minutes": "1", "maxTriggers": 2, "trigger_payload": {"kind": "interval"}}),
+    );
+    assert_eq!(created["config"]["minutes"], 1, "{created}");
+    alarms.wait_for_fires("every-minute", 2);
+    assert_eq!(
+        alarms.fired("every-minute"),
+        [json!({"kind": "interval"}), json!({"kind": "interval"})]
+    );
+    // The count is saved once OpenWhisk answered the fire, a moment after the sandbox saw it.
+    wait_until(
+        "READ to count both fires",
+        || alarms.ok("READ", "every-minute", json!({}))["status"]["timesFired"] == 2,
+        || alarms.provider.logs(),
+    );
 }
 
 #[test]
