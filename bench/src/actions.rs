@@ -393,11 +393,19 @@ pub fn run(
             round_trips.push_duration(world.sandbox_round_trip()?);
         }
         for (index, scenario) in scenarios.iter().enumerate() {
-            measure(&mut world, *scenario, traced, &mut figures[index]);
-            if let Some(earlier) = earlier.as_mut()
-                && !matches!(scenario, Scenario::Floor | Scenario::NodeHookCreate)
-            {
-                measure(earlier, *scenario, traced, &mut earlier_figures[index]);
+            let compared = !matches!(scenario, Scenario::Floor | Scenario::NodeHookCreate);
+            match earlier.as_mut().filter(|_| compared) {
+                // Which build goes first alternates by round: neither always runs on the
+                // caches (and the sandbox) the other just left.
+                Some(earlier) if round % 2 == 1 => {
+                    measure(earlier, *scenario, traced, &mut earlier_figures[index]);
+                    measure(&mut world, *scenario, traced, &mut figures[index]);
+                }
+                Some(earlier) => {
+                    measure(&mut world, *scenario, traced, &mut figures[index]);
+                    measure(earlier, *scenario, traced, &mut earlier_figures[index]);
+                }
+                None => measure(&mut world, *scenario, traced, &mut figures[index]),
             }
         }
         if (round + 1) % 25 == 0 || round + 1 == total {
