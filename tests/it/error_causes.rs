@@ -81,7 +81,7 @@ fn an_api_key_without_its_colon_is_not_called_unset() {
 fn a_key_far_too_long_is_named_as_the_key() {
     let huge = format!("uuid:{}", "k".repeat(100 * 1024));
     let params = json!({"lifecycleEvent": "READ", "triggerName": "/_/t", "authKey": huge});
-    for binary in ["hook-feed", "poll-feed", "changes-feed"] {
+    for binary in ["hook-feed", "poll-feed", "changes-feed", "alarm-feed"] {
         let run = run_action(
             &workspace_bin(binary),
             &params,

@@ -12,12 +12,13 @@ use serde_json::{Value, json};
 use crate::support::{ActionRun, run_with_stdin, workspace_bin};
 
 /// Every action binary, and the runtime's own probe.
-const BINARIES: [&str; 6] = [
+const BINARIES: [&str; 7] = [
     "hook-feed",
     "hook-relay",
     "poll-feed",
     "pollMyService",
     "changes-feed",
+    "alarm-feed",
     "feedkit-probe",
 ];
 
