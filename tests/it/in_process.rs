@@ -266,14 +266,15 @@ fn changes_feed_runs_every_event_in_process() {
     let db = crate::connections::Db::create(&pouch.url(), "orders", None);
     create_trigger(&guest, "orders", "/kit/changes/changes-feed");
     let context = context(&sandbox.url(), "/kit/changes/changes-feed");
-    let bound = json!({
-        "providerUrl": provider.url,
-        "providerSecret": crate::connections::PROVIDER_SECRET,
-    });
     let run = |name: &str, extra: Value| {
-        let mut params = bound.clone();
-        merge(&mut params, extra);
-        event(&changes_feed::ChangesFeed, &context, name, "orders", params)
+        provided(
+            &changes_feed::ChangesFeed,
+            &context,
+            &provider,
+            name,
+            "orders",
+            extra,
+        )
     };
 
     let created = ok(
@@ -298,4 +299,66 @@ fn changes_feed_runs_every_event_in_process() {
     ok(run("DELETE", json!({})), "DELETE");
     let error = run("READ", json!({})).expect_err("deleted");
     assert!(!error.is_empty());
+}
+
+/// One event of a feed kept by the provider, with the provider's parameters bound as the
+/// manifest binds them.
+fn provided<F: Feed>(
+    feed: &F,
+    context: &Context,
+    provider: &crate::connections::ProviderProcess,
+    name: &str,
+    trigger: &str,
+    extra: Value,
+) -> Result<Value, String> {
+    let mut params = json!({
+        "providerUrl": provider.url,
+        "providerSecret": crate::connections::PROVIDER_SECRET,
+    });
+    merge(&mut params, extra);
+    event(feed, context, name, trigger, params)
+}
+
+#[test]
+fn alarm_feed_runs_every_event_in_process() {
+    let (sandbox, guest) = kit_sandbox();
+    let data = crate::support::TempDir::new("in-process-alarms");
+    let provider = crate::connections::ProviderProcess::start(&data.0.join("store"), 0);
+    create_trigger(&guest, "ticks", "/kit/alarms/alarm-feed");
+    let context = context(&sandbox.url(), "/kit/alarms/alarm-feed");
+    let run = |name: &str, extra: Value| {
+        provided(
+            &alarm_feed::AlarmFeed,
+            &context,
+            &provider,
+            name,
+            "ticks",
+            extra,
+        )
+    };
+
+    let created = ok(
+        run(
+            "CREATE",
+            json!({"cron": "* * * * * *", "trigger_payload": "tick"}),
+        ),
+        "CREATE",
+    );
+    assert_eq!(created["status"]["state"], "active", "{created}");
+    let fires = sandbox.wait_for_fires("guest", "ticks", 1, Duration::from_secs(40));
+    assert_eq!(fires[0].payload, json!({"payload": "tick"}));
+    assert_eq!(
+        ok(run("READ", json!({})), "READ")["config"]["cron"],
+        "* * * * * *"
+    );
+    let updated = ok(run("UPDATE", json!({"minutes": 60})), "UPDATE");
+    assert_eq!(updated["config"]["minutes"], 60, "{updated}");
+    assert_eq!(
+        ok(run("PAUSE", json!({})), "PAUSE")["status"]["state"],
+        "paused"
+    );
+    ok(run("UNPAUSE", json!({})), "UNPAUSE");
+    ok(run("DELETE", json!({})), "DELETE");
+    let error = run("READ", json!({})).expect_err("deleted");
+    assert!(error.contains("no alarm is registered"), "{error}");
 }
