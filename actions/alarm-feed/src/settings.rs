@@ -364,10 +364,11 @@ pub fn patch(params: &AlarmParams, now: u64) -> Result<AlarmPatch, ParamError> {
     })
 }
 
-/// The provider's `config` as READ shows it: times as ISO 8601 text (as the user gives them).
+/// The provider's `config` as READ shows it: times as ISO 8601 text (as the user gives them;
+/// `scheduledSince` is when the provider set the schedule).
 pub fn shown_config(mut config: Value) -> Value {
     if let Value::Object(map) = &mut config {
-        for name in ["date", "startDate", "stopDate"] {
+        for name in ["date", "startDate", "stopDate", "scheduledSince"] {
             if let Some(ms) = map.get(name).and_then(Value::as_u64) {
                 map.insert(name.to_owned(), json!(iso_utc(ms)));
             }
