@@ -47,6 +47,14 @@ impl Clock {
         }
     }
 
+    /// How many ms of this clock pass in `real` time.
+    pub fn span(&self, real: Duration) -> u64 {
+        match self.test {
+            None => real.as_millis() as u64,
+            Some((_, _, rate)) => (real.as_secs_f64() * 1000.0 * rate) as u64,
+        }
+    }
+
     /// How long to wait in real time for `ms` of this clock to pass.
     pub fn real(&self, ms: u64) -> Duration {
         match self.test {
@@ -67,6 +75,7 @@ mod tests {
         let now = clock.now();
         assert!((1_060_000..1_200_000).contains(&now), "{now}");
         assert_eq!(clock.real(60_000), Duration::from_secs(1));
+        assert_eq!(clock.span(Duration::from_millis(100)), 6_000);
         assert!(Clock::parse("12").is_err());
         assert!(Clock::parse("1@2*0").is_err());
         assert_eq!(Clock::system().real(5), Duration::from_millis(5));

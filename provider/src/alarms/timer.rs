@@ -20,8 +20,8 @@ use super::clock::Clock;
 use super::plan::Plan;
 use crate::source::{Control, Emitter, Event};
 
-/// How long a tick whose feed has a fire in flight waits before it looks again.
-const BUSY_RETRY_MS: u64 = 100;
+/// How long (in real time) a tick whose feed has a fire in flight waits before it looks again.
+const BUSY_RETRY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// What an alarm fires and when it is done.
 pub struct Alarm {
@@ -117,7 +117,7 @@ impl Timer {
             let Some(mut entry) = wheel.entries.remove(&key) else {
                 continue;
             };
-            match fire_due(&mut entry.alarm, now) {
+            match fire_due(&mut entry.alarm, now, self.clock.span(BUSY_RETRY)) {
                 Next::At(at) => {
                     entry.due = at;
                     wheel.heap.push(Reverse((at, key)));
@@ -153,7 +153,7 @@ enum Next {
 }
 
 /// Fires the ticks of `alarm` that are due at `now` (one fire for all of them).
-fn fire_due(alarm: &mut Alarm, now: u64) -> Next {
+fn fire_due(alarm: &mut Alarm, now: u64, busy_retry: u64) -> Next {
     let Some((count, latest)) = alarm.plan.passed(alarm.from, now) else {
         return match alarm.plan.next_after(alarm.from) {
             Some(at) => Next::At(at),
@@ -165,7 +165,7 @@ fn fire_due(alarm: &mut Alarm, now: u64) -> Next {
     };
     let Some(slot) = alarm.emitter.try_slot() else {
         // The previous fire is still being retried (or the feed stops).
-        return Next::At(now + BUSY_RETRY_MS);
+        return Next::At(now + busy_retry.max(1));
     };
     let fired = alarm.fired + 1;
     let missed = (alarm.late || count > 1).then_some(count);
