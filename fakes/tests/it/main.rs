@@ -1,5 +1,6 @@
 //! Integration tests of the fakes over real HTTP on 127.0.0.1.
 
+mod counting_proxy;
 mod feed_source;
 mod gitea_api;
 mod github_api;
