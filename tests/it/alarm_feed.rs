@@ -293,6 +293,22 @@ impl Alarms {
             .collect()
     }
 
+    /// READs `trigger` until `done` holds for what READ shows; that view.
+    fn read_until(&self, trigger: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let read = std::cell::RefCell::new(Value::Null);
+        wait_until(
+            what,
+            || {
+                let now = self.ok("READ", trigger, json!({}));
+                let finished = done(&now);
+                *read.borrow_mut() = now;
+                finished
+            },
+            || format!("{}\n{}", read.borrow(), self.provider.logs()),
+        );
+        read.into_inner()
+    }
+
     fn wait_for_fires(&self, trigger: &str, count: usize) {
         wait_until(
             &format!("{count} fires of {trigger}"),
@@ -320,18 +336,9 @@ fn a_cron_alarm_fires_each_tick_with_its_payload_until_max_triggers() {
         assert_eq!(payload, json!({"name": "Odin"}));
     }
     // The fourth tick never fires: the count is reached, and READ says so.
-    let read = std::cell::RefCell::new(Value::Null);
-    wait_until(
-        "READ to show the alarm done",
-        || {
-            let now = alarms.ok("READ", "ticks", json!({}));
-            let done = now["status"]["state"] == "disabled";
-            *read.borrow_mut() = now;
-            done
-        },
-        || format!("{}\n{}", read.borrow(), alarms.provider.logs()),
-    );
-    let read = read.into_inner();
+    let read = alarms.read_until("ticks", "READ to show the alarm done", |read| {
+        read["status"]["state"] == "disabled"
+    });
     let status = &read["status"];
     assert_eq!(status["timesFired"], 3, "{read}");
     assert!(
@@ -365,11 +372,9 @@ fn an_interval_alarm_fires_every_n_minutes() {
         [json!({"kind": "interval"}), json!({"kind": "interval"})]
     );
     // The count is saved once OpenWhisk answered the fire, a moment after the sandbox saw it.
-    wait_until(
-        "READ to count both fires",
-        || alarms.ok("READ", "every-minute", json!({}))["status"]["timesFired"] == 2,
-        || alarms.provider.logs(),
-    );
+    alarms.read_until("every-minute", "READ to count both fires", |read| {
+        read["status"]["timesFired"] == 2
+    });
 }
 
 #[test]
@@ -596,4 +601,26 @@ fn poll_feed_ticks_on_the_kit_s_alarms() {
         let shown = format!("{:?} {:?}", activation.result, activation.logs);
         assert!(!shown.contains(PROVIDER_SECRET), "{shown}");
     }
+}
+
+#[test]
+fn an_alarm_whose_trigger_is_gone_is_disabled_and_read_and_delete_still_work() {
+    let alarms = Alarms::start(&["gone"]);
+    alarms.ok("CREATE", "gone", json!({"cron": EVERY_SECOND}));
+    alarms.wait_for_fires("gone", 1);
+    // The trigger is deleted behind the feed's back (no DELETE): the next fire gets a 404.
+    crate::connections::client(&alarms.sb)
+        .delete_trigger(&feedkit::QualifiedName::parse("/guest/gone").expect("name"))
+        .expect("trigger deleted");
+    // READ without the trigger: the key itself proves the feed is the caller's.
+    let read = alarms.read_until("gone", "the alarm to be disabled by the 404", |read| {
+        read["status"]["state"] == "disabled"
+    });
+    assert!(
+        read["status"]["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("404")),
+        "{read}"
+    );
+    assert_eq!(alarms.ok("DELETE", "gone", json!({}))["deleted"], true);
 }
