@@ -232,6 +232,16 @@ fn a_provider_that_is_not_there_refuses_the_secret_or_knows_no_alarm_is_said_so(
 
 // --- end to end: the alarm-feed binary, the provider's alarms source, the sandbox ---
 
+/// A fire's body is `trigger_payload`, plus `missedTicks` when it is a catch-up fire (on a
+/// loaded machine a tick can pass before the alarm's first or previous fire is done).
+pub(crate) fn assert_payload(fired: &Value, payload: Value) {
+    let mut body = fired.clone();
+    if let Some(body) = body.as_object_mut() {
+        body.remove("missedTicks");
+    }
+    assert_eq!(body, payload, "fired with {fired}");
+}
+
 /// Every second: the tests see fires without waiting minutes.
 const EVERY_SECOND: &str = "* * * * * *";
 
@@ -333,7 +343,7 @@ fn a_cron_alarm_fires_each_tick_with_its_payload_until_max_triggers() {
 
     alarms.wait_for_fires("ticks", 3);
     for payload in alarms.fired("ticks") {
-        assert_eq!(payload, json!({"name": "Odin"}));
+        assert_payload(&payload, json!({"name": "Odin"}));
     }
     // The fourth tick never fires: the count is reached, and READ says so.
     let read = alarms.read_until("ticks", "READ to show the alarm done", |read| {
@@ -367,10 +377,11 @@ fn an_interval_alarm_fires_every_n_minutes() {
     );
     assert_eq!(created["config"]["minutes"], 1, "{created}");
     alarms.wait_for_fires("every-minute", 2);
-    assert_eq!(
-        alarms.fired("every-minute"),
-        [json!({"kind": "interval"}), json!({"kind": "interval"})]
-    );
+    let fired = alarms.fired("every-minute");
+    assert_eq!(fired.len(), 2, "{fired:?}");
+    for payload in fired {
+        assert_payload(&payload, json!({"kind": "interval"}));
+    }
     // The count is saved once OpenWhisk answered the fire, a moment after the sandbox saw it.
     alarms.read_until("every-minute", "READ to count both fires", |read| {
         read["status"]["timesFired"] == 2
@@ -467,7 +478,9 @@ fn a_once_alarm_fires_at_its_date_then_deletes_its_trigger_and_rules() {
     assert_eq!(created["config"]["deleteAfterFire"], "rules", "{created}");
 
     alarms.wait_for_fires("new-year", 1);
-    assert_eq!(alarms.fired("new-year"), [json!({"payload": "midnight"})]);
+    let fired = alarms.fired("new-year");
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_payload(&fired[0], json!({"payload": "midnight"}));
     wait_until(
         "the trigger and its rule to be deleted after the fire",
         || {
