@@ -260,22 +260,10 @@ fn changes_feed_runs_every_event_in_process() {
     let Some(pouch) = crate::couchdb::PouchDb::start() else {
         return;
     };
-    let (sandbox, guest) = kit_sandbox();
-    let data = crate::support::TempDir::new("in-process-provider");
-    let provider = crate::connections::ProviderProcess::start(&data.0.join("store"), 0);
     let db = crate::connections::Db::create(&pouch.url(), "orders", None);
-    create_trigger(&guest, "orders", "/kit/changes/changes-feed");
-    let context = context(&sandbox.url(), "/kit/changes/changes-feed");
-    let run = |name: &str, extra: Value| {
-        provided(
-            &changes_feed::ChangesFeed,
-            &context,
-            &provider,
-            name,
-            "orders",
-            extra,
-        )
-    };
+    let world = Provided::start("orders", "/kit/changes/changes-feed");
+    let sandbox = &world.sandbox;
+    let run = |name: &str, extra: Value| world.run(&changes_feed::ChangesFeed, name, extra);
 
     let created = ok(
         run("CREATE", json!({"dbUrl": pouch.url(), "dbName": "orders"})),
@@ -301,41 +289,48 @@ fn changes_feed_runs_every_event_in_process() {
     assert!(!error.is_empty());
 }
 
-/// One event of a feed kept by the provider, with the provider's parameters bound as the
-/// manifest binds them.
-fn provided<F: Feed>(
-    feed: &F,
-    context: &Context,
-    provider: &crate::connections::ProviderProcess,
-    name: &str,
-    trigger: &str,
-    extra: Value,
-) -> Result<Value, String> {
-    let mut params = json!({
-        "providerUrl": provider.url,
-        "providerSecret": crate::connections::PROVIDER_SECRET,
-    });
-    merge(&mut params, extra);
-    event(feed, context, name, trigger, params)
+/// A feed kept by the provider, run in process: the sandbox with the user's trigger, a
+/// provider, and the feed action's context.
+struct Provided {
+    sandbox: sandbox::Sandbox,
+    provider: crate::connections::ProviderProcess,
+    context: Context,
+    trigger: String,
+    _data: crate::support::TempDir,
+}
+
+impl Provided {
+    fn start(trigger: &str, feed: &str) -> Self {
+        let (sandbox, guest) = kit_sandbox();
+        let data = crate::support::TempDir::new("in-process-provider");
+        let provider = crate::connections::ProviderProcess::start(&data.0.join("store"), 0);
+        create_trigger(&guest, trigger, feed);
+        let context = context(&sandbox.url(), feed);
+        Self {
+            sandbox,
+            provider,
+            context,
+            trigger: trigger.to_owned(),
+            _data: data,
+        }
+    }
+
+    /// One event, with the provider's parameters bound as the manifest binds them.
+    fn run<F: Feed>(&self, feed: &F, name: &str, extra: Value) -> Result<Value, String> {
+        let mut params = json!({
+            "providerUrl": self.provider.url,
+            "providerSecret": crate::connections::PROVIDER_SECRET,
+        });
+        merge(&mut params, extra);
+        event(feed, &self.context, name, &self.trigger, params)
+    }
 }
 
 #[test]
 fn alarm_feed_runs_every_event_in_process() {
-    let (sandbox, guest) = kit_sandbox();
-    let data = crate::support::TempDir::new("in-process-alarms");
-    let provider = crate::connections::ProviderProcess::start(&data.0.join("store"), 0);
-    create_trigger(&guest, "ticks", "/kit/alarms/alarm-feed");
-    let context = context(&sandbox.url(), "/kit/alarms/alarm-feed");
-    let run = |name: &str, extra: Value| {
-        provided(
-            &alarm_feed::AlarmFeed,
-            &context,
-            &provider,
-            name,
-            "ticks",
-            extra,
-        )
-    };
+    let world = Provided::start("ticks", "/kit/alarms/alarm-feed");
+    let sandbox = &world.sandbox;
+    let run = |name: &str, extra: Value| world.run(&alarm_feed::AlarmFeed, name, extra);
 
     let created = ok(
         run(
