@@ -33,6 +33,8 @@ const NODE_REPO: &str = "bench/node";
 const HOOK_SECRET: &str = "whsec-bench-0123456789";
 /// New items per "new items" poll.
 const NEW_ITEMS: usize = 10;
+/// The kit's alarms feed, as deployed for the bench.
+const ALARM_FEED: &str = "/guest/alarms/alarm-feed";
 /// Items the polled source shows at once (a feed's latest page).
 const PAGE: usize = 50;
 
@@ -59,10 +61,11 @@ enum Scenario {
     PollerNewItems,
     PollerNotModified,
     ChangesCreate,
+    AlarmCreate,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 10] = [
+    const ALL: [Scenario; 11] = [
         Scenario::Floor,
         Scenario::HookCreate,
         Scenario::HookRead,
@@ -73,7 +76,19 @@ impl Scenario {
         Scenario::PollerNewItems,
         Scenario::PollerNotModified,
         Scenario::ChangesCreate,
+        Scenario::AlarmCreate,
     ];
+
+    /// The action the scenario runs (the floor's and Node's stand-ins are the hook feed's).
+    fn action(self) -> &'static str {
+        match self {
+            Scenario::PollCreate | Scenario::PollDelete => "poll-feed",
+            Scenario::PollerNewItems | Scenario::PollerNotModified => "pollMyService",
+            Scenario::ChangesCreate => "changes-feed",
+            Scenario::AlarmCreate => "alarm-feed",
+            _ => "hook-feed",
+        }
+    }
 
     fn label(self) -> &'static str {
         match self {
@@ -87,6 +102,7 @@ impl Scenario {
             Scenario::PollerNewItems => "pollMyService, 10 new items",
             Scenario::PollerNotModified => "pollMyService, nothing new (304)",
             Scenario::ChangesCreate => "changes-feed CREATE",
+            Scenario::AlarmCreate => "alarm-feed CREATE",
         }
     }
 }
@@ -164,6 +180,7 @@ impl<'k> World<'k> {
             ("polled", POLL_FEED),
             ("poller", POLL_FEED),
             ("changes", "/guest/changes/changes-feed"),
+            ("alarm", ALARM_FEED),
         ] {
             put_trigger(&guest, trigger, feed)?;
         }
@@ -323,6 +340,20 @@ impl<'k> World<'k> {
                     }),
                 ),
             ),
+            // Registers again each time (a PUT replaces the alarm), never due during the run.
+            Scenario::AlarmCreate => self.action(
+                self.kit.exec("alarm-feed"),
+                ALARM_FEED,
+                feed_params(
+                    "CREATE",
+                    "alarm",
+                    json!({
+                        "providerUrl": self.provider.url,
+                        "providerSecret": PROVIDER_SECRET,
+                        "cron": YEARLY,
+                    }),
+                ),
+            ),
         }
     }
 
@@ -393,7 +424,10 @@ pub fn run(
             round_trips.push_duration(world.sandbox_round_trip()?);
         }
         for (index, scenario) in scenarios.iter().enumerate() {
-            let compared = !matches!(scenario, Scenario::Floor | Scenario::NodeHookCreate);
+            let compared = !matches!(scenario, Scenario::Floor | Scenario::NodeHookCreate)
+                && earlier
+                    .as_ref()
+                    .is_none_or(|earlier| earlier.kit.has(scenario.action()));
             match earlier.as_mut().filter(|_| compared) {
                 // Which build goes first alternates by round: neither always runs on the
                 // caches (and the sandbox) the other just left.

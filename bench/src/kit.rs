@@ -116,6 +116,11 @@ impl Kit {
         })
     }
 
+    /// Whether the kit has the action (an earlier build may not).
+    pub fn has(&self, action: &str) -> bool {
+        self.execs.contains_key(action)
+    }
+
     pub fn exec(&self, action: &str) -> &Path {
         &self.execs[action]
     }
