@@ -285,6 +285,16 @@ fn max_triggers_is_counted_durably_across_a_kill_9() {
     assert!((4..=5).contains(&fired), "{fired} fires");
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(world.fired("four").len(), fired, "nothing fires once done");
+    // After another restart READ still says which tick fired last, from the saved position.
+    let last_tick = status["lastFire"]["seq"][0]
+        .as_u64()
+        .expect("the last tick");
+    provider.stop();
+    let provider = world.provider();
+    let status = read(&provider, "four")["status"].clone();
+    assert_eq!(status["lastFire"]["seq"], json!([last_tick, 4]), "{status}");
+    assert_eq!(status["lastFire"]["at"], last_tick, "{status}");
+    assert_eq!(status["timesFired"], 4, "{status}");
 }
 
 #[test]

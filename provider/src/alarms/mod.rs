@@ -22,7 +22,9 @@ mod timer;
 
 use std::sync::Arc;
 
-use provider_api::{AlarmConfig, AlarmPatch, DeleteAfterFire, FeedStatus, IfMissed, Since};
+use provider_api::{
+    AlarmConfig, AlarmPatch, DeleteAfterFire, FeedStatus, FireMark, IfMissed, Since,
+};
 use serde_json::{Value, json};
 
 pub use clock::Clock;
@@ -364,6 +366,17 @@ impl Source for AlarmsSource {
     fn describe(&self, record: &FeedRecord, position: &Position, status: &mut FeedStatus) {
         let (tick, fired) = read_position(position);
         status.times_fired = Some(fired);
+        if status.last_fire.is_none() && fired > 0 {
+            // Not fired by this instance since it started (a restart, a failover, another
+            // instance runs it): the saved position still says which tick fired last. When it
+            // was taken and its activation are not kept, so `at` is the tick itself.
+            status.last_fire = Some(FireMark {
+                at: tick,
+                seq: position.clone(),
+                changes: 1,
+                activation_id: None,
+            });
+        }
         if !status.active {
             status.next_fire = None;
             return;
