@@ -6,6 +6,7 @@ use std::fs;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context as _, bail};
 
@@ -18,8 +19,14 @@ pub struct TempDir(PathBuf);
 
 impl TempDir {
     pub fn new(label: &str) -> anyhow::Result<TempDir> {
-        let path =
-            std::env::temp_dir().join(format!("feedkit-bench-{}-{label}", std::process::id()));
+        // Numbered: two kits (`--before`) or two worlds ask for the same label, and a shared
+        // path would let the second wipe the first's files (its unpacked execs among them).
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let number = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "feedkit-bench-{}-{number}-{label}",
+            std::process::id()
+        ));
         let _ = fs::remove_dir_all(&path);
         fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
         Ok(TempDir(path))
