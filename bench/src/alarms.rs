@@ -6,7 +6,6 @@
 //! an alarm costs between its ticks); the 1,000 are 6-field cron patterns naming one second a
 //! few seconds ahead, each with its index in its payload.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
@@ -14,13 +13,12 @@ use serde_json::{Value, json};
 
 use crate::child::rss_of;
 use crate::kit::Kit;
-use crate::provider::{PROVIDER_SECRET, Provider};
+use crate::provider::{PROVIDER_SECRET, Provider, REGISTRARS, register_many};
 use crate::report::{Table, Verdict, mb, mb_in_kib, ms};
 use crate::sink::FireSink;
 use crate::stats::Samples;
 
 const SECTION: &str = "alarms";
-const REGISTRARS: usize = 8;
 const MEMORY_TARGET_ALARMS: usize = 100_000;
 const MEMORY_TARGET_MB: f64 = 256.0;
 const JITTER_TARGET_MS: f64 = 50.0;
@@ -73,37 +71,16 @@ fn register_all(
     api_host: &str,
     config: impl Fn(usize) -> Value + Sync,
 ) -> anyhow::Result<()> {
-    let next = AtomicUsize::new(0);
-    let failures: Vec<String> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..REGISTRARS)
-            .map(|_| {
-                scope.spawn(|| {
-                    let agent = provider.agent().clone();
-                    loop {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        if index >= count {
-                            return None;
-                        }
-                        let trigger = format!("{prefix}-{index}");
-                        if let Err(error) =
-                            register(provider, &agent, &trigger, api_host, config(index))
-                        {
-                            next.store(count, Ordering::Relaxed);
-                            return Some(format!("{error:#}"));
-                        }
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .filter_map(|worker| worker.join().ok().flatten())
-            .collect()
-    });
-    match failures.first() {
-        Some(failure) => bail!("{failure}"),
-        None => Ok(()),
-    }
+    register_many(count, |index| {
+        let trigger = format!("{prefix}-{index}");
+        register(
+            provider,
+            provider.agent(),
+            &trigger,
+            api_host,
+            config(index),
+        )
+    })
 }
 
 pub fn run(kit: &Kit, plan: AlarmPlan, table: &mut Table) -> anyhow::Result<()> {

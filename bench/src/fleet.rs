@@ -22,7 +22,7 @@ use anyhow::{Context as _, bail};
 use crate::child::rss_of;
 use crate::couch::FakeCouch;
 use crate::kit::{Kit, TempDir};
-use crate::provider::{PROVIDER_SECRET, Provider, REGISTRARS, register_many};
+use crate::provider::{PROVIDER_SECRET, Provider, REGISTRARS, register_many, wait_until};
 use crate::report::{Table, Verdict, mb};
 use crate::sink::{FireSink, SinkOptions};
 use crate::stats::Samples;
@@ -154,17 +154,6 @@ impl Fleet {
         let owner = view["status"]["owner"].as_str()?;
         owner.strip_prefix('p')?.parse().ok()
     }
-}
-
-fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    done()
 }
 
 pub fn run(kit: &Kit, plan: FleetPlan, table: &mut Table) -> anyhow::Result<()> {

@@ -17,7 +17,7 @@ use anyhow::{Context as _, bail};
 use crate::child::rss_of;
 use crate::couch::FakeCouch;
 use crate::kit::Kit;
-use crate::provider::{Provider, REGISTRARS, register_many};
+use crate::provider::{Provider, REGISTRARS, register_many, wait_until};
 use crate::report::{Table, Verdict, mb, mb_in_kib, ms};
 use crate::sink::{FireSink, SinkOptions};
 use crate::stats::Samples;
@@ -38,17 +38,6 @@ pub struct LoadPlan {
     pub latency_seconds: f64,
     pub step_seconds: f64,
     pub refinements: usize,
-}
-
-fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    done()
 }
 
 pub fn run(kit: &Kit, plan: LoadPlan, table: &mut Table) -> anyhow::Result<()> {

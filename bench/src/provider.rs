@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
@@ -50,6 +50,18 @@ pub fn register_many(
         Some(failure) => bail!("{failure}"),
         None => Ok(()),
     }
+}
+
+/// Whether `done` came true within `limit`, asked every 50 ms (and once more at the end).
+pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    done()
 }
 
 /// A running provider (with its own data directory, or a fleet instance); killed (and its
