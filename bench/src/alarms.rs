@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::child::rss_of;
 use crate::kit::Kit;
-use crate::provider::{PROVIDER_SECRET, Provider, REGISTRARS, register_many};
+use crate::provider::{Provider, REGISTRARS, register_many};
 use crate::report::{Table, Verdict, mb, mb_in_kib, ms};
 use crate::sink::FireSink;
 use crate::stats::Samples;
@@ -37,32 +37,6 @@ fn epoch_ms() -> u64 {
         .unwrap_or_default()
 }
 
-fn register(
-    provider: &Provider,
-    agent: &ureq::Agent,
-    trigger: &str,
-    api_host: &str,
-    config: Value,
-) -> anyhow::Result<()> {
-    let body = json!({
-        "apiHost": api_host,
-        "authKey": sandbox::GUEST_AUTH_KEY,
-        "kind": "alarms",
-        "config": config,
-    });
-    let mut response = agent
-        .put(&format!("{}/feeds/guest/{trigger}", provider.url))
-        .header("Authorization", &format!("Bearer {PROVIDER_SECRET}"))
-        .send_json(&body)
-        .with_context(|| format!("registering {trigger}"))?;
-    let status = response.status().as_u16();
-    if status != 200 {
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        bail!("registering {trigger}: HTTP {status}: {text}");
-    }
-    Ok(())
-}
-
 /// Registers `count` alarms named `{prefix}-{i}` with `config(i)`, from several clients.
 fn register_all(
     provider: &Provider,
@@ -72,14 +46,13 @@ fn register_all(
     config: impl Fn(usize) -> Value + Sync,
 ) -> anyhow::Result<()> {
     register_many(count, |index| {
-        let trigger = format!("{prefix}-{index}");
-        register(
-            provider,
-            provider.agent(),
-            &trigger,
-            api_host,
-            config(index),
-        )
+        let body = json!({
+            "apiHost": api_host,
+            "authKey": sandbox::GUEST_AUTH_KEY,
+            "kind": "alarms",
+            "config": config(index),
+        });
+        provider.put_feed(provider.agent(), &format!("{prefix}-{index}"), &body)
     })
 }
 

@@ -217,10 +217,15 @@ impl Provider {
             "config": {"database": {"url": couch_url, "name": database}},
             "since": "now",
         });
+        self.put_feed(agent, trigger, &body)
+    }
+
+    /// `PUT /feeds/guest/{trigger}` with a registration `body` of any source; 200 or an error.
+    pub fn put_feed(&self, agent: &ureq::Agent, trigger: &str, body: &Value) -> anyhow::Result<()> {
         let mut response = agent
             .put(&format!("{}/feeds/guest/{trigger}", self.url))
             .header("Authorization", &format!("Bearer {PROVIDER_SECRET}"))
-            .send_json(&body)
+            .send_json(body)
             .with_context(|| format!("registering {trigger}"))?;
         let status = response.status().as_u16();
         if status != 200 {
